@@ -1,0 +1,817 @@
+//! From [`Expr`] to [`Node`]: paths resolved against the order type, regexes
+//! compiled, constants folded and types checked. Every problem is collected, so a
+//! rules file shows all of its mistakes in one run.
+
+use std::sync::Arc;
+
+use regex::{Regex, RegexBuilder};
+
+use super::ast::{BinOp, Expr, ExprKind, Segment, path_text};
+use super::ExprError;
+use crate::order::Type;
+use crate::suggest::did_you_mean;
+use crate::value::{Str, Value};
+
+/// Currency rates for `convert()`: units of the base currency per one unit.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rates {
+    /// The base currency (rate 1).
+    pub base: String,
+    /// Other currencies, upper-case codes.
+    pub rates: Vec<(String, f64)>,
+}
+
+impl Rates {
+    /// Units of the base per one unit of `code` (case-insensitive), if known.
+    pub fn rate(&self, code: &str) -> Option<f64> {
+        if code.eq_ignore_ascii_case(&self.base) {
+            return Some(1.0);
+        }
+        self.rates
+            .iter()
+            .find(|(c, _)| c.eq_ignore_ascii_case(code))
+            .map(|(_, r)| *r)
+    }
+
+    /// Every code with a rate, the base first.
+    pub fn codes(&self) -> Vec<&str> {
+        let mut codes = Vec::new();
+        if !self.base.is_empty() {
+            codes.push(self.base.as_str());
+        }
+        codes.extend(self.rates.iter().map(|(c, _)| c.as_str()));
+        codes
+    }
+}
+
+/// What an expression is compiled against.
+pub struct CompileEnv<'a> {
+    /// The order's type: the canonical shape plus the declared `fields`.
+    pub order: &'a Type,
+    /// Rates known to `convert()`.
+    pub rates: &'a Rates,
+    /// Whether `destination` means something here (attributes and overwrites).
+    pub destination_known: bool,
+}
+
+/// One step of a resolved path.
+#[derive(Clone, Debug)]
+pub(crate) enum Seg {
+    Key(Str),
+    Index(usize),
+}
+
+/// A field read.
+#[derive(Clone, Debug)]
+pub(crate) struct FieldRef {
+    /// Read from the current list element (inside `any`/`all`/`count`/`sum`).
+    pub elem: bool,
+    pub segs: Box<[Seg]>,
+    /// The path as written, for traces.
+    pub text: Arc<str>,
+}
+
+/// Text operators with a right-hand side known at compile time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum TextOp {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// A constant needle, lower-cased once.
+#[derive(Clone, Debug)]
+pub(crate) struct Needle {
+    pub lower: String,
+    pub ascii: bool,
+}
+
+/// Ordering comparisons.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum OrdOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// Arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum ArOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// List functions whose second argument is evaluated per element.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum ListFn {
+    Any,
+    All,
+    Count,
+    Sum,
+}
+
+/// A compiled expression.
+#[derive(Clone, Debug)]
+pub(crate) enum Node {
+    Const(Value),
+    Field(Box<FieldRef>),
+    /// The current list element itself (`it`).
+    It,
+    Event,
+    Source,
+    Destination,
+    Now,
+    Not(Box<Node>),
+    Neg(Box<Node>),
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    IsEmpty(Box<Node>, bool),
+    Eq(Box<Node>, Box<Node>, bool),
+    Ord(OrdOp, Box<Node>, Box<Node>),
+    TextConst(TextOp, Box<Node>, Box<Needle>),
+    Text(TextOp, Box<Node>, Box<Node>),
+    In(Box<Node>, Box<Node>, bool),
+    Matches(Box<Node>, Box<Regex>),
+    Arith(ArOp, Box<Node>, Box<Node>),
+    Len(Box<Node>),
+    Lower(Box<Node>),
+    Upper(Box<Node>),
+    List(Box<[Node]>),
+    ListFn(ListFn, Box<Node>, Box<Node>),
+    Convert(Box<Node>, Box<Node>, Box<Node>),
+    DaysSince(Box<Node>),
+    /// Carries the expression text of a runtime error's site.
+    Guard(Box<Node>, Arc<str>),
+}
+
+impl Node {
+    /// The folded constant, if this node is one.
+    pub(crate) fn as_const(&self) -> Option<&Value> {
+        match self {
+            Node::Const(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn children(&self) -> Vec<&Node> {
+        match self {
+            Node::Const(_)
+            | Node::Field(_)
+            | Node::It
+            | Node::Event
+            | Node::Source
+            | Node::Destination
+            | Node::Now => Vec::new(),
+            Node::Not(a)
+            | Node::Neg(a)
+            | Node::IsEmpty(a, _)
+            | Node::TextConst(_, a, _)
+            | Node::Matches(a, _)
+            | Node::Len(a)
+            | Node::Lower(a)
+            | Node::Upper(a)
+            | Node::DaysSince(a)
+            | Node::Guard(a, _) => vec![a],
+            Node::And(xs) | Node::Or(xs) | Node::List(xs) => xs.iter().collect(),
+            Node::Eq(a, b, _)
+            | Node::Ord(_, a, b)
+            | Node::Text(_, a, b)
+            | Node::In(a, b, _)
+            | Node::Arith(_, a, b)
+            | Node::ListFn(_, a, b) => vec![a, b],
+            Node::Convert(a, b, c) => vec![a, b, c],
+        }
+    }
+
+    /// True if any part reads `destination`.
+    pub(crate) fn uses_destination(&self) -> bool {
+        matches!(self, Node::Destination) || self.children().iter().any(|c| c.uses_destination())
+    }
+
+    /// Folds a node whose inputs are all constants. `ListFn` is not folded: its
+    /// second argument reads the element, which is not a constant.
+    fn foldable(&self) -> bool {
+        !matches!(
+            self,
+            Node::Const(_)
+                | Node::Field(_)
+                | Node::It
+                | Node::Event
+                | Node::Source
+                | Node::Destination
+                | Node::Now
+                | Node::ListFn(..)
+        ) && self.children().iter().all(|c| c.as_const().is_some())
+    }
+}
+
+/// Compiles a parsed expression.
+pub(crate) fn compile(expr: &Expr, env: &CompileEnv) -> Result<(Node, Type), Vec<ExprError>> {
+    let mut c = Compiler {
+        env,
+        errors: Vec::new(),
+        elems: Vec::new(),
+    };
+    let out = c.expr(expr);
+    if c.errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(c.errors)
+    }
+}
+
+struct Compiler<'a> {
+    env: &'a CompileEnv<'a>,
+    errors: Vec<ExprError>,
+    /// The element types of the enclosing `any`/`all`/`count`/`sum`, innermost last.
+    elems: Vec<(Type, String)>,
+}
+
+const SPECIAL: [&str; 3] = ["event", "source", "destination"];
+const FUNCTIONS: [&str; 10] = [
+    "len",
+    "lower",
+    "upper",
+    "any",
+    "all",
+    "count",
+    "sum",
+    "convert",
+    "now",
+    "days_since",
+];
+
+fn compatible(a: &Type, b: &Type) -> bool {
+    match (a, b) {
+        (Type::Any, _) | (_, Type::Any) => true,
+        (x, y) if x.is_textual() && y.is_textual() => true,
+        (Type::List(x), Type::List(y)) => compatible(x, y),
+        (Type::Object(_), Type::Object(_)) => true,
+        (x, y) => x.name() == y.name(),
+    }
+}
+
+fn describe(e: &Expr) -> String {
+    let text = e.to_string();
+    let text = text
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .unwrap_or(&text)
+        .to_string();
+    if text.chars().count() > 40 {
+        "the left side".to_string()
+    } else {
+        format!("`{text}`")
+    }
+}
+
+impl Compiler<'_> {
+    fn error(&mut self, e: ExprError) -> (Node, Type) {
+        self.errors.push(e);
+        (Node::Const(Value::Null), Type::Any)
+    }
+
+    fn fold(&mut self, node: Node, ty: Type, span: &std::ops::Range<usize>) -> (Node, Type) {
+        if !node.foldable() {
+            return (node, ty);
+        }
+        let order = Value::Null;
+        let scope = super::Scope {
+            order: &order,
+            event: crate::order::Event::Updated,
+            source: "",
+            destination: None,
+            now: chrono::DateTime::UNIX_EPOCH,
+            rates: self.env.rates,
+        };
+        let mut rec = super::eval::Recorder::off();
+        match node.eval(&super::eval::Env::new(&scope), &mut rec) {
+            Ok(v) => (Node::Const(v.into_owned()), ty),
+            Err(e) => self.error(ExprError::new(span.clone(), e.message)),
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) -> (Node, Type) {
+        match &e.kind {
+            ExprKind::Null => (Node::Const(Value::Null), Type::Any),
+            ExprKind::Bool(b) => (Node::Const(Value::Bool(*b)), Type::Bool),
+            ExprKind::Number(n) => (Node::Const(Value::Number(*n)), Type::Number),
+            ExprKind::Text(s) => (Node::Const(Value::text(s)), Type::Text),
+            ExprKind::List(items) => {
+                let mut nodes = Vec::with_capacity(items.len());
+                let mut elem: Option<Type> = None;
+                for item in items {
+                    let (n, t) = self.expr(item);
+                    match &elem {
+                        None => elem = Some(t),
+                        Some(prev) if !compatible(prev, &t) => elem = Some(Type::Any),
+                        Some(_) => {}
+                    }
+                    nodes.push(n);
+                }
+                let ty = Type::List(Box::new(elem.unwrap_or(Type::Any)));
+                self.fold(Node::List(nodes.into()), ty, &e.span)
+            }
+            ExprKind::Path(segs) => self.path(e, segs),
+            ExprKind::Call(name, args) => self.call(e, name, args),
+            ExprKind::Not(x) => {
+                let (n, t) = self.expr(x);
+                if !matches!(t, Type::Bool | Type::Any) {
+                    return self.error(ExprError::new(
+                        x.span.clone(),
+                        format!("`not` needs true or false; {} is {}", describe(x), article(&t)),
+                    ));
+                }
+                self.fold(Node::Not(Box::new(n)), Type::Bool, &e.span)
+            }
+            ExprKind::Neg(x) => {
+                let (n, t) = self.expr(x);
+                if !matches!(t, Type::Number | Type::Any) {
+                    return self.error(ExprError::new(
+                        x.span.clone(),
+                        format!("`-` needs a number; {} is {}", describe(x), article(&t)),
+                    ));
+                }
+                self.fold(Node::Neg(Box::new(n)), Type::Number, &e.span)
+            }
+            ExprKind::IsEmpty(x, negated) => {
+                let (n, _) = self.expr(x);
+                self.fold(Node::IsEmpty(Box::new(n), *negated), Type::Bool, &e.span)
+            }
+            ExprKind::Binary(op, a, b) => self.binary(e, *op, a, b),
+        }
+    }
+
+    fn path(&mut self, e: &Expr, segs: &[Segment]) -> (Node, Type) {
+        let Some(Segment::Field(first)) = segs.first() else {
+            return self.error(ExprError::new(e.span.clone(), "a path starts with a name"));
+        };
+        let text: Arc<str> = Arc::from(path_text(segs).as_str());
+        let in_elem = !self.elems.is_empty();
+        if segs.len() == 1 {
+            match first.as_str() {
+                "event" => return (Node::Event, Type::Text),
+                "source" => return (Node::Source, Type::Text),
+                "destination" if self.env.destination_known => return (Node::Destination, Type::Text),
+                "destination" => {
+                    return self.error(ExprError::new(
+                        e.span.clone(),
+                        "`destination` is only known in attributes and overwrites",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let (mut ty, rest, elem, base_name) = if in_elem {
+            let (elem_ty, list_name) = self.elems.last().cloned().unwrap_or((Type::Any, String::new()));
+            if first == "it" {
+                (elem_ty, &segs[1..], true, format!("the element of `{list_name}`"))
+            } else if !matches!(elem_ty, Type::Object(_) | Type::Any) {
+                return self.error(
+                    ExprError::new(
+                        e.span.clone(),
+                        format!(
+                            "the elements of `{list_name}` are {}, which has no field `{first}`",
+                            elem_ty.name()
+                        ),
+                    )
+                    .hint("use `it` for the element itself"),
+                );
+            } else {
+                (elem_ty, segs, true, format!("the elements of `{list_name}`"))
+            }
+        } else {
+            (self.env.order.clone(), segs, false, "the order".to_string())
+        };
+        let mut walked: Vec<Segment> = Vec::new();
+        let mut out = Vec::with_capacity(rest.len());
+        for seg in rest {
+            match seg {
+                Segment::Field(name) => {
+                    ty = match &ty {
+                        Type::Any => Type::Any,
+                        Type::Object(_) => match ty.field(name) {
+                            Some(t) => t.clone(),
+                            None => {
+                                let mut candidates: Vec<&str> = ty.field_names();
+                                if walked.is_empty() {
+                                    candidates.extend(SPECIAL);
+                                    if elem {
+                                        candidates.push("it");
+                                    }
+                                }
+                                let prefix = path_text(&walked);
+                                let full = |n: &str| {
+                                    if prefix.is_empty() {
+                                        n.to_string()
+                                    } else {
+                                        format!("{prefix}.{n}")
+                                    }
+                                };
+                                let mut err = ExprError::new(
+                                    e.span.clone(),
+                                    format!("unknown field `{}`", full(name)),
+                                );
+                                if let Some(s) = did_you_mean(name, candidates.iter().copied()) {
+                                    err = err.hint(format!("did you mean `{}`?", full(s)));
+                                } else if walked.is_empty() && !elem {
+                                    err = err.hint(
+                                        "declare custom fields under `fields:` with their type",
+                                    );
+                                } else if walked.is_empty() {
+                                    err = err.hint(format!("{base_name} have no such field"));
+                                }
+                                return self.error(err);
+                            }
+                        },
+                        Type::List(_) => {
+                            let shown = path_text(&walked);
+                            return self.error(
+                                ExprError::new(
+                                    e.span.clone(),
+                                    format!("`{shown}` is a list; it has no field `{name}`"),
+                                )
+                                .hint(format!(
+                                    "use `any({shown}, {name} ...)` or an index: `{shown}[0].{name}`"
+                                )),
+                            );
+                        }
+                        other => {
+                            let shown = path_text(&walked);
+                            return self.error(ExprError::new(
+                                e.span.clone(),
+                                format!("`{shown}` is {}; it has no field `{name}`", article(other)),
+                            ));
+                        }
+                    };
+                    out.push(Seg::Key(Str::new(name)));
+                }
+                Segment::Index(i) => {
+                    ty = match &ty {
+                        Type::Any => Type::Any,
+                        Type::List(t) => (**t).clone(),
+                        other => {
+                            let shown = path_text(&walked);
+                            return self.error(ExprError::new(
+                                e.span.clone(),
+                                format!("`{shown}` is {}, not a list; it cannot be indexed", article(other)),
+                            ));
+                        }
+                    };
+                    out.push(Seg::Index(*i));
+                }
+            }
+            walked.push(seg.clone());
+        }
+        if elem && out.is_empty() {
+            return (Node::It, ty);
+        }
+        (
+            Node::Field(Box::new(FieldRef {
+                elem,
+                segs: out.into(),
+                text,
+            })),
+            ty,
+        )
+    }
+
+    fn call(&mut self, e: &Expr, name: &str, args: &[Expr]) -> (Node, Type) {
+        let arity = match name {
+            "now" => 0,
+            "len" | "lower" | "upper" | "days_since" => 1,
+            "any" | "all" | "count" | "sum" => 2,
+            "convert" => 3,
+            _ => {
+                let mut err = ExprError::new(
+                    e.span.start..e.span.start + name.len(),
+                    format!("unknown function `{name}`"),
+                );
+                if let Some(s) = did_you_mean(name, FUNCTIONS.iter().copied()) {
+                    err = err.hint(format!("did you mean `{s}`?"));
+                }
+                return self.error(err);
+            }
+        };
+        if args.len() != arity {
+            let plural = if arity == 1 { "" } else { "s" };
+            return self.error(ExprError::new(
+                e.span.clone(),
+                format!("`{name}` takes {arity} argument{plural}, not {}", args.len()),
+            ));
+        }
+        let guard = |n: Node| Node::Guard(Box::new(n), Arc::from(e.to_string().as_str()));
+        match name {
+            "now" => (Node::Now, Type::Timestamp),
+            "len" => {
+                let (n, t) = self.expr(&args[0]);
+                if !matches!(t, Type::Text | Type::Timestamp | Type::List(_) | Type::Object(_) | Type::Any) {
+                    return self.error(ExprError::new(
+                        args[0].span.clone(),
+                        format!("`len` needs text or a list; {} is {}", describe(&args[0]), article(&t)),
+                    ));
+                }
+                self.fold(Node::Len(Box::new(n)), Type::Number, &e.span)
+            }
+            "lower" | "upper" => {
+                let (n, t) = self.expr(&args[0]);
+                if !(t.is_textual() || t == Type::Any) {
+                    return self.error(ExprError::new(
+                        args[0].span.clone(),
+                        format!("`{name}` needs text; {} is {}", describe(&args[0]), article(&t)),
+                    ));
+                }
+                let node = if name == "lower" {
+                    Node::Lower(Box::new(n))
+                } else {
+                    Node::Upper(Box::new(n))
+                };
+                self.fold(node, Type::Text, &e.span)
+            }
+            "days_since" => {
+                let (n, t) = self.expr(&args[0]);
+                if !(t.is_textual() || t == Type::Any) {
+                    return self.error(ExprError::new(
+                        args[0].span.clone(),
+                        format!("`days_since` needs a timestamp; {} is {}", describe(&args[0]), article(&t)),
+                    ));
+                }
+                (guard(Node::DaysSince(Box::new(n))), Type::Number)
+            }
+            "convert" => {
+                let (amount, t) = self.expr(&args[0]);
+                if !matches!(t, Type::Number | Type::Any) {
+                    self.errors.push(ExprError::new(
+                        args[0].span.clone(),
+                        format!("`convert` needs an amount; {} is {}", describe(&args[0]), article(&t)),
+                    ));
+                }
+                let mut currencies = Vec::new();
+                for arg in &args[1..] {
+                    let (n, t) = self.expr(arg);
+                    if !(t.is_textual() || t == Type::Any) {
+                        self.errors.push(ExprError::new(
+                            arg.span.clone(),
+                            format!("`convert` needs a currency code; {} is {}", describe(arg), article(&t)),
+                        ));
+                    }
+                    if let Some(Value::Text(code)) = n.as_const() {
+                        if self.env.rates.rate(code).is_none() {
+                            let codes = self.env.rates.codes();
+                            let known = if codes.is_empty() {
+                                "no `currency_rates` are given".to_string()
+                            } else {
+                                format!("`currency_rates` has {}", codes.join(", "))
+                            };
+                            self.errors.push(ExprError::new(
+                                arg.span.clone(),
+                                format!("unknown currency `{code}`; {known}"),
+                            ));
+                        }
+                    }
+                    currencies.push(n);
+                }
+                let to = currencies.pop().unwrap_or(Node::Const(Value::Null));
+                let from = currencies.pop().unwrap_or(Node::Const(Value::Null));
+                let node = guard(Node::Convert(Box::new(amount), Box::new(from), Box::new(to)));
+                (node, Type::Number)
+            }
+            _ => {
+                let which = match name {
+                    "any" => ListFn::Any,
+                    "all" => ListFn::All,
+                    "count" => ListFn::Count,
+                    _ => ListFn::Sum,
+                };
+                let (list, t) = self.expr(&args[0]);
+                let elem = match t {
+                    Type::List(inner) => *inner,
+                    Type::Any => Type::Any,
+                    other => {
+                        return self.error(ExprError::new(
+                            args[0].span.clone(),
+                            format!("`{name}` needs a list; {} is {}", describe(&args[0]), article(&other)),
+                        ));
+                    }
+                };
+                self.elems.push((elem, args[0].to_string()));
+                let (body, bt) = self.expr(&args[1]);
+                self.elems.pop();
+                let (want, result) = if which == ListFn::Sum {
+                    (Type::Number, Type::Number)
+                } else if which == ListFn::Count {
+                    (Type::Bool, Type::Number)
+                } else {
+                    (Type::Bool, Type::Bool)
+                };
+                if !(bt == want || bt == Type::Any) {
+                    let what = if want == Type::Bool { "a condition" } else { "a number" };
+                    return self.error(ExprError::new(
+                        args[1].span.clone(),
+                        format!("`{name}` needs {what} as its second argument; {} is {}", describe(&args[1]), article(&bt)),
+                    ));
+                }
+                (Node::ListFn(which, Box::new(list), Box::new(body)), result)
+            }
+        }
+    }
+
+    fn binary(&mut self, e: &Expr, op: BinOp, a: &Expr, b: &Expr) -> (Node, Type) {
+        let (na, ta) = self.expr(a);
+        let (nb, tb) = self.expr(b);
+        let opname = op.as_str();
+        let mismatch = |this: &mut Self, side: &Expr, need: &str, t: &Type| {
+            this.error(ExprError::new(
+                side.span.clone(),
+                format!("`{opname}` needs {need}; {} is {}", describe(side), article(t)),
+            ))
+        };
+        match op {
+            BinOp::And | BinOp::Or => {
+                for (side, t) in [(a, &ta), (b, &tb)] {
+                    if !matches!(t, Type::Bool | Type::Any) {
+                        return mismatch(self, side, "true or false on both sides", t);
+                    }
+                }
+                let mut parts = Vec::new();
+                for n in [na, nb] {
+                    match (op, n) {
+                        (BinOp::And, Node::And(xs)) | (BinOp::Or, Node::Or(xs)) => {
+                            parts.extend(xs.into_vec())
+                        }
+                        (_, n) => parts.push(n),
+                    }
+                }
+                let node = if op == BinOp::And {
+                    Node::And(parts.into())
+                } else {
+                    Node::Or(parts.into())
+                };
+                self.fold(node, Type::Bool, &e.span)
+            }
+            BinOp::Eq | BinOp::Ne => {
+                if !compatible(&ta, &tb) {
+                    return self.error(ExprError::new(
+                        e.span.clone(),
+                        format!("cannot compare {} with {}: {} is {} and {} is {}", ta.name(), tb.name(), describe(a), article(&ta), describe(b), article(&tb)),
+                    ));
+                }
+                let node = Node::Eq(Box::new(na), Box::new(nb), op == BinOp::Ne);
+                self.fold(node, Type::Bool, &e.span)
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                let orderable = |t: &Type| matches!(t, Type::Number | Type::Any) || t.is_textual();
+                if !orderable(&ta) {
+                    return mismatch(self, a, "numbers or text", &ta);
+                }
+                if !orderable(&tb) {
+                    return mismatch(self, b, "numbers or text", &tb);
+                }
+                if !compatible(&ta, &tb) {
+                    return self.error(ExprError::new(
+                        e.span.clone(),
+                        format!("cannot compare {} with {}: {} is {} and {} is {}", ta.name(), tb.name(), describe(a), article(&ta), describe(b), article(&tb)),
+                    ));
+                }
+                let o = match op {
+                    BinOp::Lt => OrdOp::Lt,
+                    BinOp::Le => OrdOp::Le,
+                    BinOp::Gt => OrdOp::Gt,
+                    _ => OrdOp::Ge,
+                };
+                self.fold(Node::Ord(o, Box::new(na), Box::new(nb)), Type::Bool, &e.span)
+            }
+            BinOp::Contains | BinOp::StartsWith | BinOp::EndsWith => {
+                let list_ok = op == BinOp::Contains;
+                match &ta {
+                    Type::List(inner) if list_ok => {
+                        if !compatible(inner, &tb) {
+                            return mismatch(self, b, &format!("{} to look for in `{}`", article(inner), a), &tb);
+                        }
+                        let node = Node::In(Box::new(nb), Box::new(na), false);
+                        return self.fold(node, Type::Bool, &e.span);
+                    }
+                    t if t.is_textual() || *t == Type::Any => {}
+                    t => {
+                        let need = if list_ok { "text or a list on the left" } else { "text on the left" };
+                        return mismatch(self, a, need, t);
+                    }
+                }
+                if !(tb.is_textual() || tb == Type::Any) {
+                    return mismatch(self, b, "text on the right", &tb);
+                }
+                let t = match op {
+                    BinOp::Contains => TextOp::Contains,
+                    BinOp::StartsWith => TextOp::StartsWith,
+                    _ => TextOp::EndsWith,
+                };
+                let node = match (nb.as_const(), ta == Type::Any) {
+                    (Some(Value::Text(s)), false) => Node::TextConst(
+                        t,
+                        Box::new(na),
+                        Box::new(Needle {
+                            lower: s.to_lowercase(),
+                            ascii: s.is_ascii(),
+                        }),
+                    ),
+                    _ => Node::Text(t, Box::new(na), Box::new(nb)),
+                };
+                self.fold(node, Type::Bool, &e.span)
+            }
+            BinOp::Matches => {
+                if !(ta.is_textual() || ta == Type::Any) {
+                    return mismatch(self, a, "text on the left", &ta);
+                }
+                let Some(Value::Text(pattern)) = nb.as_const() else {
+                    return self.error(ExprError::new(
+                        b.span.clone(),
+                        "`matches` needs a regex written as a text literal",
+                    ));
+                };
+                match RegexBuilder::new(&format!("(?i){pattern}"))
+                    .size_limit(1 << 20)
+                    .nest_limit(64)
+                    .build()
+                {
+                    Ok(re) => self.fold(Node::Matches(Box::new(na), Box::new(re)), Type::Bool, &e.span),
+                    Err(err) => self.error(ExprError::new(
+                        b.span.clone(),
+                        format!("invalid regex: {}", regex_message(&err)),
+                    )),
+                }
+            }
+            BinOp::In | BinOp::NotIn => {
+                let elem = match &tb {
+                    Type::List(inner) => (**inner).clone(),
+                    Type::Any => Type::Any,
+                    other => return mismatch(self, b, "a list on the right", other),
+                };
+                if !compatible(&ta, &elem) {
+                    return mismatch(self, a, &format!("{} to look for", article(&elem)), &ta);
+                }
+                let node = Node::In(Box::new(na), Box::new(nb), op == BinOp::NotIn);
+                self.fold(node, Type::Bool, &e.span)
+            }
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
+                let joinable = op == BinOp::Add && (ta.is_textual() || tb.is_textual());
+                let ty = if joinable {
+                    Type::Text
+                } else {
+                    for (side, t) in [(a, &ta), (b, &tb)] {
+                        if !matches!(t, Type::Number | Type::Any) {
+                            let need = if op == BinOp::Add { "numbers, or text to join" } else { "numbers" };
+                            return mismatch(self, side, need, t);
+                        }
+                    }
+                    if ta == Type::Any || tb == Type::Any {
+                        Type::Any
+                    } else {
+                        Type::Number
+                    }
+                };
+                let o = match op {
+                    BinOp::Add => ArOp::Add,
+                    BinOp::Sub => ArOp::Sub,
+                    BinOp::Mul => ArOp::Mul,
+                    _ => ArOp::Div,
+                };
+                let node = Node::Arith(o, Box::new(na), Box::new(nb));
+                let node = if o == ArOp::Div {
+                    Node::Guard(Box::new(node), Arc::from(e.to_string().as_str()))
+                } else {
+                    node
+                };
+                self.fold(node, ty, &e.span)
+            }
+        }
+    }
+}
+
+/// `a number`, `an object`, `a list of text`.
+pub(crate) fn article(t: &Type) -> String {
+    match t {
+        Type::Any => "unknown".to_string(),
+        Type::Object(_) => "an object".to_string(),
+        Type::List(inner) if matches!(**inner, Type::Object(_)) => "a list of objects".to_string(),
+        Type::List(inner) => format!("a list of {}", inner.name()),
+        Type::Bool => "true or false".to_string(),
+        other => format!("a {}", other.name()),
+    }
+}
+
+fn regex_message(err: &regex::Error) -> String {
+    match err {
+        regex::Error::Syntax(s) => s
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("error:"))
+            .map(|l| l.trim_start_matches("error:").trim().to_string())
+            .unwrap_or_else(|| s.clone()),
+        regex::Error::CompiledTooBig(_) => "the pattern is too large".to_string(),
+        other => other.to_string(),
+    }
+}
+

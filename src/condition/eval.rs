@@ -1,0 +1,450 @@
+//! Running a compiled [`Node`] against an order.
+//!
+//! Semantics (SPEC 4): a missing field is null; comparing null with anything but
+//! `==`, `!=` and `is empty` is false, never an error; text comparisons ignore
+//! case. Field reads borrow from the order, so evaluating allocates nothing unless
+//! an expression builds new text or lists.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::compile::{ArOp, FieldRef, ListFn, Needle, Node, OrdOp, Seg, TextOp};
+use super::{EvalError, Scope};
+use crate::value::{Value, eq_ignore_case, fmt_number};
+
+static NULL: Value = Value::Null;
+
+/// A field read while evaluating, and the value it had: the "values it saw" of a trace.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Seen {
+    /// The path as written.
+    pub field: Arc<str>,
+    /// Its value (null when missing).
+    pub value: Value,
+}
+
+/// Collects [`Seen`] values when tracing.
+pub(crate) struct Recorder {
+    on: bool,
+    seen: Vec<Seen>,
+}
+
+impl Recorder {
+    pub(crate) fn off() -> Recorder {
+        Recorder {
+            on: false,
+            seen: Vec::new(),
+        }
+    }
+
+    pub(crate) fn on(seen: Vec<Seen>) -> Recorder {
+        Recorder { on: true, seen }
+    }
+
+    pub(crate) fn into_seen(self) -> Vec<Seen> {
+        self.seen
+    }
+
+    #[inline]
+    fn record(&mut self, field: &Arc<str>, value: &Value) {
+        if self.on && !self.seen.iter().any(|s| s.field == *field) {
+            self.seen.push(Seen {
+                field: field.clone(),
+                value: value.clone(),
+            });
+        }
+    }
+}
+
+/// The scope plus the current list element.
+pub(crate) struct Env<'a> {
+    scope: Scope<'a>,
+    elem: Option<&'a Value>,
+}
+
+impl<'a> Env<'a> {
+    pub(crate) fn new(scope: &Scope<'a>) -> Env<'a> {
+        Env {
+            scope: *scope,
+            elem: None,
+        }
+    }
+
+    fn with_elem(&self, elem: &'a Value) -> Env<'a> {
+        Env {
+            scope: self.scope,
+            elem: Some(elem),
+        }
+    }
+}
+
+#[inline]
+fn read<'a>(base: &'a Value, segs: &[Seg]) -> &'a Value {
+    let mut here = base;
+    for seg in segs {
+        here = match (seg, here) {
+            (Seg::Key(k), Value::Object(entries)) => {
+                match entries.iter().rev().find(|(key, _)| key == k) {
+                    Some((_, v)) => v,
+                    None => return &NULL,
+                }
+            }
+            (Seg::Index(i), Value::List(items)) => match items.get(*i) {
+                Some(v) => v,
+                None => return &NULL,
+            },
+            _ => return &NULL,
+        };
+    }
+    here
+}
+
+/// Equality as the language defines it: text ignores case, lists compare by element.
+pub(crate) fn loose_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Text(x), Value::Text(y)) => eq_ignore_case(x, y),
+        (Value::Number(x), Value::Number(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Null, Value::Null) => true,
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| loose_eq(p, q))
+        }
+        (Value::Object(_), Value::Object(_)) => a.same(b),
+        _ => false,
+    }
+}
+
+fn text_const(op: TextOp, hay: &str, needle: &Needle) -> bool {
+    let n = needle.lower.as_str();
+    if needle.ascii && hay.is_ascii() {
+        let (h, nb) = (hay.as_bytes(), n.as_bytes());
+        return match op {
+            TextOp::StartsWith => h.len() >= nb.len() && h[..nb.len()].eq_ignore_ascii_case(nb),
+            TextOp::EndsWith => {
+                h.len() >= nb.len() && h[h.len() - nb.len()..].eq_ignore_ascii_case(nb)
+            }
+            TextOp::Contains => {
+                nb.is_empty() || h.windows(nb.len()).any(|w| w.eq_ignore_ascii_case(nb))
+            }
+        };
+    }
+    let h = hay.to_lowercase();
+    match op {
+        TextOp::StartsWith => h.starts_with(n),
+        TextOp::EndsWith => h.ends_with(n),
+        TextOp::Contains => h.contains(n),
+    }
+}
+
+fn text_dyn(op: TextOp, hay: &str, needle: &str) -> bool {
+    text_const(
+        op,
+        hay,
+        &Needle {
+            lower: needle.to_lowercase(),
+            ascii: needle.is_ascii(),
+        },
+    )
+}
+
+fn as_bool(v: &Value) -> Result<bool, EvalError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Null => Ok(false),
+        other => Err(EvalError::new(format!(
+            "expected true or false, got {} {other}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::Text(s) => s.to_string(),
+        Value::Number(n) => {
+            struct N(f64);
+            impl std::fmt::Display for N {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    fmt_number(self.0, f)
+                }
+            }
+            N(*n).to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Reads an RFC 3339 timestamp, or a plain date (midnight UTC).
+pub(crate) fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+impl Node {
+    /// Evaluates in a boolean position: null is false.
+    pub(crate) fn truth<'a>(&'a self, env: &Env<'a>, rec: &mut Recorder) -> Result<bool, EvalError> {
+        match self {
+            Node::Const(v) => as_bool(v),
+            Node::Not(x) => Ok(!x.truth(env, rec)?),
+            Node::And(xs) => {
+                for x in xs.iter() {
+                    if !x.truth(env, rec)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Node::Or(xs) => {
+                for x in xs.iter() {
+                    if x.truth(env, rec)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Node::IsEmpty(x, negated) => Ok(x.eval(env, rec)?.is_empty() != *negated),
+            Node::Eq(a, b, negated) => {
+                let (a, b) = (a.eval(env, rec)?, b.eval(env, rec)?);
+                Ok(loose_eq(&a, &b) != *negated)
+            }
+            Node::Ord(op, a, b) => {
+                let (a, b) = (a.eval(env, rec)?, b.eval(env, rec)?);
+                let Some(ord) = a.compare(&b) else {
+                    return Ok(false);
+                };
+                Ok(match op {
+                    OrdOp::Lt => ord.is_lt(),
+                    OrdOp::Le => ord.is_le(),
+                    OrdOp::Gt => ord.is_gt(),
+                    OrdOp::Ge => ord.is_ge(),
+                })
+            }
+            Node::TextConst(op, a, needle) => match &*a.eval(env, rec)? {
+                Value::Text(s) => Ok(text_const(*op, s, needle)),
+                _ => Ok(false),
+            },
+            Node::Text(op, a, b) => {
+                let (a, b) = (a.eval(env, rec)?, b.eval(env, rec)?);
+                Ok(match (&*a, &*b) {
+                    (Value::Text(h), Value::Text(n)) => text_dyn(*op, h, n),
+                    (Value::List(items), needle) if *op == TextOp::Contains && !needle.is_null() => {
+                        items.iter().any(|i| loose_eq(i, needle))
+                    }
+                    _ => false,
+                })
+            }
+            Node::In(a, b, negated) => {
+                let b = b.eval(env, rec)?;
+                let Value::List(items) = &*b else {
+                    return Ok(false);
+                };
+                let a = a.eval(env, rec)?;
+                if a.is_null() {
+                    return Ok(false);
+                }
+                Ok(items.iter().any(|i| loose_eq(i, &a)) != *negated)
+            }
+            Node::Matches(a, re) => match &*a.eval(env, rec)? {
+                Value::Text(s) => Ok(re.is_match(s)),
+                _ => Ok(false),
+            },
+            Node::ListFn(which @ (ListFn::Any | ListFn::All), list, body) => {
+                let list = list.eval(env, rec)?;
+                let Value::List(items) = &*list else {
+                    return Ok(*which == ListFn::All && list.is_null());
+                };
+                for item in items.iter() {
+                    // `item` borrows from `list`, which may be an owned value; the
+                    // element scope must not outlive it, so evaluate in a nested call.
+                    let hit = eval_in_elem(body, env, item, rec)?;
+                    if *which == ListFn::Any && hit {
+                        return Ok(true);
+                    }
+                    if *which == ListFn::All && !hit {
+                        return Ok(false);
+                    }
+                }
+                Ok(*which == ListFn::All)
+            }
+            other => as_bool(&*other.eval(env, rec)?),
+        }
+    }
+
+    /// Evaluates to a value, borrowing from the order where it can.
+    pub(crate) fn eval<'a>(&'a self, env: &Env<'a>, rec: &mut Recorder) -> Result<Cow<'a, Value>, EvalError> {
+        Ok(match self {
+            Node::Const(v) => Cow::Borrowed(v),
+            Node::Field(f) => Cow::Borrowed(read_field(f, env, rec)),
+            Node::It => Cow::Borrowed(env.elem.unwrap_or(&NULL)),
+            Node::Event => Cow::Owned(Value::text(env.scope.event.as_str())),
+            Node::Source => Cow::Owned(Value::text(env.scope.source)),
+            Node::Destination => Cow::Owned(env.scope.destination.map(Value::text).unwrap_or(Value::Null)),
+            Node::Now => Cow::Owned(Value::text(
+                &env.scope.now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            )),
+            Node::Not(_)
+            | Node::And(_)
+            | Node::Or(_)
+            | Node::IsEmpty(..)
+            | Node::Eq(..)
+            | Node::Ord(..)
+            | Node::TextConst(..)
+            | Node::Text(..)
+            | Node::In(..)
+            | Node::Matches(..)
+            | Node::ListFn(ListFn::Any | ListFn::All, ..) => Cow::Owned(Value::Bool(self.truth(env, rec)?)),
+            Node::Neg(x) => match &*x.eval(env, rec)? {
+                Value::Number(n) => Cow::Owned(Value::Number(-n)),
+                Value::Null => Cow::Owned(Value::Null),
+                other => {
+                    return Err(EvalError::new(format!("`-` needs a number, got {} {other}", other.type_name())));
+                }
+            },
+            Node::Arith(op, a, b) => {
+                let (a, b) = (a.eval(env, rec)?, b.eval(env, rec)?);
+                Cow::Owned(arith(*op, &a, &b)?)
+            }
+            Node::Len(x) => Cow::Owned(match &*x.eval(env, rec)? {
+                Value::Null => Value::Number(0.0),
+                Value::Text(s) => Value::Number(s.chars().count() as f64),
+                Value::List(l) => Value::Number(l.len() as f64),
+                Value::Object(o) => Value::Number(o.len() as f64),
+                other => {
+                    return Err(EvalError::new(format!("`len` needs text or a list, got {} {other}", other.type_name())));
+                }
+            }),
+            Node::Lower(x) | Node::Upper(x) => Cow::Owned(match &*x.eval(env, rec)? {
+                Value::Text(s) if matches!(self, Node::Lower(_)) => Value::text(&s.to_lowercase()),
+                Value::Text(s) => Value::text(&s.to_uppercase()),
+                Value::Null => Value::Null,
+                other => Value::text(&text_of(other)),
+            }),
+            Node::List(xs) => {
+                let mut items = Vec::with_capacity(xs.len());
+                for x in xs.iter() {
+                    items.push(x.eval(env, rec)?.into_owned());
+                }
+                Cow::Owned(Value::list(items))
+            }
+            Node::ListFn(which, list, body) => {
+                let list = list.eval(env, rec)?;
+                let Value::List(items) = &*list else {
+                    return Ok(Cow::Owned(Value::Number(0.0)));
+                };
+                let mut total = 0.0;
+                for item in items.iter() {
+                    if *which == ListFn::Count {
+                        if eval_in_elem(body, env, item, rec)? {
+                            total += 1.0;
+                        }
+                    } else {
+                        match sum_in_elem(body, env, item, rec)? {
+                            Value::Number(n) => total += n,
+                            Value::Null => {}
+                            other => {
+                                return Err(EvalError::new(format!("`sum` needs numbers, got {} {other}", other.type_name())));
+                            }
+                        }
+                    }
+                }
+                Cow::Owned(Value::Number(total))
+            }
+            Node::Convert(amount, from, to) => {
+                let amount = amount.eval(env, rec)?;
+                let (from, to) = (from.eval(env, rec)?, to.eval(env, rec)?);
+                let n = match &*amount {
+                    Value::Number(n) => *n,
+                    Value::Null => return Ok(Cow::Owned(Value::Null)),
+                    other => {
+                        return Err(EvalError::new(format!("`convert` needs an amount, got {} {other}", other.type_name())));
+                    }
+                };
+                let rate = |c: &Value| -> Result<f64, EvalError> {
+                    let code = c.as_str().unwrap_or_default();
+                    env.scope
+                        .rates
+                        .rate(code)
+                        .ok_or_else(|| EvalError::new(format!("unknown currency {c}")))
+                };
+                Cow::Owned(Value::Number(n * rate(&from)? / rate(&to)?))
+            }
+            Node::DaysSince(x) => match &*x.eval(env, rec)? {
+                Value::Null => Cow::Owned(Value::Null),
+                Value::Text(s) => {
+                    let t = parse_timestamp(s)
+                        .ok_or_else(|| EvalError::new(format!("invalid timestamp {:?}", s.as_str())))?;
+                    let days = (env.scope.now - t).num_seconds().div_euclid(86_400);
+                    Cow::Owned(Value::Number(days as f64))
+                }
+                other => {
+                    return Err(EvalError::new(format!("`days_since` needs a timestamp, got {} {other}", other.type_name())));
+                }
+            },
+            Node::Guard(x, text) => match x.eval(env, rec) {
+                Ok(v) => v,
+                Err(e) if e.message.contains(" in `") => return Err(e),
+                Err(e) => return Err(EvalError::new(format!("{} in `{text}`", e.message))),
+            },
+        })
+    }
+}
+
+#[inline]
+fn read_field<'a>(f: &'a FieldRef, env: &Env<'a>, rec: &mut Recorder) -> &'a Value {
+    if f.elem {
+        read(env.elem.unwrap_or(&NULL), &f.segs)
+    } else {
+        let v = read(env.scope.order, &f.segs);
+        rec.record(&f.text, v);
+        v
+    }
+}
+
+fn eval_in_elem(body: &Node, env: &Env, item: &Value, rec: &mut Recorder) -> Result<bool, EvalError> {
+    let inner = Env {
+        scope: env.scope,
+        elem: Some(item),
+    };
+    body.truth(&inner, rec)
+}
+
+fn sum_in_elem(body: &Node, env: &Env, item: &Value, rec: &mut Recorder) -> Result<Value, EvalError> {
+    let inner = env_with(env, item);
+    body.eval(&inner, rec).map(Cow::into_owned)
+}
+
+fn env_with<'b>(env: &Env<'b>, item: &'b Value) -> Env<'b> {
+    env.with_elem(item)
+}
+
+fn arith(op: ArOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
+    match (op, a, b) {
+        (_, Value::Number(x), Value::Number(y)) => Ok(Value::Number(match op {
+            ArOp::Add => x + y,
+            ArOp::Sub => x - y,
+            ArOp::Mul => x * y,
+            ArOp::Div if *y == 0.0 => return Err(EvalError::new("division by zero")),
+            ArOp::Div => x / y,
+        })),
+        (ArOp::Add, Value::Text(_), _) | (ArOp::Add, _, Value::Text(_)) => {
+            Ok(Value::text(&(text_of(a) + &text_of(b))))
+        }
+        (_, Value::Null, _) | (_, _, Value::Null) => Ok(Value::Null),
+        (_, x, y) => {
+            let bad = if matches!(x, Value::Number(_)) { y } else { x };
+            Err(EvalError::new(format!(
+                "arithmetic needs numbers, got {} {bad}",
+                bad.type_name()
+            )))
+        }
+    }
+}

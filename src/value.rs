@@ -1,0 +1,565 @@
+//! The dynamic value that orders, conditions and attributes are made of.
+//!
+//! An order is a JSON document whose shape is mostly known (SPEC 3.5) but may carry
+//! any extra fields, which ordersync passes through. [`Value`] holds such a document
+//! in a form that is cheap to read, cheap to share and cheap to change one field of:
+//!
+//! - text up to 22 bytes is stored inline (most order fields: statuses, currencies,
+//!   SKUs, zips, countries, names), longer text behind an `Arc`;
+//! - lists and objects are `Arc` slices, so cloning an order is a reference-count
+//!   increment and setting one field copies only the path to it.
+//!
+//! Reading JSON into this form costs fewer allocations than serde_json into a typed
+//! struct (which allocates every `String`); see `BENCHMARKS.md`.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+const INLINE: usize = 22;
+
+/// Immutable text: inline when short, shared when long.
+#[derive(Clone)]
+pub struct Str(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Shared(Arc<str>),
+}
+
+impl Str {
+    /// Makes a `Str` from text, inline when it fits.
+    pub fn new(s: &str) -> Str {
+        if s.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            Str(Repr::Inline {
+                len: s.len() as u8,
+                bytes,
+            })
+        } else {
+            Str(Repr::Shared(Arc::from(s)))
+        }
+    }
+
+    /// The text.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Inline { len, bytes } => {
+                // SAFETY: `bytes[..len]` was copied from a `&str` in `Str::new`, at a
+                // length that is a char boundary of that str.
+                unsafe { std::str::from_utf8_unchecked(&bytes[..*len as usize]) }
+            }
+            Repr::Shared(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for Str {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Str {
+    #[inline]
+    fn eq(&self, other: &Str) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+impl Eq for Str {}
+
+impl PartialEq<str> for Str {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl std::hash::Hash for Str {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl fmt::Debug for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Str {
+        Str::new(s)
+    }
+}
+
+impl From<String> for Str {
+    fn from(s: String) -> Str {
+        if s.len() <= INLINE {
+            Str::new(&s)
+        } else {
+            Str(Repr::Shared(Arc::from(s)))
+        }
+    }
+}
+
+/// One key and its value in an object; objects keep their keys in input order.
+pub type Entry = (Str, Value);
+
+/// A JSON-like value: what an order, a condition's result and an attribute are.
+#[derive(Clone, Default)]
+pub enum Value {
+    /// JSON `null`, and any field that is missing.
+    #[default]
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// Every number is an `f64`, as in JSON and JavaScript.
+    Number(f64),
+    /// Text.
+    Text(Str),
+    /// An ordered list.
+    List(Arc<[Value]>),
+    /// An object, keys in input order.
+    Object(Arc<[Entry]>),
+}
+
+impl Value {
+    /// Reads one JSON document.
+    pub fn from_json(text: &str) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Reads one JSON document from bytes.
+    pub fn from_json_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// Writes the value as compact JSON.
+    pub fn to_json(&self) -> String {
+        // Serializing a `Value` to a `String` has no failure mode: keys are always
+        // strings and non-finite numbers are written as `null`.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Makes a text value.
+    pub fn text(s: &str) -> Value {
+        Value::Text(Str::new(s))
+    }
+
+    /// Makes a list value.
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::from(items))
+    }
+
+    /// Makes an object value from entries (later duplicates are kept as given).
+    pub fn object(entries: Vec<Entry>) -> Value {
+        Value::Object(Arc::from(entries))
+    }
+
+    /// The name of this value's type, as error messages say it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::Text(_) => "text",
+            Value::List(_) => "list",
+            Value::Object(_) => "object",
+        }
+    }
+
+    /// True for null, "", [] and {} (the language's `is empty`).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Value::Null => true,
+            Value::Text(s) => s.is_empty(),
+            Value::List(l) => l.is_empty(),
+            Value::Object(o) => o.is_empty(),
+            Value::Bool(_) | Value::Number(_) => false,
+        }
+    }
+
+    /// True for `Value::Null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The text, if this is text.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The items, if this is a list.
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The entries, if this is an object.
+    pub fn as_object(&self) -> Option<&[Entry]> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The value of `key` in an object (the last one if repeated), or `None`.
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(entries) => entries
+                .iter()
+                .rev()
+                .find(|(k, _)| k.as_str() == key)
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Follows a dotted path (`shipping_address.country`, `line_items.0.sku`).
+    pub fn get_path(&self, path: &str) -> Option<&Value> {
+        let mut here = self;
+        for seg in path.split('.') {
+            here = match here {
+                Value::List(items) => items.get(seg.parse::<usize>().ok()?)?,
+                _ => here.get(seg)?,
+            };
+        }
+        Some(here)
+    }
+
+    /// Returns a copy with `path` set to `value`, creating objects on the way. Only
+    /// the objects along the path are copied; everything else stays shared.
+    pub fn with_path(&self, path: &[&str], value: Value) -> Value {
+        let Some((first, rest)) = path.split_first() else {
+            return value;
+        };
+        let mut entries: Vec<Entry> = match self {
+            Value::Object(e) => e.to_vec(),
+            _ => Vec::new(),
+        };
+        match entries.iter_mut().rev().find(|(k, _)| k.as_str() == *first) {
+            Some((_, v)) => *v = v.with_path(rest, value),
+            None => entries.push((Str::new(first), Value::Null.with_path(rest, value))),
+        }
+        Value::Object(Arc::from(entries))
+    }
+
+    /// Structural equality where numbers compare by value and objects ignore key order.
+    pub fn same(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Number(a), Value::Number(b)) => a == b,
+            (Value::Text(a), Value::Text(b)) => a == b,
+            (Value::List(a), Value::List(b)) => {
+                Arc::ptr_eq(a, b) || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.same(y)))
+            }
+            (Value::Object(a), Value::Object(b)) => {
+                Arc::ptr_eq(a, b)
+                    || (a.len() == b.len()
+                        && a.iter().all(|(k, v)| other.get(k).is_some_and(|w| v.same(w))))
+            }
+            _ => false,
+        }
+    }
+
+    /// Orders two values of the same kind (numbers, text case-insensitively); `None`
+    /// when they cannot be ordered.
+    pub fn compare(&self, other: &Value) -> Option<Ordering> {
+        match (self, other) {
+            (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
+            (Value::Text(a), Value::Text(b)) => Some(cmp_ignore_case(a, b)),
+            (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+            _ => None,
+        }
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        self.same(other)
+    }
+}
+
+/// Case-insensitive text equality: ASCII fast path, full Unicode lowercase otherwise.
+#[inline]
+pub fn eq_ignore_case(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
+    }
+}
+
+/// Case-insensitive ordering of text.
+pub fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
+}
+
+/// Formats a number as JSON would: integers without a fraction.
+pub fn fmt_number(n: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        write!(f, "{}", n as i64)
+    } else {
+        write!(f, "{n}")
+    }
+}
+
+impl fmt::Display for Value {
+    /// JSON, compact; text quoted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => fmt_number(*n, f),
+            Value::Text(s) => write!(f, "{:?}", s.as_str()),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Object(entries) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) => {
+                if !n.is_finite() {
+                    s.serialize_unit()
+                } else if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                    s.serialize_i64(*n as i64)
+                } else {
+                    s.serialize_f64(*n)
+                }
+            }
+            Value::Text(t) => s.serialize_str(t),
+            Value::List(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for v in items.iter() {
+                    seq.serialize_element(v)?;
+                }
+                seq.end()
+            }
+            Value::Object(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries.iter() {
+                    map.serialize_entry(k.as_str(), v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor { depth: 0 })
+    }
+}
+
+/// How deep a document may nest; deeper input is refused rather than overflowing the stack.
+pub const MAX_DEPTH: usize = 64;
+
+struct ValueVisitor {
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueVisitor {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Str;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Str, D::Error> {
+        d.deserialize_str(KeySeed)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = Str;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Str, E> {
+        Ok(Str::new(v))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Str, E> {
+        Ok(Str::from(v))
+    }
+}
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Number(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Text(Str::new(v)))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Text(Str::from(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom(format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
+        while let Some(v) = seq.next_element_seed(ValueVisitor {
+            depth: self.depth + 1,
+        })? {
+            items.push(v);
+        }
+        Ok(Value::List(Arc::from(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom(format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        let mut entries: Vec<Entry> = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
+        while let Some(k) = map.next_key_seed(KeySeed)? {
+            let v = map.next_value_seed(ValueVisitor {
+                depth: self.depth + 1,
+            })?;
+            entries.push((k, v));
+        }
+        Ok(Value::Object(Arc::from(entries)))
+    }
+}
+
+impl From<&serde_json::Value> for Value {
+    fn from(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+            serde_json::Value::String(s) => Value::text(s),
+            serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from).collect()),
+            serde_json::Value::Object(o) => Value::object(
+                o.iter()
+                    .map(|(k, v)| (Str::new(k), Value::from(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_writes_json() {
+        let text = r#"{"id":"27-1138","total_price":20,"tags":["eBay"],"x":{"y":1.5},"n":null}"#;
+        let v = Value::from_json(text).unwrap();
+        assert_eq!(v.to_json(), text);
+        assert_eq!(v.get_path("x.y"), Some(&Value::Number(1.5)));
+        assert_eq!(v.get_path("tags.0"), Some(&Value::text("eBay")));
+    }
+
+    #[test]
+    fn long_and_short_text() {
+        let long = "a".repeat(100);
+        assert_eq!(Str::new(&long).as_str(), long);
+        assert_eq!(Str::new("ab").as_str(), "ab");
+        assert_eq!(Str::new("é".repeat(11).as_str()).as_str(), "é".repeat(11));
+    }
+
+    #[test]
+    fn with_path_copies_only_the_spine() {
+        let v = Value::from_json(r#"{"a":{"b":1},"c":[1]}"#).unwrap();
+        let w = v.with_path(&["a", "d"], Value::Bool(true));
+        assert_eq!(w.to_json(), r#"{"a":{"b":1,"d":true},"c":[1]}"#);
+        assert_eq!(v.to_json(), r#"{"a":{"b":1},"c":[1]}"#);
+    }
+
+    #[test]
+    fn refuses_deep_nesting() {
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert!(Value::from_json(&deep).is_err());
+    }
+}

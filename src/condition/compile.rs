@@ -791,7 +791,7 @@ impl Compiler<'_> {
 }
 
 /// `a number`, `an object`, `a list of text`.
-pub(crate) fn article(t: &Type) -> String {
+pub fn article(t: &Type) -> String {
     match t {
         Type::Any => "unknown".to_string(),
         Type::Object(_) => "an object".to_string(),

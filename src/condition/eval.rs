@@ -103,7 +103,7 @@ fn read<'a>(base: &'a Value, segs: &[Seg]) -> &'a Value {
 }
 
 /// Equality as the language defines it: text ignores case, lists compare by element.
-pub(crate) fn loose_eq(a: &Value, b: &Value) -> bool {
+pub fn loose_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Text(x), Value::Text(y)) => eq_ignore_case(x, y),
         (Value::Number(x), Value::Number(y)) => x == y,
@@ -179,7 +179,7 @@ fn text_of(v: &Value) -> String {
 }
 
 /// Reads an RFC 3339 timestamp, or a plain date (midnight UTC).
-pub(crate) fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }

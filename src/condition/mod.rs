@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use crate::order::{Event, Type};
 use crate::value::Value;
 
-pub use compile::{CompileEnv, Rates};
-pub use eval::Seen;
+pub use compile::{CompileEnv, Rates, article as type_article};
+pub use eval::{Seen, loose_eq, parse_timestamp};
 
 /// A problem in an expression, with the bytes of the expression it is about.
 #[derive(Clone, Debug, PartialEq)]

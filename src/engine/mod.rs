@@ -1,0 +1,389 @@
+//! Deciding (SPEC 2.1, 3.1, 3.2, 5 steps 3-4): one update in, one decision per
+//! destination of its route out, each with the trace of every condition evaluated.
+//!
+//! [`decide`] is a pure function of the rule set, the update, what each
+//! destination already has and the time: no I/O, no clock, no randomness. The
+//! daemon, `ordersync explain`, `ordersync test` and `ordersync diff` all call it.
+
+pub mod testing;
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::condition::{Condition, EvalError, Scope, Seen};
+use crate::order::Event;
+use crate::rules::{AttrValue, Attribute, Channel, RuleSet};
+use crate::value::Value;
+
+/// One update to decide.
+#[derive(Clone, Copy)]
+pub struct Update<'a> {
+    /// The source channel's name.
+    pub source: &'a str,
+    /// What happened.
+    pub event: Event,
+    /// The order as the source sent it (canonical shape).
+    pub order: &'a Value,
+    /// The time `now()` returns.
+    pub now: DateTime<Utc>,
+}
+
+/// What each destination already has: the order it last sent us, or the one we
+/// last delivered to it, by channel name. Used to suppress echoes (`skip: no change`).
+pub type Known<'a> = &'a [(&'a str, &'a Value)];
+
+/// Why a destination is skipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The destination's `accepts` lacks the event.
+    NotAccepted(Event),
+    /// `publish` evaluated to false.
+    PublishFalse,
+    /// The destination already has this order as it would be sent.
+    NoChange,
+    /// The source's `import` filter did not match.
+    IgnoredByImport,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::NotAccepted(e) => write!(f, "event {e} is not accepted"),
+            SkipReason::PublishFalse => f.write_str("publish is false"),
+            SkipReason::NoChange => f.write_str("no change"),
+            SkipReason::IgnoredByImport => f.write_str("ignored by import"),
+        }
+    }
+}
+
+/// The outcome of deciding one update for one destination.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Send the outgoing order.
+    Deliver,
+    /// Send nothing, for this reason.
+    Skip(SkipReason),
+    /// Hold: these required fields are empty.
+    Draft(Vec<String>),
+    /// A condition failed to evaluate.
+    Error(String),
+}
+
+impl Outcome {
+    /// `deliver`, `skip`, `draft` or `error`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Deliver => "deliver",
+            Outcome::Skip(_) => "skip",
+            Outcome::Draft(_) => "draft",
+            Outcome::Error(_) => "error",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Deliver => f.write_str("deliver"),
+            Outcome::Skip(r) => write!(f, "skip: {r}"),
+            Outcome::Draft(missing) => write!(f, "draft: missing {}", missing.join(", ")),
+            Outcome::Error(m) => write!(f, "error: {m}"),
+        }
+    }
+}
+
+/// One condition evaluated: where it was written, the expression, what it saw, what it gave.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    /// What the condition belongs to: `import`, `publish`, `shipping_method (case 1)`.
+    pub rule: String,
+    /// `file:line` of the rule.
+    pub place: String,
+    /// The expression as written.
+    pub expression: Arc<str>,
+    /// Fields read and their values.
+    pub seen: Vec<Seen>,
+    /// The result (null when it failed).
+    pub result: Value,
+    /// The failure, if it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A field of the outgoing order that an attribute changed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Change {
+    /// The field.
+    pub field: String,
+    /// Its value in the incoming order.
+    pub before: Value,
+    /// Its value in the outgoing order.
+    pub after: Value,
+}
+
+/// The decision for one destination.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// The destination channel.
+    pub destination: String,
+    /// What to do.
+    pub outcome: Outcome,
+    /// The outgoing order, for `deliver` and `draft`.
+    pub order: Option<Value>,
+    /// Fields the attributes changed, in order.
+    pub changes: Vec<Change>,
+    /// Every condition evaluated, in order.
+    pub trace: Vec<Step>,
+}
+
+/// All decisions for one update.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decisions {
+    /// The rule set's version: names every decision.
+    pub rules_version: String,
+    /// The source channel.
+    pub source: String,
+    /// The event.
+    pub event: Event,
+    /// The import filter rejected the update.
+    pub ignored: bool,
+    /// One per destination of the route, in route order.
+    pub decisions: Vec<Decision>,
+}
+
+/// A problem with the update itself rather than with one destination.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DecideError {
+    /// The source is not a channel of the rule set.
+    #[error("unknown channel `{0}`")]
+    UnknownSource(String),
+}
+
+/// Decides one update for every destination of its source's route.
+pub fn decide(rules: &RuleSet, update: &Update, known: Known) -> Result<Decisions, DecideError> {
+    let source = rules
+        .channel(update.source)
+        .ok_or_else(|| DecideError::UnknownSource(update.source.to_string()))?;
+    let scope = Scope {
+        order: update.order,
+        event: update.event,
+        source: update.source,
+        destination: None,
+        now: update.now,
+        rates: &rules.rates,
+    };
+    let mut import_step = None;
+    let mut ignored = false;
+    let mut import_error = None;
+    if let Some(import) = &source.import {
+        let (step, result) = traced(import, &scope, "import".to_string(), String::new());
+        match result {
+            Ok(v) => ignored = !matches!(v, Value::Bool(true)),
+            Err(e) => import_error = Some(e.message),
+        }
+        import_step = Some(step);
+    }
+    let decisions = source
+        .routes
+        .iter()
+        .map(|&d| {
+            let dest = &rules.channels[d];
+            let mut trace: Vec<Step> = import_step.iter().cloned().collect();
+            if let Some(e) = &import_error {
+                return decision(dest, Outcome::Error(format!("import: {e}")), None, Vec::new(), trace);
+            }
+            if ignored {
+                return decision(dest, Outcome::Skip(SkipReason::IgnoredByImport), None, Vec::new(), trace);
+            }
+            decide_one(source, d, dest, update, known, &scope, &mut trace)
+        })
+        .collect();
+    Ok(Decisions {
+        rules_version: rules.version.clone(),
+        source: source.name.clone(),
+        event: update.event,
+        ignored,
+        decisions,
+    })
+}
+
+fn decision(dest: &Channel, outcome: Outcome, order: Option<Value>, changes: Vec<Change>, trace: Vec<Step>) -> Decision {
+    Decision {
+        destination: dest.name.clone(),
+        outcome,
+        order,
+        changes,
+        trace,
+    }
+}
+
+fn traced(c: &Condition, scope: &Scope, rule: String, place: String) -> (Step, Result<Value, EvalError>) {
+    let mut seen = Vec::new();
+    let result = c.eval_traced(scope, &mut seen);
+    let step = Step {
+        rule,
+        place,
+        expression: c.text.clone(),
+        seen,
+        result: result.clone().unwrap_or(Value::Null),
+        error: result.as_ref().err().map(|e| e.message.clone()),
+    };
+    (step, result)
+}
+
+fn decide_one(
+    source: &Channel,
+    d: usize,
+    dest: &Channel,
+    update: &Update,
+    known: Known,
+    scope: &Scope,
+    trace: &mut Vec<Step>,
+) -> Decision {
+    let Some(deliver) = &dest.deliver else {
+        return decision(dest, Outcome::Skip(SkipReason::NotAccepted(update.event)), None, Vec::new(), std::mem::take(trace));
+    };
+    if !deliver.accepts.contains(&update.event) {
+        return decision(dest, Outcome::Skip(SkipReason::NotAccepted(update.event)), None, Vec::new(), std::mem::take(trace));
+    }
+    let mut order = update.order.clone();
+    let mut changes = Vec::new();
+    let mut publish = true;
+    let overwrite = source.overwrites.iter().find(|o| o.destination == d);
+    let attrs = source
+        .attributes
+        .iter()
+        .chain(overwrite.into_iter().flat_map(|o| o.attributes.iter()));
+    for attr in attrs {
+        let dscope = Scope {
+            order: &order,
+            destination: Some(&dest.name),
+            ..*scope
+        };
+        let value = match attribute_value(attr, &dscope, trace) {
+            Ok(Some(v)) => v,
+            Ok(None) => continue,
+            Err(e) => {
+                let message = format!("{} ({}): {}", attr.name, attr.place, e.message);
+                return decision(dest, Outcome::Error(message), None, changes, std::mem::take(trace));
+            }
+        };
+        if attr.name == "publish" {
+            publish = matches!(value, Value::Bool(true));
+            if !publish {
+                break;
+            }
+            continue;
+        }
+        let path: Vec<&str> = attr.path.iter().map(String::as_str).collect();
+        let before = order.get_path(&attr.name).cloned().unwrap_or(Value::Null);
+        let after = if attr.replace {
+            value
+        } else {
+            merge(&before, value)
+        };
+        if !before.same(&after) {
+            order = order.with_path(&path, after.clone());
+            match changes.iter_mut().find(|c: &&mut Change| c.field == attr.name) {
+                Some(c) => c.after = after,
+                None => changes.push(Change {
+                    field: attr.name.clone(),
+                    before,
+                    after,
+                }),
+            }
+        }
+    }
+    let trace = std::mem::take(trace);
+    if !publish {
+        return decision(dest, Outcome::Skip(SkipReason::PublishFalse), None, changes, trace);
+    }
+    let missing: Vec<String> = deliver
+        .require
+        .iter()
+        .filter(|p| order.get_path(p).is_none_or(Value::is_empty))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return decision(dest, Outcome::Draft(missing), Some(order), changes, trace);
+    }
+    if let Some((_, has)) = known.iter().find(|(name, _)| *name == dest.name) {
+        if same_content(&order, has) {
+            return decision(dest, Outcome::Skip(SkipReason::NoChange), None, changes, trace);
+        }
+    }
+    decision(dest, Outcome::Deliver, Some(order), changes, trace)
+}
+
+/// Evaluates one attribute; `None` when it leaves the field as it is.
+fn attribute_value(attr: &Attribute, scope: &Scope, trace: &mut Vec<Step>) -> Result<Option<Value>, EvalError> {
+    let place = attr.place.to_string();
+    match &attr.value {
+        AttrValue::Constant(v) => Ok(Some(v.clone())),
+        AttrValue::Expr(c) => {
+            let (step, r) = traced(c, scope, attr.name.clone(), place);
+            trace.push(step);
+            r.map(Some)
+        }
+        AttrValue::When { when, then, otherwise } => {
+            let (step, r) = traced(when, scope, attr.name.clone(), place);
+            trace.push(step);
+            Ok(if matches!(r?, Value::Bool(true)) {
+                Some(then.clone())
+            } else {
+                otherwise.clone()
+            })
+        }
+        AttrValue::Cases { cases, otherwise } => {
+            for (i, (when, then)) in cases.iter().enumerate() {
+                let rule = format!("{} (case {})", attr.name, i + 1);
+                let (step, r) = traced(when, scope, rule, place.clone());
+                trace.push(step);
+                if matches!(r?, Value::Bool(true)) {
+                    return Ok(Some(then.clone()));
+                }
+            }
+            Ok(Some(otherwise.clone()))
+        }
+    }
+}
+
+/// Lists gain the new values (a set union, order kept); anything else is replaced.
+fn merge(before: &Value, value: Value) -> Value {
+    let Value::List(existing) = before else {
+        return value;
+    };
+    let added: Vec<Value> = match value {
+        Value::List(items) => items.to_vec(),
+        Value::Null => return before.clone(),
+        other => vec![other],
+    };
+    let mut out: Vec<Value> = existing.to_vec();
+    for v in added {
+        if !out.iter().any(|x| crate::condition::loose_eq(x, &v)) {
+            out.push(v);
+        }
+    }
+    Value::list(out)
+}
+
+/// Whether a destination already has this order: equal apart from `updated_at`,
+/// which changes on every echo.
+fn same_content(a: &Value, b: &Value) -> bool {
+    let strip = |v: &Value| -> Value {
+        match v {
+            Value::Object(entries) => Value::object(
+                entries
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "updated_at")
+                    .cloned()
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    };
+    strip(a).same(&strip(b))
+}

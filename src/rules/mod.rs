@@ -1,0 +1,275 @@
+//! The control plane: a rules file (SPEC 3) read, validated and compiled into a
+//! [`RuleSet`], the only form the engine sees.
+//!
+//! `yaml` reads text into a tree with a place on every node; `load` walks that
+//! tree, interpolates `${ENV}` and `${file:PATH}`, checks everything SPEC 3.4
+//! lists and compiles every expression, collecting every problem as a
+//! [`RuleError`]. A `RuleSet` is built whole or not at all and never changes
+//! afterwards: reloading builds a new one beside it.
+
+pub mod error;
+mod load;
+pub mod yaml;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::condition::{Condition, Rates};
+use crate::order::{Event, Type};
+use crate::value::Value;
+
+pub use error::{RuleError, render_all};
+pub use load::{LoadOptions, load, load_str, load_with};
+
+/// A channel's role (SPEC 2), which decides its default routes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The merchant's store or OMS.
+    CommercePlatform,
+    /// Where buyers order.
+    Marketplace,
+    /// A shipping tool, 3PL or dropship supplier.
+    Fulfillment,
+}
+
+impl Role {
+    /// The role as written in rules.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::CommercePlatform => "commerce_platform",
+            Role::Marketplace => "marketplace",
+            Role::Fulfillment => "fulfillment",
+        }
+    }
+}
+
+/// The payload format of a webhook or poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// ordersync's canonical update (SPEC 3.5).
+    Ordersync,
+    /// Shopify's order webhooks.
+    Shopify,
+}
+
+/// A secret from the environment or a credential file; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// Where something was written, for traces: `rules.yaml:41`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// The file, as the user named it.
+    pub file: Arc<str>,
+    /// The line, from 1.
+    pub line: u32,
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// `POST /webhooks/{channel}`.
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    /// How the body is read.
+    pub format: Format,
+    /// The HMAC key senders sign with.
+    pub secret: Secret,
+}
+
+/// Polling for channels without webhooks.
+#[derive(Clone, Debug)]
+pub struct Poll {
+    /// Cron with seconds, as tokio-cron-scheduler reads it.
+    pub schedule: String,
+    /// `GET url?since=<cursor>`.
+    pub url: String,
+    /// How the response is read.
+    pub format: Format,
+    /// How far back each run looks past the cursor, to catch late writes.
+    pub overlap: Duration,
+}
+
+/// Retry policy for deliveries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retry {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The first back-off.
+    pub first: Duration,
+    /// The longest back-off.
+    pub max: Duration,
+}
+
+/// How updates are handed to a destination.
+#[derive(Clone, Debug)]
+pub struct Deliver {
+    /// Where updates are POSTed.
+    pub url: String,
+    /// Signs outgoing requests when set.
+    pub secret: Option<Secret>,
+    /// Events this destination takes.
+    pub accepts: Vec<Event>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Retry policy.
+    pub retry: Retry,
+    /// Fields that must be non-empty, else the decision is `draft`.
+    pub require: Vec<String>,
+}
+
+/// One channel, with the rules for updates coming from it.
+#[derive(Clone, Debug)]
+pub struct Channel {
+    /// Its name, as used in URLs and rules.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Webhook ingress, if any.
+    pub webhook: Option<Webhook>,
+    /// Polling, if any.
+    pub poll: Option<Poll>,
+    /// Delivery, if it takes updates.
+    pub deliver: Option<Deliver>,
+    /// Where its updates go (indexes into [`RuleSet::channels`]).
+    pub routes: Vec<usize>,
+    /// `rules.<this channel>.import`.
+    pub import: Option<Condition>,
+    /// `rules.<this channel>.attributes`, for every destination.
+    pub attributes: Vec<Attribute>,
+    /// `rules.<this channel>.overwrites`, per destination.
+    pub overwrites: Vec<Overwrite>,
+}
+
+/// The attributes applied after the source's own for one destination.
+#[derive(Clone, Debug)]
+pub struct Overwrite {
+    /// Index of the destination channel.
+    pub destination: usize,
+    /// Applied in order.
+    pub attributes: Vec<Attribute>,
+}
+
+/// One attribute: sets a field of the outgoing order (SPEC 3.1).
+#[derive(Clone, Debug)]
+pub struct Attribute {
+    /// The name as written (`shipping_address.country`, `publish`).
+    pub name: String,
+    /// The name split at dots.
+    pub path: Vec<String>,
+    /// How the value is found.
+    pub value: AttrValue,
+    /// `mode: replace`: lists are replaced instead of gaining the values.
+    pub replace: bool,
+    /// Where it was written.
+    pub place: Place,
+}
+
+/// How an attribute's value is found.
+#[derive(Clone, Debug)]
+pub enum AttrValue {
+    /// `{ constant: V }` or a bare value.
+    Constant(Value),
+    /// `{ value: EXPR }`.
+    Expr(Condition),
+    /// `{ when: EXPR, then: V, otherwise: V }`; without `otherwise` the field is left as it is.
+    When {
+        /// The condition.
+        when: Condition,
+        /// Used when it holds.
+        then: Value,
+        /// Used when it does not.
+        otherwise: Option<Value>,
+    },
+    /// `{ cases: [{when, then}...], otherwise: V }`: first match wins.
+    Cases {
+        /// Tried in order.
+        cases: Vec<(Condition, Value)>,
+        /// Used when none holds.
+        otherwise: Value,
+    },
+}
+
+/// What a test expects for one destination.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expected {
+    /// `deliver`, possibly with attributes to compare.
+    Deliver(Vec<(String, Value)>),
+    /// `skip`, possibly with the reason.
+    Skip(Option<String>),
+    /// `draft`, possibly with the missing fields.
+    Draft(Option<Vec<String>>),
+    /// `error`.
+    Error,
+}
+
+/// One test case from `tests:`.
+#[derive(Clone, Debug)]
+pub struct RuleTest {
+    /// Its name.
+    pub name: String,
+    /// The source channel (index).
+    pub from: usize,
+    /// The event.
+    pub event: Event,
+    /// The order.
+    pub order: Value,
+    /// The time `now()` returns; fixed so tests repeat.
+    pub now: DateTime<Utc>,
+    /// Per destination (index), what is expected.
+    pub expect: Vec<(usize, Expected)>,
+    /// Where it was written.
+    pub place: Place,
+}
+
+/// One file a rule set was read from.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    /// The path as given.
+    pub name: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// A validated, compiled rules file: what the engine runs.
+#[derive(Clone, Debug)]
+pub struct RuleSet {
+    /// Content hash of the files (12 hex digits): names every decision made with it.
+    pub version: String,
+    /// The files, kept so any past decision can be explained with its rules.
+    pub files: Vec<SourceFile>,
+    /// Channels in the order they were written.
+    pub channels: Vec<Channel>,
+    /// The declared custom fields.
+    pub fields: Vec<(String, Type)>,
+    /// The order type conditions were checked against.
+    pub order_type: Type,
+    /// Currency rates.
+    pub rates: Rates,
+    /// The file's tests.
+    pub tests: Vec<RuleTest>,
+}
+
+impl RuleSet {
+    /// The channel called `name`.
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
+    /// The index of the channel called `name`.
+    pub fn channel_index(&self, name: &str) -> Option<usize> {
+        self.channels.iter().position(|c| c.name == name)
+    }
+}

@@ -1,0 +1,1406 @@
+//! Reading a rules file or directory into a [`RuleSet`], reporting every problem.
+//!
+//! The walk happens in passes, because later sections refer to earlier ones:
+//! files and YAML, then interpolation, then `fields` and `currency_rates` (the
+//! order type), then `channels` (names, roles, routes), then `rules` and `tests`
+//! (which name channels and compile expressions against the order type).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::yaml::{self, Key, Kind, Loc, Node};
+use super::{
+    AttrValue, Attribute, Channel, Deliver, Expected, Format, Overwrite, Place, Poll, Retry,
+    Role, RuleError, RuleSet, RuleTest, Secret, SourceFile, Webhook,
+};
+use crate::condition::{CompileEnv, Condition, ExprError, Rates};
+use crate::order::{Event, Type, order_type_with};
+use crate::suggest::did_you_mean;
+use crate::value::{Str, Value};
+
+/// How a load looks up the outside world; tests pass their own environment.
+pub struct LoadOptions<'a> {
+    /// Looks up `${NAME}`.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Loads a rules file, or every `*.yaml` file in a directory, with the process environment.
+pub fn load(path: &Path) -> Result<RuleSet, Vec<RuleError>> {
+    load_with(path, &LoadOptions { env: &process_env })
+}
+
+/// Loads a rules file or directory.
+pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<RuleSet, Vec<RuleError>> {
+    let shown = path.display().to_string();
+    let fail = |message: String| {
+        vec![RuleError {
+            file: shown.clone(),
+            line: 0,
+            column: 0,
+            width: 0,
+            message,
+            hint: None,
+            source_line: String::new(),
+        }]
+    };
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    if path.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|e| fail(format!("cannot read directory: {e}")))?;
+        let mut names: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.extension().is_some_and(|x| x == "yaml" || x == "yml")
+                    && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        names.sort();
+        if names.is_empty() {
+            return Err(fail("no `*.yaml` rules files in this directory".to_string()));
+        }
+        for p in names {
+            files.push((p.display().to_string(), p));
+        }
+    } else {
+        files.push((shown.clone(), path.to_path_buf()));
+        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+            if !stem.ends_with(".test") {
+                let beside = path.with_file_name(format!("{stem}.test.yaml"));
+                if beside.is_file() {
+                    files.push((beside.display().to_string(), beside));
+                }
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    for (name, p) in &files {
+        match std::fs::read_to_string(p) {
+            Ok(text) => sources.push(SourceFile {
+                name: name.clone(),
+                text,
+            }),
+            Err(e) => {
+                let mut err = fail(format!("cannot read rules: {e}"));
+                err[0].file = name.clone();
+                return Err(err);
+            }
+        }
+    }
+    let base = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    build(sources, &base, opts)
+}
+
+/// Loads rules from text, as if read from a file called `name`.
+pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Result<RuleSet, Vec<RuleError>> {
+    build(
+        vec![SourceFile {
+            name: name.to_string(),
+            text: text.to_string(),
+        }],
+        Path::new("."),
+        opts,
+    )
+}
+
+/// A file's parsed tree and its text, for errors.
+struct Doc {
+    name: Arc<str>,
+    lines: Vec<String>,
+    root: Node,
+    is_test_file: bool,
+}
+
+/// Collects errors with the file context to render them.
+struct Ctx<'a> {
+    errors: Vec<RuleError>,
+    opts: &'a LoadOptions<'a>,
+    base: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn at(&mut self, doc: &Doc, loc: Loc, width: usize, message: impl Into<String>, hint: Option<String>) {
+        let source_line = doc
+            .lines
+            .get(loc.line.saturating_sub(1) as usize)
+            .cloned()
+            .unwrap_or_default();
+        self.errors.push(RuleError {
+            file: doc.name.to_string(),
+            line: loc.line,
+            column: loc.col,
+            width: width.max(1),
+            message: message.into(),
+            hint,
+            source_line,
+        });
+    }
+
+    /// An error under a node: the caret covers the scalar's text on its line.
+    fn node(&mut self, doc: &Doc, n: &Node, message: impl Into<String>, hint: Option<String>) {
+        let width = scalar_width(doc, n);
+        self.at(doc, n.loc, width, message, hint);
+    }
+
+    fn key(&mut self, doc: &Doc, k: &Key, message: impl Into<String>, hint: Option<String>) {
+        self.at(doc, k.loc, k.name.chars().count(), message, hint);
+    }
+
+    /// An error inside an expression: the caret goes under the exact token.
+    fn expr(&mut self, doc: &Doc, n: &Node, text: &str, e: &ExprError) {
+        let start = locate(doc, n.loc, text, e.span.start);
+        let end = locate(doc, n.loc, text, e.span.end.max(e.span.start + 1).min(text.len()));
+        let width = if end.line == start.line && end.col > start.col {
+            (end.col - start.col) as usize
+        } else {
+            1
+        };
+        let width = if e.span.end > e.span.start && e.span.end >= text.len() && end.line == start.line {
+            // `locate` of the end offset points at the last char; include it.
+            width + usize::from(e.span.end == text.len())
+        } else {
+            width
+        };
+        self.at(doc, start, width, e.message.clone(), e.hint.clone());
+    }
+}
+
+/// How many characters a scalar node covers on its line.
+fn scalar_width(doc: &Doc, n: &Node) -> usize {
+    let Some(line) = doc.lines.get(n.loc.line.saturating_sub(1) as usize) else {
+        return 1;
+    };
+    let rest: String = line.chars().skip(n.loc.col.saturating_sub(1) as usize).collect();
+    match rest.chars().next() {
+        Some(q @ ('"' | '\'')) => {
+            let mut len = 1;
+            let mut chars = rest.chars().skip(1).peekable();
+            while let Some(c) = chars.next() {
+                len += 1;
+                if c == '\\' && q == '"' {
+                    chars.next();
+                    len += 1;
+                } else if c == q {
+                    if q == '\'' && chars.peek() == Some(&'\'') {
+                        chars.next();
+                        len += 1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            len
+        }
+        Some('[' | '{') | None => 1,
+        Some(_) => match &n.kind {
+            Kind::Str(_) | Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => {
+                let end = rest.find(" #").unwrap_or(rest.len());
+                let text = rest[..end].trim_end();
+                let text = text
+                    .find([',', '}', ']'])
+                    .filter(|_| line.contains('{') || line.contains('['))
+                    .map(|i| text[..i].trim_end())
+                    .unwrap_or(text);
+                text.chars().count().max(1)
+            }
+            _ => 1,
+        },
+    }
+}
+
+/// The place of byte `offset` of a scalar's decoded `text`, walking its source.
+fn locate(doc: &Doc, at: Loc, text: &str, offset: usize) -> Loc {
+    let mut line_no = at.line;
+    let Some(first) = doc.lines.get(line_no.saturating_sub(1) as usize) else {
+        return at;
+    };
+    let chars: Vec<char> = first.chars().collect();
+    let mut col = (at.col as usize).saturating_sub(1);
+    let quote = match chars.get(col) {
+        Some(q @ ('"' | '\'')) => {
+            col += 1;
+            Some(*q)
+        }
+        Some('|' | '>') => return at,
+        _ => None,
+    };
+    let mut line: Vec<char> = chars;
+    let mut decoded = 0usize;
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if i >= offset {
+            break;
+        }
+        let _ = c;
+        decoded = i + c.len_utf8();
+        // Advance the source by one decoded char.
+        loop {
+            match line.get(col) {
+                None => {
+                    line_no += 1;
+                    match doc.lines.get(line_no as usize - 1) {
+                        Some(l) => {
+                            line = l.chars().collect();
+                            col = line.iter().take_while(|c| c.is_whitespace()).count();
+                        }
+                        None => return Loc { line: line_no - 1, col: col as u32 + 1 },
+                    }
+                    if c == ' ' || c == '\n' {
+                        break;
+                    }
+                }
+                Some('\\') if quote == Some('"') => {
+                    col += 2;
+                    break;
+                }
+                Some('\'') if quote == Some('\'') && line.get(col + 1) == Some(&'\'') => {
+                    col += 2;
+                    break;
+                }
+                Some(_) => {
+                    col += 1;
+                    break;
+                }
+            }
+        }
+    }
+    let _ = decoded;
+    Loc {
+        line: line_no,
+        col: col as u32 + 1,
+    }
+}
+
+const TOP_KEYS: [&str; 6] = ["version", "channels", "fields", "currency_rates", "rules", "tests"];
+const CHANNEL_KEYS: [&str; 5] = ["role", "webhook", "poll", "deliver", "routes"];
+const WEBHOOK_KEYS: [&str; 2] = ["format", "secret"];
+const POLL_KEYS: [&str; 4] = ["schedule", "url", "format", "overlap"];
+const DELIVER_KEYS: [&str; 6] = ["url", "secret", "accepts", "timeout", "retry", "require"];
+const RETRY_KEYS: [&str; 3] = ["attempts", "first", "max"];
+const RULE_KEYS: [&str; 3] = ["import", "attributes", "overwrites"];
+const OVERWRITE_KEYS: [&str; 1] = ["attributes"];
+const ATTR_KEYS: [&str; 7] = ["constant", "value", "when", "then", "otherwise", "cases", "mode"];
+const CASE_KEYS: [&str; 2] = ["when", "then"];
+const TEST_KEYS: [&str; 7] = ["name", "from", "event", "order", "order_file", "expect", "now"];
+const ROLES: [&str; 3] = ["commerce_platform", "marketplace", "fulfillment"];
+const OUTCOMES: [&str; 4] = ["deliver", "skip", "draft", "error"];
+
+/// A mapping's entries, checked for unknown keys.
+struct Fields<'n> {
+    entries: &'n [(Key, Node)],
+}
+
+impl<'n> Fields<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+    }
+
+    fn get_entry(&self, key: &str) -> Option<&'n (Key, Node)> {
+        self.entries.iter().find(|(k, _)| k.name == key)
+    }
+}
+
+/// Reads a mapping node, reporting unknown and repeated keys.
+fn fields<'n>(cx: &mut Ctx, doc: &Doc, n: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+    match &n.kind {
+        Kind::Map(entries) => {
+            for (i, (k, _)) in entries.iter().enumerate() {
+                if let Some((first, _)) = entries[..i].iter().find(|(p, _)| p.name == k.name) {
+                    cx.key(
+                        doc,
+                        k,
+                        format!("duplicate key `{}`", k.name),
+                        Some(format!("first defined at line {}", first.loc.line)),
+                    );
+                    continue;
+                }
+                if !allowed.is_empty() && !allowed.contains(&k.name.as_str()) {
+                    let hint = did_you_mean(&k.name, allowed.iter().copied())
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .or_else(|| Some(format!("{what} takes {}", list_names(allowed))));
+                    cx.key(doc, k, format!("unknown key `{}` in {what}", k.name), hint);
+                }
+            }
+            Some(Fields { entries })
+        }
+        Kind::Null => Some(Fields { entries: &[] }),
+        _ => {
+            cx.node(doc, n, format!("{what} must be a mapping, not {}", n.kind_name()), None);
+            None
+        }
+    }
+}
+
+fn list_names(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    quoted.join(", ")
+}
+
+/// Repeated keys in maps that `fields` does not walk (orders in tests).
+fn check_duplicates(cx: &mut Ctx, doc: &Doc, n: &Node) {
+    match &n.kind {
+        Kind::Map(entries) => {
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if let Some((first, _)) = entries[..i].iter().find(|(p, _)| p.name == k.name) {
+                    cx.key(
+                        doc,
+                        k,
+                        format!("duplicate key `{}`", k.name),
+                        Some(format!("first defined at line {}", first.loc.line)),
+                    );
+                }
+                check_duplicates(cx, doc, v);
+            }
+        }
+        Kind::Seq(items) => items.iter().for_each(|i| check_duplicates(cx, doc, i)),
+        _ => {}
+    }
+}
+
+fn text<'n>(cx: &mut Ctx, doc: &Doc, n: &'n Node, what: &str) -> Option<&'n str> {
+    match &n.kind {
+        Kind::Str(s) => Some(s),
+        _ => {
+            cx.node(doc, n, format!("{what} must be text, not {}", n.kind_name()), None);
+            None
+        }
+    }
+}
+
+/// Reads `10s`, `500ms`, `2m`, `1h30m`, `1d`.
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let n: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "ms" => n / 1000.0,
+            "s" => n,
+            "m" | "min" => n * 60.0,
+            "h" => n * 3600.0,
+            "d" => n * 86400.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += Duration::try_from_secs_f64(secs).ok()?;
+    }
+    Some(total)
+}
+
+fn duration(cx: &mut Ctx, doc: &Doc, n: &Node, what: &str) -> Option<Duration> {
+    let s = n.scalar_text()?;
+    match parse_duration(&s) {
+        Some(d) => Some(d),
+        None => {
+            cx.node(
+                doc,
+                n,
+                format!("invalid duration `{s}` for {what}"),
+                Some("write a number and a unit: `500ms`, `10s`, `2m`, `1h`, `1d`".to_string()),
+            );
+            None
+        }
+    }
+}
+
+/// Converts a YAML node into a value (orders in tests, attribute constants).
+fn to_value(n: &Node) -> Value {
+    match &n.kind {
+        Kind::Null => Value::Null,
+        Kind::Bool(b) => Value::Bool(*b),
+        Kind::Int(i) => Value::Number(*i as f64),
+        Kind::Float(f) => Value::Number(*f),
+        Kind::Str(s) => Value::text(s),
+        Kind::Seq(items) => Value::list(items.iter().map(to_value).collect()),
+        Kind::Map(entries) => Value::object(
+            entries
+                .iter()
+                .map(|(k, v)| (Str::new(&k.name), to_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Replaces `${NAME}` and `${file:PATH}` in every text value; `$${` writes `${`.
+fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
+    let node_loc = n.loc;
+    match &mut n.kind {
+        Kind::Str(s) if s.contains("${") => {
+            let original = s.clone();
+            let mut out = String::with_capacity(s.len());
+            let mut rest = original.as_str();
+            let mut consumed = 0usize;
+            let mut failed = false;
+            while let Some(i) = rest.find("${") {
+                if i > 0 && rest.as_bytes()[i - 1] == b'$' {
+                    out.push_str(&rest[..i - 1]);
+                    out.push_str("${");
+                    rest = &rest[i + 2..];
+                    consumed += i + 2;
+                    continue;
+                }
+                out.push_str(&rest[..i]);
+                let Some(close) = rest[i..].find('}') else {
+                    let loc = locate(doc, node_loc, &original, consumed + i);
+                    cx.at(doc, loc, 2, "unclosed `${` in value", Some("write `${NAME}`, or `$${` for a literal `${`".to_string()));
+                    failed = true;
+                    break;
+                };
+                let inner = &rest[i + 2..i + close];
+                let loc = locate(doc, node_loc, &original, consumed + i);
+                let width = close + 1;
+                if let Some(file) = inner.strip_prefix("file:") {
+                    let path = cx.base.join(file);
+                    match std::fs::read_to_string(&path) {
+                        Ok(t) => out.push_str(t.trim()),
+                        Err(e) => {
+                            cx.at(doc, loc, width, format!("cannot read `{file}`: {}", io_reason(&e)), None);
+                            failed = true;
+                        }
+                    }
+                } else if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    cx.at(doc, loc, width, format!("invalid variable name `{inner}`"), Some("write `${NAME}` or `${file:PATH}`".to_string()));
+                    failed = true;
+                } else {
+                    match (cx.opts.env)(inner) {
+                        Some(v) => out.push_str(&v),
+                        None => {
+                            cx.at(
+                                doc,
+                                loc,
+                                width,
+                                format!("environment variable `{inner}` is not set"),
+                                Some("set it in the service's environment, or use `${file:PATH}` for a credential".to_string()),
+                            );
+                            failed = true;
+                        }
+                    }
+                }
+                consumed += i + close + 1;
+                rest = &rest[i + close + 1..];
+            }
+            if !failed {
+                out.push_str(rest);
+                *s = out;
+            }
+        }
+        Kind::Seq(items) => {
+            for item in items {
+                interpolate(cx, doc, item);
+            }
+        }
+        Kind::Map(entries) => {
+            for (_, v) in entries {
+                interpolate(cx, doc, v);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// A channel's declaration, before rules are read.
+struct ChannelDecl<'n> {
+    doc: usize,
+    key: &'n Key,
+    node: &'n Node,
+}
+
+fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<RuleSet, Vec<RuleError>> {
+    let mut cx = Ctx {
+        errors: Vec::new(),
+        opts,
+        base,
+    };
+    // Pass 1: YAML.
+    let mut docs: Vec<Doc> = Vec::new();
+    for src in &sources {
+        let lines: Vec<String> = src.text.lines().map(str::to_string).collect();
+        let name: Arc<str> = Arc::from(src.name.as_str());
+        let is_test_file = src.name.ends_with(".test.yaml") || src.name.ends_with(".test.yml");
+        match yaml::parse(&src.text) {
+            Ok(root) => docs.push(Doc {
+                name,
+                lines,
+                root,
+                is_test_file,
+            }),
+            Err(e) => {
+                let doc = Doc {
+                    name,
+                    lines,
+                    root: Node {
+                        loc: e.loc,
+                        kind: Kind::Null,
+                    },
+                    is_test_file,
+                };
+                cx.at(&doc, e.loc, 1, format!("invalid YAML: {}", e.message), None);
+            }
+        }
+    }
+    if !cx.errors.is_empty() {
+        return Err(finish(cx.errors));
+    }
+    // Pass 2: interpolation.
+    for i in 0..docs.len() {
+        let mut root = std::mem::replace(&mut docs[i].root, Node { loc: Loc::default(), kind: Kind::Null });
+        interpolate(&mut cx, &docs[i], &mut root);
+        docs[i].root = root;
+    }
+
+    // Pass 3: top-level keys, fields, rates.
+    let mut tops: Vec<Fields> = Vec::new();
+    let mut saw_version = false;
+    for (di, doc) in docs.iter().enumerate() {
+        let allowed: &[&str] = if doc.is_test_file { &["tests"] } else { &TOP_KEYS };
+        let Some(top) = fields(&mut cx, doc, &doc.root, "the rules file", allowed) else {
+            tops.push(Fields { entries: &[] });
+            continue;
+        };
+        if let Some(v) = top.get("version") {
+            saw_version = true;
+            if !matches!(v.kind, Kind::Int(1)) {
+                cx.node(doc, v, "unsupported `version`", Some("this ordersync reads `version: 1`".to_string()));
+            }
+        }
+        let _ = di;
+        tops.push(top);
+    }
+    if !saw_version && !docs.is_empty() && docs.iter().any(|d| !d.is_test_file) {
+        let doc = &docs[0];
+        cx.at(doc, Loc { line: 1, col: 1 }, 1, "missing `version`", Some("start the file with `version: 1`".to_string()));
+    }
+
+    let mut declared: Vec<(String, Type)> = Vec::new();
+    for (di, top) in tops.iter().enumerate() {
+        let doc = &docs[di];
+        let Some(node) = top.get("fields") else { continue };
+        let Some(f) = fields(&mut cx, doc, node, "`fields`", &[]) else { continue };
+        for (k, v) in f.entries {
+            let Some(tname) = text(&mut cx, doc, v, "a field's type") else { continue };
+            match Type::parse_name(tname) {
+                Some(t) => {
+                    if declared.iter().any(|(n, _)| n == &k.name) {
+                        cx.key(doc, k, format!("field `{}` is declared twice", k.name), None);
+                    }
+                    declared.push((k.name.clone(), t));
+                }
+                None => {
+                    let hint = did_you_mean(tname, Type::FIELD_TYPE_NAMES.iter().copied())
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| format!("types are {}", list_names(&Type::FIELD_TYPE_NAMES)));
+                    cx.node(doc, v, format!("unknown type `{tname}`"), Some(hint));
+                }
+            }
+        }
+    }
+    let order_type = order_type_with(&declared);
+
+    let mut rates = Rates::default();
+    for (di, top) in tops.iter().enumerate() {
+        let doc = &docs[di];
+        let Some(node) = top.get("currency_rates") else { continue };
+        let Some(f) = fields(&mut cx, doc, node, "`currency_rates`", &[]) else { continue };
+        for (k, v) in f.entries {
+            if k.name == "base" {
+                if let Some(b) = text(&mut cx, doc, v, "`base`") {
+                    rates.base = b.to_ascii_uppercase();
+                }
+                continue;
+            }
+            let rate = match v.kind {
+                Kind::Int(i) => i as f64,
+                Kind::Float(f) => f,
+                _ => {
+                    cx.node(doc, v, format!("the rate for `{}` must be a number, not {}", k.name, v.kind_name()), None);
+                    continue;
+                }
+            };
+            if !(rate.is_finite() && rate > 0.0) {
+                cx.node(doc, v, format!("the rate for `{}` must be above zero", k.name), None);
+                continue;
+            }
+            rates.rates.push((k.name.to_ascii_uppercase(), rate));
+        }
+        if rates.base.is_empty() && !f.entries.is_empty() {
+            cx.node(doc, node, "`currency_rates` needs a `base`", Some("e.g. `base: USD`: the currency the rates are in".to_string()));
+        }
+    }
+
+    // Pass 4: channels.
+    let mut decls: Vec<ChannelDecl> = Vec::new();
+    for (di, top) in tops.iter().enumerate() {
+        let doc = &docs[di];
+        let Some(node) = top.get("channels") else { continue };
+        let Some(f) = fields(&mut cx, doc, node, "`channels`", &[]) else { continue };
+        for (k, v) in f.entries {
+            if let Some(prev) = decls.iter().find(|d| d.key.name == k.name) {
+                // A repeat within one file was reported as a duplicate key already.
+                if prev.doc != di {
+                    cx.key(doc, k, format!("channel `{}` is defined twice", k.name), Some(format!("first defined in {}:{}", docs[prev.doc].name, prev.key.loc.line)));
+                }
+                continue;
+            }
+            if !valid_name(&k.name) {
+                cx.key(doc, k, format!("invalid channel name `{}`", k.name), Some("use letters, digits, `_` and `-`".to_string()));
+            }
+            decls.push(ChannelDecl { doc: di, key: k, node: v });
+        }
+    }
+    if decls.is_empty() && docs.iter().any(|d| !d.is_test_file) {
+        let doc = &docs[0];
+        cx.at(doc, Loc { line: 1, col: 1 }, 1, "no `channels` are defined", None);
+    }
+    let names: Vec<String> = decls.iter().map(|d| d.key.name.clone()).collect();
+    let mut channels: Vec<Channel> = Vec::new();
+    let mut route_nodes: Vec<Option<&Node>> = Vec::new();
+    for d in &decls {
+        let doc = &docs[d.doc];
+        let (ch, routes) = channel(&mut cx, doc, d);
+        channels.push(ch);
+        route_nodes.push(routes);
+    }
+    // Routes: explicit, or by role (SPEC 2.1).
+    for i in 0..channels.len() {
+        let doc = &docs[decls[i].doc];
+        let routes = match route_nodes[i] {
+            Some(node) => {
+                let mut out = Vec::new();
+                let items: Vec<&Node> = match &node.kind {
+                    Kind::Seq(items) => items.iter().collect(),
+                    _ => vec![node],
+                };
+                for item in items {
+                    let Some(name) = text(&mut cx, doc, item, "a route") else { continue };
+                    match names.iter().position(|n| n == name) {
+                        Some(j) if j == i => cx.node(doc, item, format!("`{name}` cannot route to itself"), None),
+                        Some(j) if channels[j].deliver.is_none() => cx.node(doc, item, format!("`{name}` has no `deliver`, so nothing can be routed to it"), None),
+                        Some(j) => out.push(j),
+                        None => unknown_channel(&mut cx, doc, item, name, &names),
+                    }
+                }
+                out
+            }
+            None => (0..channels.len())
+                .filter(|&j| j != i && channels[j].deliver.is_some())
+                .filter(|&j| {
+                    matches!(
+                        (channels[i].role, channels[j].role),
+                        (Role::Marketplace, Role::CommercePlatform)
+                            | (Role::CommercePlatform, Role::Marketplace | Role::Fulfillment)
+                            | (Role::Fulfillment, Role::CommercePlatform)
+                    )
+                })
+                .collect(),
+        };
+        channels[i].routes = routes;
+    }
+
+    // Pass 5: rules.
+    let mut seen_rules: Vec<(String, Arc<str>, u32)> = Vec::new();
+    for (di, top) in tops.iter().enumerate() {
+        let doc = &docs[di];
+        let Some(node) = top.get("rules") else { continue };
+        let Some(f) = fields(&mut cx, doc, node, "`rules`", &[]) else { continue };
+        for (k, v) in f.entries {
+            let Some(ci) = names.iter().position(|n| n == &k.name) else {
+                unknown_channel_key(&mut cx, doc, k, &names);
+                continue;
+            };
+            if let Some((_, file, line)) = seen_rules.iter().find(|(n, _, _)| n == &k.name) {
+                if **file != *doc.name {
+                    cx.key(doc, k, format!("rules for `{}` are defined twice", k.name), Some(format!("first defined in {file}:{line}")));
+                    continue;
+                }
+            }
+            seen_rules.push((k.name.clone(), doc.name.clone(), k.loc.line));
+            source_rules(&mut cx, doc, v, ci, &mut channels, &names, &order_type, &rates);
+        }
+    }
+
+    // Pass 6: tests.
+    let mut tests = Vec::new();
+    for (di, top) in tops.iter().enumerate() {
+        let doc = &docs[di];
+        let Some(node) = top.get("tests") else { continue };
+        let Kind::Seq(items) = &node.kind else {
+            if !matches!(node.kind, Kind::Null) {
+                cx.node(doc, node, format!("`tests` must be a list, not {}", node.kind_name()), None);
+            }
+            continue;
+        };
+        for item in items {
+            if let Some(t) = test_case(&mut cx, doc, item, &channels, &names) {
+                tests.push(t);
+            }
+        }
+    }
+
+    if !cx.errors.is_empty() {
+        return Err(finish(cx.errors));
+    }
+    let mut hasher = Sha256::new();
+    let mut ordered: Vec<&SourceFile> = sources.iter().collect();
+    ordered.sort_by(|a, b| a.name.cmp(&b.name));
+    for s in ordered {
+        let file = Path::new(&s.name).file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        hasher.update(file.as_bytes());
+        hasher.update([0]);
+        hasher.update(s.text.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    let version: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    Ok(RuleSet {
+        version,
+        files: sources,
+        channels,
+        fields: declared,
+        order_type,
+        rates,
+        tests,
+    })
+}
+
+fn finish(mut errors: Vec<RuleError>) -> Vec<RuleError> {
+    errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    errors.dedup();
+    errors
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn unknown_channel(cx: &mut Ctx, doc: &Doc, n: &Node, name: &str, names: &[String]) {
+    let hint = did_you_mean(name, names.iter().map(String::as_str))
+        .map(|s| format!("did you mean `{s}`?"))
+        .or_else(|| Some(format!("channels are {}", list_names(&names.iter().map(String::as_str).collect::<Vec<_>>()))));
+    cx.node(doc, n, format!("unknown channel `{name}`"), hint);
+}
+
+fn unknown_channel_key(cx: &mut Ctx, doc: &Doc, k: &Key, names: &[String]) {
+    let hint = did_you_mean(&k.name, names.iter().map(String::as_str))
+        .map(|s| format!("did you mean `{s}`?"))
+        .or_else(|| Some(format!("channels are {}", list_names(&names.iter().map(String::as_str).collect::<Vec<_>>()))));
+    cx.key(doc, k, format!("unknown channel `{}`", k.name), hint);
+}
+
+fn format_of(cx: &mut Ctx, doc: &Doc, n: Option<&Node>, parent: &Node) -> Format {
+    let Some(n) = n else {
+        cx.node(doc, parent, "missing `format`", Some("`format: ordersync` or `format: shopify`".to_string()));
+        return Format::Ordersync;
+    };
+    match text(cx, doc, n, "`format`") {
+        Some("ordersync") => Format::Ordersync,
+        Some("shopify") => Format::Shopify,
+        Some(other) => {
+            let hint = did_you_mean(other, ["ordersync", "shopify"])
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| "`ordersync` or `shopify`".to_string());
+            cx.node(doc, n, format!("unknown format `{other}`"), Some(hint));
+            Format::Ordersync
+        }
+        None => Format::Ordersync,
+    }
+}
+
+fn url(cx: &mut Ctx, doc: &Doc, n: Option<&Node>, parent: &Node, what: &str) -> String {
+    let Some(n) = n else {
+        cx.node(doc, parent, format!("{what} needs a `url`"), None);
+        return String::new();
+    };
+    let Some(u) = text(cx, doc, n, "`url`") else { return String::new() };
+    if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() <= "https://".len() {
+        cx.node(doc, n, format!("invalid url `{u}`"), Some("write an absolute `http://` or `https://` URL".to_string()));
+    }
+    u.to_string()
+}
+
+fn channel<'n>(cx: &mut Ctx, doc: &Doc, d: &ChannelDecl<'n>) -> (Channel, Option<&'n Node>) {
+    let name = d.key.name.clone();
+    let mut ch = Channel {
+        name: name.clone(),
+        role: Role::Marketplace,
+        webhook: None,
+        poll: None,
+        deliver: None,
+        routes: Vec::new(),
+        import: None,
+        attributes: Vec::new(),
+        overwrites: Vec::new(),
+    };
+    let Some(f) = fields(cx, doc, d.node, &format!("channel `{name}`"), &CHANNEL_KEYS) else {
+        return (ch, None);
+    };
+    match f.get("role") {
+        None => cx.key(doc, d.key, format!("channel `{name}` needs a `role`"), Some(format!("roles are {}", list_names(&ROLES)))),
+        Some(r) => match text(cx, doc, r, "`role`") {
+            Some("commerce_platform") => ch.role = Role::CommercePlatform,
+            Some("marketplace") => ch.role = Role::Marketplace,
+            Some("fulfillment") => ch.role = Role::Fulfillment,
+            Some(other) => {
+                let hint = did_you_mean(other, ROLES).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("roles are {}", list_names(&ROLES)));
+                cx.node(doc, r, format!("unknown role `{other}`"), Some(hint));
+            }
+            None => {}
+        },
+    }
+    if let Some(w) = f.get("webhook") {
+        if let Some(wf) = fields(cx, doc, w, "`webhook`", &WEBHOOK_KEYS) {
+            let format = format_of(cx, doc, wf.get("format"), w);
+            let secret = match wf.get("secret") {
+                Some(s) => text(cx, doc, s, "`secret`").unwrap_or_default().to_string(),
+                None => {
+                    cx.node(doc, w, "`webhook` needs a `secret`", Some("e.g. `secret: ${SHOPIFY_WEBHOOK_SECRET}`".to_string()));
+                    String::new()
+                }
+            };
+            if let Some(s) = wf.get("secret") {
+                if secret.is_empty() && matches!(s.kind, Kind::Str(_)) {
+                    cx.node(doc, s, "the webhook `secret` is empty", None);
+                }
+            }
+            ch.webhook = Some(Webhook { format, secret: Secret(secret) });
+        }
+    }
+    if let Some(p) = f.get("poll") {
+        if let Some(pf) = fields(cx, doc, p, "`poll`", &POLL_KEYS) {
+            let schedule = match pf.get("schedule") {
+                Some(s) => {
+                    let sched = s.scalar_text().unwrap_or_default();
+                    if let Err(e) = croner::parser::CronParser::builder()
+                        .seconds(croner::parser::Seconds::Required)
+                        .dom_and_dow(true)
+                        .build()
+                        .parse(&sched)
+                    {
+                        cx.node(doc, s, format!("invalid cron schedule `{sched}`: {}", cron_reason(&e)), Some("six fields, seconds first: `0 */10 * * * *` is every 10 minutes".to_string()));
+                    }
+                    sched
+                }
+                None => {
+                    cx.node(doc, p, "`poll` needs a `schedule`", None);
+                    String::new()
+                }
+            };
+            let url = url(cx, doc, pf.get("url"), p, "`poll`");
+            let format = format_of(cx, doc, pf.get("format"), p);
+            let overlap = pf.get("overlap").and_then(|o| duration(cx, doc, o, "`overlap`")).unwrap_or(Duration::from_secs(300));
+            ch.poll = Some(Poll { schedule, url, format, overlap });
+        }
+    }
+    if let Some(dn) = f.get("deliver") {
+        if let Some(df) = fields(cx, doc, dn, "`deliver`", &DELIVER_KEYS) {
+            let url = url(cx, doc, df.get("url"), dn, "`deliver`");
+            let secret = df.get("secret").and_then(|s| text(cx, doc, s, "`secret`")).map(|s| Secret(s.to_string()));
+            let accepts = match df.get("accepts") {
+                None => Event::ALL.to_vec(),
+                Some(a) => {
+                    let items: Vec<&Node> = match &a.kind {
+                        Kind::Seq(items) => items.iter().collect(),
+                        _ => vec![a],
+                    };
+                    let mut out = Vec::new();
+                    for item in items {
+                        let Some(name) = text(cx, doc, item, "an event") else { continue };
+                        match name.parse::<Event>() {
+                            Ok(e) => out.push(e),
+                            Err(_) => {
+                                let all: Vec<&str> = Event::ALL.iter().map(|e| e.as_str()).collect();
+                                let hint = did_you_mean(name, all.iter().copied()).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("events are {}", list_names(&all)));
+                                cx.node(doc, item, format!("unknown event `{name}`"), Some(hint));
+                            }
+                        }
+                    }
+                    out
+                }
+            };
+            let timeout = df.get("timeout").and_then(|t| duration(cx, doc, t, "`timeout`")).unwrap_or(Duration::from_secs(10));
+            let mut retry = Retry { attempts: 12, first: Duration::from_secs(2), max: Duration::from_secs(1800) };
+            if let Some(r) = df.get("retry") {
+                if let Some(rf) = fields(cx, doc, r, "`retry`", &RETRY_KEYS) {
+                    if let Some(a) = rf.get("attempts") {
+                        match a.kind {
+                            Kind::Int(n) if (1..=1000).contains(&n) => retry.attempts = n as u32,
+                            _ => cx.node(doc, a, "`attempts` must be a whole number from 1 to 1000", None),
+                        }
+                    }
+                    if let Some(d) = rf.get("first").and_then(|n| duration(cx, doc, n, "`first`")) {
+                        retry.first = d;
+                    }
+                    if let Some(d) = rf.get("max").and_then(|n| duration(cx, doc, n, "`max`")) {
+                        retry.max = d;
+                    }
+                }
+            }
+            let mut require = Vec::new();
+            if let Some(r) = df.get("require") {
+                let items: Vec<&Node> = match &r.kind {
+                    Kind::Seq(items) => items.iter().collect(),
+                    _ => vec![r],
+                };
+                for item in items {
+                    if let Some(p) = text(cx, doc, item, "a required field") {
+                        require.push((p.to_string(), item));
+                    }
+                }
+            }
+            let require = require.into_iter().map(|(p, _)| p).collect();
+            ch.deliver = Some(Deliver { url, secret, accepts, timeout, retry, require });
+        }
+    }
+    if ch.webhook.is_none() && ch.poll.is_none() && ch.deliver.is_none() {
+        cx.key(doc, d.key, format!("channel `{name}` has neither `webhook` nor `poll` nor `deliver`"), Some("a channel must send updates, receive them, or both".to_string()));
+    }
+    (ch, f.get("routes"))
+}
+
+fn cron_reason(e: &croner::errors::CronError) -> String {
+    let s = e.to_string();
+    let s = s.trim_end_matches('.');
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => "not a cron pattern".to_string(),
+    }
+}
+
+/// Checks that every dotted path in `require` and attribute names exists.
+fn resolve_path(cx: &mut Ctx, doc: &Doc, n: &Node, path: &str, order: &Type, at_key: Option<&Key>) -> Option<Type> {
+    let mut ty = order.clone();
+    let mut walked: Vec<&str> = Vec::new();
+    for seg in path.split('.') {
+        let next = match &ty {
+            Type::Any => Some(Type::Any),
+            Type::Object(_) => ty.field(seg).cloned(),
+            _ => None,
+        };
+        match next {
+            Some(t) => ty = t,
+            None => {
+                let prefix = walked.join(".");
+                let full = |s: &str| if prefix.is_empty() { s.to_string() } else { format!("{prefix}.{s}") };
+                let hint = did_you_mean(seg, ty.field_names())
+                    .map(|s| format!("did you mean `{}`?", full(s)))
+                    .or_else(|| Some("declare custom fields under `fields:` with their type".to_string()));
+                let msg = format!("unknown field `{path}`");
+                match at_key {
+                    Some(k) => cx.key(doc, k, msg, hint),
+                    None => cx.node(doc, n, msg, hint),
+                }
+                return None;
+            }
+        }
+        walked.push(seg);
+    }
+    Some(ty)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn source_rules(cx: &mut Ctx, doc: &Doc, n: &Node, ci: usize, channels: &mut [Channel], names: &[String], order: &Type, rates: &Rates) {
+    let source = names[ci].clone();
+    let Some(f) = fields(cx, doc, n, &format!("`rules.{source}`"), &RULE_KEYS) else { return };
+    if let Some(imp) = f.get("import") {
+        let env = CompileEnv { order, rates, destination_known: false };
+        if let Some(c) = expression(cx, doc, imp, &env, true) {
+            channels[ci].import = Some(c);
+        }
+    }
+    if let Some(a) = f.get("attributes") {
+        channels[ci].attributes = attributes(cx, doc, a, order, rates, &format!("`rules.{source}.attributes`"));
+    }
+    if let Some(o) = f.get("overwrites") {
+        let Some(of) = fields(cx, doc, o, "`overwrites`", &[]) else { return };
+        for (k, v) in of.entries {
+            let Some(di) = names.iter().position(|x| x == &k.name) else {
+                unknown_channel_key(cx, doc, k, names);
+                continue;
+            };
+            if !channels[ci].routes.contains(&di) {
+                let routes: Vec<&str> = channels[ci].routes.iter().map(|&r| names[r].as_str()).collect();
+                let hint = if routes.is_empty() {
+                    format!("`{source}` routes to no channel")
+                } else {
+                    format!("`{source}` routes to {}", list_names(&routes))
+                };
+                cx.key(doc, k, format!("overwrite for `{}`, which `{source}` never routes to", k.name), Some(hint));
+                continue;
+            }
+            let Some(wf) = fields(cx, doc, v, &format!("`overwrites.{}`", k.name), &OVERWRITE_KEYS) else { continue };
+            let attrs = match wf.get("attributes") {
+                Some(a) => attributes(cx, doc, a, order, rates, &format!("`overwrites.{}.attributes`", k.name)),
+                None => Vec::new(),
+            };
+            channels[ci].overwrites.push(Overwrite { destination: di, attributes: attrs });
+        }
+    }
+}
+
+/// Compiles an expression node; a bare `true`/`false`/number is taken as written.
+fn expression(cx: &mut Ctx, doc: &Doc, n: &Node, env: &CompileEnv, want_bool: bool) -> Option<Condition> {
+    let src = match &n.kind {
+        Kind::Str(s) => s.clone(),
+        Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) => n.scalar_text().unwrap_or_default(),
+        _ => {
+            cx.node(doc, n, format!("an expression must be text, not {}", n.kind_name()), None);
+            return None;
+        }
+    };
+    match Condition::compile(&src, env) {
+        Ok(c) => {
+            if want_bool && !matches!(c.ty, Type::Bool | Type::Any) {
+                cx.node(doc, n, format!("a condition must be true or false; this is {}", crate::condition::type_article(&c.ty)), None);
+                return None;
+            }
+            Some(c)
+        }
+        Err(errs) => {
+            for e in &errs {
+                cx.expr(doc, n, &src, e);
+            }
+            None
+        }
+    }
+}
+
+fn attributes(cx: &mut Ctx, doc: &Doc, n: &Node, order: &Type, rates: &Rates, what: &str) -> Vec<Attribute> {
+    let Some(f) = fields(cx, doc, n, what, &[]) else { return Vec::new() };
+    let env = CompileEnv { order, rates, destination_known: true };
+    let mut out = Vec::new();
+    for (k, v) in f.entries {
+        let place = Place { file: doc.name.clone(), line: k.loc.line };
+        let field_type = if k.name == "publish" {
+            Some(Type::Bool)
+        } else {
+            resolve_path(cx, doc, v, &k.name, order, Some(k))
+        };
+        let Some(field_type) = field_type else { continue };
+        let mut replace = false;
+        let value = match &v.kind {
+            Kind::Map(_) => {
+                let Some(af) = fields(cx, doc, v, &format!("attribute `{}`", k.name), &ATTR_KEYS) else { continue };
+                if let Some(m) = af.get("mode") {
+                    match text(cx, doc, m, "`mode`") {
+                        Some("replace") => replace = true,
+                        Some("merge") => {}
+                        Some(other) => cx.node(doc, m, format!("unknown mode `{other}`"), Some("`mode: replace` or `mode: merge` (the default)".to_string())),
+                        None => {}
+                    }
+                }
+                let forms: Vec<&str> = ["constant", "value", "when", "cases"].into_iter().filter(|f| af.get(f).is_some()).collect();
+                if forms.len() > 1 {
+                    cx.key(doc, k, format!("attribute `{}` has both `{}` and `{}`", k.name, forms[0], forms[1]), Some("give one of `constant`, `value`, `when` or `cases`".to_string()));
+                    continue;
+                }
+                match forms.first().copied() {
+                    Some("constant") => AttrValue::Constant(constant(cx, doc, af.get("constant"), &k.name, &field_type)),
+                    Some("value") => {
+                        let Some(node) = af.get("value") else { continue };
+                        let Some(c) = expression(cx, doc, node, &env, false) else { continue };
+                        if !type_fits(&field_type, &c.ty) {
+                            cx.node(doc, node, format!("`{}` is {}, but this value is {}", k.name, crate::condition::type_article(&field_type), crate::condition::type_article(&c.ty)), None);
+                            continue;
+                        }
+                        AttrValue::Expr(c)
+                    }
+                    Some("when") => {
+                        let Some(node) = af.get("when") else { continue };
+                        let when = expression(cx, doc, node, &env, true);
+                        let Some((_, then_node)) = af.get_entry("then").map(|(k, v)| (k, v)) else {
+                            cx.key(doc, k, format!("attribute `{}` has `when` but no `then`", k.name), None);
+                            continue;
+                        };
+                        let then = constant(cx, doc, Some(then_node), &k.name, &field_type);
+                        let otherwise = af.get("otherwise").map(|o| constant(cx, doc, Some(o), &k.name, &field_type));
+                        let Some(when) = when else { continue };
+                        AttrValue::When { when, then, otherwise }
+                    }
+                    Some(_) => {
+                        let Some(node) = af.get("cases") else { continue };
+                        let mut cases = Vec::new();
+                        match &node.kind {
+                            Kind::Seq(items) => {
+                                for item in items {
+                                    let Some(cf) = fields(cx, doc, item, "a case", &CASE_KEYS) else { continue };
+                                    let (Some(w), Some(t)) = (cf.get("when"), cf.get("then")) else {
+                                        cx.node(doc, item, "a case needs `when` and `then`", None);
+                                        continue;
+                                    };
+                                    let when = expression(cx, doc, w, &env, true);
+                                    let then = constant(cx, doc, Some(t), &k.name, &field_type);
+                                    if let Some(when) = when {
+                                        cases.push((when, then));
+                                    }
+                                }
+                            }
+                            _ => cx.node(doc, node, "`cases` must be a list of `{ when, then }`", None),
+                        }
+                        let Some(o) = af.get("otherwise") else {
+                            cx.key(doc, k, format!("`cases` of `{}` has no `otherwise`", k.name), Some("add `otherwise: V` for orders no case matches".to_string()));
+                            continue;
+                        };
+                        let otherwise = constant(cx, doc, Some(o), &k.name, &field_type);
+                        AttrValue::Cases { cases, otherwise }
+                    }
+                    None => {
+                        cx.key(doc, k, format!("attribute `{}` has no value", k.name), Some("give one of `constant`, `value`, `when` or `cases`".to_string()));
+                        continue;
+                    }
+                }
+            }
+            _ => AttrValue::Constant(constant(cx, doc, Some(v), &k.name, &field_type)),
+        };
+        let path = k.name.split('.').map(str::to_string).collect();
+        out.push(Attribute { name: k.name.clone(), path, value, replace, place });
+    }
+    out
+}
+
+fn type_fits(field: &Type, value: &Type) -> bool {
+    match (field, value) {
+        (Type::Any, _) | (_, Type::Any) => true,
+        (f, v) if f.is_textual() && v.is_textual() => true,
+        (Type::List(_), _) => true,
+        (f, v) => f.name() == v.name(),
+    }
+}
+
+/// A constant attribute value, checked against the field's type.
+fn constant(cx: &mut Ctx, doc: &Doc, n: Option<&Node>, name: &str, field: &Type) -> Value {
+    let Some(n) = n else { return Value::Null };
+    let v = to_value(n);
+    let ok = match (field, &v) {
+        (_, Value::Null) | (Type::Any, _) => true,
+        (Type::Bool, Value::Bool(_)) | (Type::Number, Value::Number(_)) => true,
+        (t, Value::Text(_)) if t.is_textual() => true,
+        (t, Value::Number(_) | Value::Bool(_)) if t.is_textual() => true,
+        (Type::List(inner), Value::List(items)) => items.iter().all(|i| !matches!(i, Value::List(_) | Value::Object(_)) || **inner == Type::Any),
+        (Type::List(_), Value::Text(_) | Value::Number(_)) => true,
+        (Type::Object(_), Value::Object(_)) => true,
+        _ => false,
+    };
+    if !ok {
+        cx.node(doc, n, format!("`{name}` is {}, but `{}` is {}", crate::condition::type_article(field), n.scalar_text().unwrap_or_else(|| v.to_string()), value_article(&v)), None);
+    }
+    // Text written for a number or a bool field is a common YAML slip; keep as given.
+    v
+}
+
+fn value_article(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "true or false",
+        Value::Number(_) => "a number",
+        Value::Text(_) => "text",
+        Value::List(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn test_case(cx: &mut Ctx, doc: &Doc, n: &Node, channels: &[Channel], names: &[String]) -> Option<RuleTest> {
+    let f = fields(cx, doc, n, "a test", &TEST_KEYS)?;
+    let name = match f.get("name") {
+        Some(x) => text(cx, doc, x, "`name`")?.to_string(),
+        None => {
+            cx.node(doc, n, "a test needs a `name`", None);
+            return None;
+        }
+    };
+    let place = Place { file: doc.name.clone(), line: n.loc.line };
+    let from = match f.get("from") {
+        Some(x) => {
+            let s = text(cx, doc, x, "`from`")?;
+            match names.iter().position(|c| c == s) {
+                Some(i) => Some(i),
+                None => {
+                    unknown_channel(cx, doc, x, s, names);
+                    None
+                }
+            }
+        }
+        None => {
+            cx.node(doc, n, format!("test `{name}` needs `from`"), None);
+            None
+        }
+    };
+    let event = match f.get("event") {
+        Some(x) => {
+            let s = text(cx, doc, x, "`event`").unwrap_or_default();
+            match s.parse::<Event>() {
+                Ok(e) => e,
+                Err(_) => {
+                    let all: Vec<&str> = Event::ALL.iter().map(|e| e.as_str()).collect();
+                    let hint = did_you_mean(s, all.iter().copied()).map(|h| format!("did you mean `{h}`?")).unwrap_or_else(|| format!("events are {}", list_names(&all)));
+                    cx.node(doc, x, format!("unknown event `{s}`"), Some(hint));
+                    Event::Updated
+                }
+            }
+        }
+        None => Event::Updated,
+    };
+    let now = match f.get("now") {
+        Some(x) => {
+            let s = x.scalar_text().unwrap_or_default();
+            match crate::condition::parse_timestamp(&s) {
+                Some(t) => t,
+                None => {
+                    cx.node(doc, x, format!("invalid timestamp `{s}`"), Some("write RFC 3339: `2026-11-22T10:00:00Z`".to_string()));
+                    DateTime::<Utc>::UNIX_EPOCH
+                }
+            }
+        }
+        None => DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default(),
+    };
+    let order = match (f.get("order"), f.get("order_file")) {
+        (Some(o), None) => {
+            check_duplicates(cx, doc, o);
+            if !matches!(o.kind, Kind::Map(_)) {
+                cx.node(doc, o, format!("`order` must be a mapping, not {}", o.kind_name()), None);
+            }
+            to_value(o)
+        }
+        (None, Some(p)) => {
+            let path = text(cx, doc, p, "`order_file`")?;
+            let full = cx.base.join(path);
+            match std::fs::read_to_string(&full) {
+                Ok(t) => match Value::from_json(&t) {
+                    Ok(v @ Value::Object(_)) => v,
+                    Ok(_) => {
+                        cx.node(doc, p, format!("`{path}` must hold a JSON object"), None);
+                        Value::Null
+                    }
+                    Err(e) => {
+                        cx.node(doc, p, format!("`{path}` is not valid JSON: {e}"), None);
+                        Value::Null
+                    }
+                },
+                Err(e) => {
+                    cx.node(doc, p, format!("cannot read `{path}`: {}", io_reason(&e)), None);
+                    Value::Null
+                }
+            }
+        }
+        (Some(_), Some(p)) => {
+            cx.node(doc, p, "give `order` or `order_file`, not both", None);
+            Value::Null
+        }
+        (None, None) => {
+            cx.node(doc, n, format!("test `{name}` needs an `order` or an `order_file`"), None);
+            Value::Null
+        }
+    };
+    let mut expect = Vec::new();
+    match f.get("expect") {
+        None => cx.node(doc, n, format!("test `{name}` needs `expect`"), None),
+        Some(e) => {
+            let ef = fields(cx, doc, e, "`expect`", &[])?;
+            for (k, v) in ef.entries {
+                let Some(di) = names.iter().position(|c| c == &k.name) else {
+                    unknown_channel_key(cx, doc, k, names);
+                    continue;
+                };
+                if let Some(fi) = from {
+                    if !channels[fi].routes.contains(&di) {
+                        cx.key(doc, k, format!("`{}` is not a destination of `{}`", k.name, names[fi]), None);
+                        continue;
+                    }
+                }
+                if let Some(x) = expectation(cx, doc, v) {
+                    expect.push((di, x));
+                }
+            }
+        }
+    }
+    Some(RuleTest { name, from: from?, event, order, now, expect, place })
+}
+
+fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<Expected> {
+    match &n.kind {
+        Kind::Str(s) => match s.as_str() {
+            "deliver" => Some(Expected::Deliver(Vec::new())),
+            "skip" => Some(Expected::Skip(None)),
+            "draft" => Some(Expected::Draft(None)),
+            "error" => Some(Expected::Error),
+            other => {
+                let hint = did_you_mean(other, OUTCOMES).map(|h| format!("did you mean `{h}`?")).unwrap_or_else(|| format!("write {} or a mapping of attributes", list_names(&OUTCOMES)));
+                cx.node(doc, n, format!("unknown outcome `{other}`"), Some(hint));
+                None
+            }
+        },
+        Kind::Map(entries) => {
+            let mut attrs = Vec::new();
+            let mut outcome: Option<Expected> = None;
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if entries[..i].iter().any(|(p, _)| p.name == k.name) {
+                    cx.key(doc, k, format!("duplicate key `{}`", k.name), None);
+                    continue;
+                }
+                match k.name.as_str() {
+                    "deliver" => match v.kind {
+                        Kind::Bool(true) => {}
+                        Kind::Bool(false) => outcome = Some(Expected::Skip(None)),
+                        _ => cx.node(doc, v, "`deliver` must be true or false", None),
+                    },
+                    "skip" => outcome = Some(Expected::Skip(match &v.kind {
+                        Kind::Str(s) => Some(s.clone()),
+                        Kind::Bool(true) | Kind::Null => None,
+                        _ => {
+                            cx.node(doc, v, "`skip` takes the reason as text", None);
+                            None
+                        }
+                    })),
+                    "draft" => outcome = Some(Expected::Draft(match &v.kind {
+                        Kind::Seq(items) => Some(items.iter().filter_map(|i| i.scalar_text()).collect()),
+                        Kind::Str(s) => Some(vec![s.clone()]),
+                        _ => None,
+                    })),
+                    "error" => outcome = Some(Expected::Error),
+                    _ => attrs.push((k.name.clone(), to_value(v))),
+                }
+            }
+            match outcome {
+                Some(o) if !attrs.is_empty() => {
+                    cx.node(doc, n, "attributes can only be compared when the update is delivered", None);
+                    Some(o)
+                }
+                Some(o) => Some(o),
+                None => Some(Expected::Deliver(attrs)),
+            }
+        }
+        _ => {
+            cx.node(doc, n, format!("an expectation must be {} or a mapping, not {}", list_names(&OUTCOMES), n.kind_name()), None);
+            None
+        }
+    }
+}
+

@@ -1,3 +1,139 @@
-fn main() {
-    println!("Hello, world!");
+//! The `ordersync` binary: parse the command line, call into the library, map
+//! results to exit codes (0 ok, 1 rejected rules or failed tests, 2 bad usage).
+
+mod cli;
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::Parser as _;
+
+use cli::{Cli, Command};
+use ordersync::engine::{self, testing};
+use ordersync::order::Event;
+use ordersync::rules::{self, RuleError, RuleSet};
+use ordersync::value::Value;
+use ordersync::{condition, report};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// Loads rules; on failure prints every error and returns `None`.
+fn load_or_report(path: &Path, json: bool) -> Option<RuleSet> {
+    match rules::load(path) {
+        Ok(r) => Some(r),
+        Err(errors) => {
+            report_errors(&errors, json);
+            None
+        }
+    }
+}
+
+fn report_errors(errors: &[RuleError], json: bool) {
+    if json {
+        print_json(&report::errors_json(errors));
+    } else {
+        eprint!("{}", rules::render_all(errors));
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { path, json } => {
+            let Some(rules) = load_or_report(&path, json) else {
+                return Ok(ExitCode::from(1));
+            };
+            if json {
+                print_json(&report::check_json(&rules));
+            } else {
+                print!("{}", report::check_text(&path.display().to_string(), &rules));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Test { path, json } => {
+            let Some(rules) = load_or_report(&path, json) else {
+                return Ok(ExitCode::from(1));
+            };
+            let results = testing::run_tests(&rules);
+            if json {
+                print_json(&report::tests_json(&results));
+            } else {
+                print!("{}", report::tests_text(&results));
+            }
+            if results.iter().all(|r| r.passed()) {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Explain { paths, from, event, now, json } => {
+            let (rules_path, order_path) = match paths.as_slice() {
+                [order] => (Path::new("rules.yaml").to_path_buf(), order.clone()),
+                [rules, order] => (rules.clone(), order.clone()),
+                _ => bail!("give the order file, and optionally the rules before it"),
+            };
+            let Some(rules) = load_or_report(&rules_path, json) else {
+                return Ok(ExitCode::from(1));
+            };
+            let text = if order_path.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s).context("cannot read standard input")?;
+                s
+            } else {
+                std::fs::read_to_string(&order_path)
+                    .with_context(|| format!("cannot read `{}`", order_path.display()))?
+            };
+            let doc = Value::from_json(&text)
+                .with_context(|| format!("`{}` is not valid JSON", order_path.display()))?;
+            // A canonical update carries its event and the order; a bare order is the order.
+            let (order, own_event) = match (doc.get("order"), doc.get("event")) {
+                (Some(o @ Value::Object(_)), e) => (o.clone(), e.and_then(Value::as_str).map(str::to_string)),
+                _ => (doc.clone(), None),
+            };
+            if !matches!(order, Value::Object(_)) {
+                bail!("`{}` must hold an order (a JSON object)", order_path.display());
+            }
+            let event_name = event.or(own_event).unwrap_or_else(|| "created".to_string());
+            let event: Event = event_name.parse().map_err(anyhow::Error::msg)?;
+            let now = match now {
+                Some(t) => condition::parse_timestamp(&t).with_context(|| format!("invalid --now `{t}`"))?,
+                None => chrono::Utc::now(),
+            };
+            let update = engine::Update { source: &from, event, order: &order, now };
+            let decisions = match engine::decide(&rules, &update, &[]) {
+                Ok(d) => d,
+                Err(e) => {
+                    let names: Vec<&str> = rules.channels.iter().map(|c| c.name.as_str()).collect();
+                    let hint = ordersync::suggest::did_you_mean(&from, names.iter().copied())
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_else(|| format!("; channels are {}", names.join(", ")));
+                    bail!("{e}{hint}");
+                }
+            };
+            if json {
+                print_json(&report::decisions_json(&decisions));
+            } else {
+                let id = order.get("id").map(|v| match v {
+                    Value::Text(s) => s.to_string(),
+                    other => other.to_string(),
+                });
+                print!("{}", report::explain_text(&rules, &decisions, id.as_deref().unwrap_or("(no id)")));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

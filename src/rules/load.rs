@@ -160,17 +160,11 @@ impl Ctx<'_> {
     /// An error inside an expression: the caret goes under the exact token.
     fn expr(&mut self, doc: &Doc, n: &Node, text: &str, e: &ExprError) {
         let start = locate(doc, n.loc, text, e.span.start);
-        let end = locate(doc, n.loc, text, e.span.end.max(e.span.start + 1).min(text.len()));
+        let end = locate(doc, n.loc, text, e.span.end.max(e.span.start + 1).min(text.len().max(e.span.start)));
         let width = if end.line == start.line && end.col > start.col {
             (end.col - start.col) as usize
         } else {
             1
-        };
-        let width = if e.span.end > e.span.start && e.span.end >= text.len() && end.line == start.line {
-            // `locate` of the end offset points at the last char; include it.
-            width + usize::from(e.span.end == text.len())
-        } else {
-            width
         };
         self.at(doc, start, width, e.message.clone(), e.hint.clone());
     }
@@ -479,8 +473,13 @@ fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
                             failed = true;
                         }
                     }
-                } else if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    cx.at(doc, loc, width, format!("invalid variable name `{inner}`"), Some("write `${NAME}` or `${file:PATH}`".to_string()));
+                } else if let Some((var, default)) = inner.split_once(":-").filter(|(v, _)| valid_var(v)) {
+                    match (cx.opts.env)(var) {
+                        Some(v) if !v.is_empty() => out.push_str(&v),
+                        _ => out.push_str(default),
+                    }
+                } else if !valid_var(inner) {
+                    cx.at(doc, loc, width, format!("invalid variable name `{inner}`"), Some("write `${NAME}`, `${NAME:-default}` or `${file:PATH}`".to_string()));
                     failed = true;
                 } else {
                     match (cx.opts.env)(inner) {
@@ -517,6 +516,10 @@ fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
         }
         _ => {}
     }
+}
+
+fn valid_var(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -988,6 +991,7 @@ fn channel<'n>(cx: &mut Ctx, doc: &Doc, d: &ChannelDecl<'n>) -> (Channel, Option
 fn cron_reason(e: &croner::errors::CronError) -> String {
     let s = e.to_string();
     let s = s.trim_end_matches('.');
+    let s = s.strip_prefix("Invalid pattern: ").or_else(|| s.strip_prefix("invalid pattern: ")).unwrap_or(s);
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),

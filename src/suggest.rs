@@ -5,13 +5,21 @@
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     let lower = word.to_lowercase();
-    candidates
-        .into_iter()
-        .filter(|c| *c != word)
-        .map(|c| (distance(&lower, &c.to_lowercase()), c))
+    let candidates: Vec<&'a str> = candidates.into_iter().filter(|c| *c != word).collect();
+    let close = candidates
+        .iter()
+        .map(|c| (distance(&lower, &c.to_lowercase()), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+    // Failing that, a name the word begins with (`lenght` -> `len`, `tags_list` -> `tags`).
+    close.or_else(|| {
+        candidates
+            .iter()
+            .filter(|c| c.len() >= 3 && lower.starts_with(&c.to_lowercase()))
+            .max_by_key(|c| c.len())
+            .copied()
+    })
 }
 
 /// Optimal string alignment distance: insertions, deletions, substitutions and
@@ -52,6 +60,7 @@ mod tests {
         assert_eq!(did_you_mean("total_prce", names), Some("total_price"));
         assert_eq!(did_you_mean("tgas", names), Some("tags"));
         assert_eq!(did_you_mean("customer", names), None);
+        assert_eq!(did_you_mean("lenght", ["len", "lower"]), Some("len"));
         assert_eq!(distance("abc", "acb"), 1);
     }
 }

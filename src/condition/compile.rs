@@ -209,9 +209,10 @@ impl Node {
 }
 
 /// Compiles a parsed expression.
-pub(crate) fn compile(expr: &Expr, env: &CompileEnv) -> Result<(Node, Type), Vec<ExprError>> {
+pub(crate) fn compile(expr: &Expr, src: &str, env: &CompileEnv) -> Result<(Node, Type), Vec<ExprError>> {
     let mut c = Compiler {
         env,
+        src,
         errors: Vec::new(),
         elems: Vec::new(),
     };
@@ -225,6 +226,8 @@ pub(crate) fn compile(expr: &Expr, env: &CompileEnv) -> Result<(Node, Type), Vec
 
 struct Compiler<'a> {
     env: &'a CompileEnv<'a>,
+    /// The expression's text, for naming its parts in messages.
+    src: &'a str,
     errors: Vec<ExprError>,
     /// The element types of the enclosing `any`/`all`/`count`/`sum`, innermost last.
     elems: Vec<(Type, String)>,
@@ -254,21 +257,19 @@ fn compatible(a: &Type, b: &Type) -> bool {
     }
 }
 
-fn describe(e: &Expr) -> String {
-    let text = e.to_string();
-    let text = text
-        .strip_prefix('(')
-        .and_then(|t| t.strip_suffix(')'))
-        .unwrap_or(&text)
-        .to_string();
-    if text.chars().count() > 40 {
-        "the left side".to_string()
-    } else {
-        format!("`{text}`")
-    }
-}
-
 impl Compiler<'_> {
+    /// The source text of `e`, for messages: `` `total_price` ``.
+    fn text_of(&self, e: &Expr) -> String {
+        let text = self.src.get(e.span.clone()).map(str::trim).unwrap_or_default();
+        let text = if text.is_empty() { e.to_string() } else { text.to_string() };
+        if text.chars().count() > 40 {
+            let short: String = text.chars().take(37).collect();
+            format!("`{short}...`")
+        } else {
+            format!("`{text}`")
+        }
+    }
+
     fn error(&mut self, e: ExprError) -> (Node, Type) {
         self.errors.push(e);
         (Node::Const(Value::Null), Type::Any)
@@ -322,7 +323,7 @@ impl Compiler<'_> {
                 if !matches!(t, Type::Bool | Type::Any) {
                     return self.error(ExprError::new(
                         x.span.clone(),
-                        format!("`not` needs true or false; {} is {}", describe(x), article(&t)),
+                        format!("`not` needs true or false; {} is {}", self.text_of(x), article(&t)),
                     ));
                 }
                 self.fold(Node::Not(Box::new(n)), Type::Bool, &e.span)
@@ -332,7 +333,7 @@ impl Compiler<'_> {
                 if !matches!(t, Type::Number | Type::Any) {
                     return self.error(ExprError::new(
                         x.span.clone(),
-                        format!("`-` needs a number; {} is {}", describe(x), article(&t)),
+                        format!("`-` needs a number; {} is {}", self.text_of(x), article(&t)),
                     ));
                 }
                 self.fold(Node::Neg(Box::new(n)), Type::Number, &e.span)
@@ -503,7 +504,7 @@ impl Compiler<'_> {
                 format!("`{name}` takes {arity} argument{plural}, not {}", args.len()),
             ));
         }
-        let guard = |n: Node| Node::Guard(Box::new(n), Arc::from(e.to_string().as_str()));
+        let guard = |n: Node| Node::Guard(Box::new(n), Arc::from(self.src.get(e.span.clone()).unwrap_or_default()));
         match name {
             "now" => (Node::Now, Type::Timestamp),
             "len" => {
@@ -511,7 +512,7 @@ impl Compiler<'_> {
                 if !matches!(t, Type::Text | Type::Timestamp | Type::List(_) | Type::Object(_) | Type::Any) {
                     return self.error(ExprError::new(
                         args[0].span.clone(),
-                        format!("`len` needs text or a list; {} is {}", describe(&args[0]), article(&t)),
+                        format!("`len` needs text or a list; {} is {}", self.text_of(&args[0]), article(&t)),
                     ));
                 }
                 self.fold(Node::Len(Box::new(n)), Type::Number, &e.span)
@@ -521,7 +522,7 @@ impl Compiler<'_> {
                 if !(t.is_textual() || t == Type::Any) {
                     return self.error(ExprError::new(
                         args[0].span.clone(),
-                        format!("`{name}` needs text; {} is {}", describe(&args[0]), article(&t)),
+                        format!("`{name}` needs text; {} is {}", self.text_of(&args[0]), article(&t)),
                     ));
                 }
                 let node = if name == "lower" {
@@ -536,7 +537,7 @@ impl Compiler<'_> {
                 if !(t.is_textual() || t == Type::Any) {
                     return self.error(ExprError::new(
                         args[0].span.clone(),
-                        format!("`days_since` needs a timestamp; {} is {}", describe(&args[0]), article(&t)),
+                        format!("`days_since` needs a timestamp; {} is {}", self.text_of(&args[0]), article(&t)),
                     ));
                 }
                 (guard(Node::DaysSince(Box::new(n))), Type::Number)
@@ -546,7 +547,7 @@ impl Compiler<'_> {
                 if !matches!(t, Type::Number | Type::Any) {
                     self.errors.push(ExprError::new(
                         args[0].span.clone(),
-                        format!("`convert` needs an amount; {} is {}", describe(&args[0]), article(&t)),
+                        format!("`convert` needs an amount; {} is {}", self.text_of(&args[0]), article(&t)),
                     ));
                 }
                 let mut currencies = Vec::new();
@@ -555,7 +556,7 @@ impl Compiler<'_> {
                     if !(t.is_textual() || t == Type::Any) {
                         self.errors.push(ExprError::new(
                             arg.span.clone(),
-                            format!("`convert` needs a currency code; {} is {}", describe(arg), article(&t)),
+                            format!("`convert` needs a currency code; {} is {}", self.text_of(arg), article(&t)),
                         ));
                     }
                     if let Some(Value::Text(code)) = n.as_const() {
@@ -593,11 +594,12 @@ impl Compiler<'_> {
                     other => {
                         return self.error(ExprError::new(
                             args[0].span.clone(),
-                            format!("`{name}` needs a list; {} is {}", describe(&args[0]), article(&other)),
+                            format!("`{name}` needs a list; {} is {}", self.text_of(&args[0]), article(&other)),
                         ));
                     }
                 };
-                self.elems.push((elem, args[0].to_string()));
+                let list_text = self.src.get(args[0].span.clone()).unwrap_or_default().trim().to_string();
+                self.elems.push((elem, list_text));
                 let (body, bt) = self.expr(&args[1]);
                 self.elems.pop();
                 let (want, result) = if which == ListFn::Sum {
@@ -611,7 +613,7 @@ impl Compiler<'_> {
                     let what = if want == Type::Bool { "a condition" } else { "a number" };
                     return self.error(ExprError::new(
                         args[1].span.clone(),
-                        format!("`{name}` needs {what} as its second argument; {} is {}", describe(&args[1]), article(&bt)),
+                        format!("`{name}` needs {what} as its second argument; {} is {}", self.text_of(&args[1]), article(&bt)),
                     ));
                 }
                 (Node::ListFn(which, Box::new(list), Box::new(body)), result)
@@ -626,7 +628,7 @@ impl Compiler<'_> {
         let mismatch = |this: &mut Self, side: &Expr, need: &str, t: &Type| {
             this.error(ExprError::new(
                 side.span.clone(),
-                format!("`{opname}` needs {need}; {} is {}", describe(side), article(t)),
+                format!("`{opname}` needs {need}; {} is {}", this.text_of(side), article(t)),
             ))
         };
         match op {
@@ -656,7 +658,7 @@ impl Compiler<'_> {
                 if !compatible(&ta, &tb) {
                     return self.error(ExprError::new(
                         e.span.clone(),
-                        format!("cannot compare {} with {}: {} is {} and {} is {}", ta.name(), tb.name(), describe(a), article(&ta), describe(b), article(&tb)),
+                        format!("cannot compare {} with {}: {} is {} and {} is {}", ta.name(), tb.name(), self.text_of(a), article(&ta), self.text_of(b), article(&tb)),
                     ));
                 }
                 let node = Node::Eq(Box::new(na), Box::new(nb), op == BinOp::Ne);
@@ -673,7 +675,7 @@ impl Compiler<'_> {
                 if !compatible(&ta, &tb) {
                     return self.error(ExprError::new(
                         e.span.clone(),
-                        format!("cannot compare {} with {}: {} is {} and {} is {}", ta.name(), tb.name(), describe(a), article(&ta), describe(b), article(&tb)),
+                        format!("cannot compare {} with {}: {} is {} and {} is {}", ta.name(), tb.name(), self.text_of(a), article(&ta), self.text_of(b), article(&tb)),
                     ));
                 }
                 let o = match op {
@@ -689,7 +691,8 @@ impl Compiler<'_> {
                 match &ta {
                     Type::List(inner) if list_ok => {
                         if !compatible(inner, &tb) {
-                            return mismatch(self, b, &format!("{} to look for in `{}`", article(inner), a), &tb);
+                            let what = format!("{} to look for in {}", article(inner), self.text_of(a));
+                            return mismatch(self, b, &what, &tb);
                         }
                         let node = Node::In(Box::new(nb), Box::new(na), false);
                         return self.fold(node, Type::Bool, &e.span);
@@ -778,13 +781,12 @@ impl Compiler<'_> {
                     BinOp::Mul => ArOp::Mul,
                     _ => ArOp::Div,
                 };
-                let node = Node::Arith(o, Box::new(na), Box::new(nb));
-                let node = if o == ArOp::Div {
-                    Node::Guard(Box::new(node), Arc::from(e.to_string().as_str()))
-                } else {
-                    node
-                };
-                self.fold(node, ty, &e.span)
+                let (node, ty) = self.fold(Node::Arith(o, Box::new(na), Box::new(nb)), ty, &e.span);
+                if o == ArOp::Div && node.as_const().is_none() {
+                    let site = Arc::from(self.src.get(e.span.clone()).unwrap_or_default());
+                    return (Node::Guard(Box::new(node), site), ty);
+                }
+                (node, ty)
             }
         }
     }

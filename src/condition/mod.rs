@@ -96,7 +96,7 @@ impl Condition {
     /// Parses and compiles `text`; all problems found are returned.
     pub fn compile(text: &str, env: &CompileEnv) -> Result<Condition, Vec<ExprError>> {
         let expr = parser::parse(text).map_err(|e| vec![e])?;
-        let (node, ty) = compile::compile(&expr, env)?;
+        let (node, ty) = compile::compile(&expr, text, env)?;
         Ok(Condition {
             text: Arc::from(text),
             ty,

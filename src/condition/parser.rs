@@ -113,7 +113,7 @@ fn syntax_error(src: &str, e: pest::error::Error<Rule>) -> ExprError {
     };
     let found = token_at(src, pos);
     let expected = match &e.variant {
-        ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
+        ErrorVariant::ParsingError { positives, .. } => describe_expected(positives, src, pos),
         ErrorVariant::CustomError { message } => message.clone(),
     };
     let end = pos + found.len().max(1);
@@ -151,61 +151,100 @@ fn token_at(src: &str, pos: usize) -> &str {
     &rest[..end]
 }
 
-fn describe_expected(rules: &[Rule]) -> String {
-    let mut wanted: Vec<&str> = Vec::new();
-    for r in rules {
-        let name = match r {
-            Rule::expr
-            | Rule::primary
-            | Rule::literal
-            | Rule::string
-            | Rule::number
-            | Rule::true_lit
-            | Rule::false_lit
-            | Rule::null_lit
-            | Rule::list
-            | Rule::call
-            | Rule::path
-            | Rule::ident
-            | Rule::not_op
-            | Rule::neg => "a value",
-            Rule::EOI => "the end of the expression",
-            Rule::index => "a list index",
-            Rule::or
-            | Rule::and
-            | Rule::eq
-            | Rule::ne
-            | Rule::lt
-            | Rule::le
-            | Rule::gt
-            | Rule::ge
-            | Rule::contains
-            | Rule::starts_with
-            | Rule::ends_with
-            | Rule::matches
-            | Rule::in_op
-            | Rule::not_in
-            | Rule::add
-            | Rule::sub
-            | Rule::mul
-            | Rule::div
-            | Rule::is_empty
-            | Rule::is_not_empty => "an operator",
-            Rule::kw_empty => "`empty`",
-            _ => "a value",
-        };
-        if !wanted.contains(&name) {
-            wanted.push(name);
+fn describe_expected(rules: &[Rule], src: &str, pos: usize) -> String {
+    let is_operator = |r: &Rule| {
+        matches!(
+            r,
+            Rule::eq
+                | Rule::ne
+                | Rule::lt
+                | Rule::le
+                | Rule::gt
+                | Rule::ge
+                | Rule::add
+                | Rule::sub
+                | Rule::mul
+                | Rule::div
+                | Rule::kw_and
+                | Rule::kw_or
+                | Rule::kw_in
+                | Rule::kw_is
+                | Rule::kw_contains
+                | Rule::kw_starts_with
+                | Rule::kw_ends_with
+                | Rule::kw_matches
+        )
+    };
+    let operator = rules.iter().any(is_operator);
+    let value = rules.iter().any(|r| {
+        matches!(
+            r,
+            Rule::neg
+                | Rule::paren
+                | Rule::number
+                | Rule::string
+                | Rule::list
+                | Rule::ident
+                | Rule::kw_true
+                | Rule::kw_false
+                | Rule::kw_null
+        ) || (*r == Rule::kw_not && !operator)
+    });
+    let mut wanted: Vec<String> = Vec::new();
+    if value {
+        wanted.push("a value".to_string());
+    }
+    if operator {
+        wanted.push("an operator".to_string());
+    }
+    if rules.contains(&Rule::kw_empty) {
+        wanted.push("`empty`".to_string());
+    }
+    if operator {
+        if let Some(close) = unclosed_bracket(&src[..pos.min(src.len())]) {
+            wanted.push(format!("`{close}`"));
         }
+    }
+    if rules.contains(&Rule::EOI) {
+        wanted.push("the end of the expression".to_string());
     }
     match wanted.len() {
         0 => "a value".to_string(),
-        1 => wanted[0].to_string(),
+        1 => wanted.remove(0),
         _ => {
             let last = wanted.pop().unwrap_or_default();
             format!("{} or {last}", wanted.join(", "))
         }
     }
+}
+
+/// The bracket that closes the innermost one left open in `src`, if any.
+fn unclosed_bracket(src: &str) -> Option<char> {
+    let mut stack = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in src.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '(' => stack.push(')'),
+            '[' => stack.push(']'),
+            ')' | ']' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    stack.pop()
 }
 
 fn span_of(pair: &Pair<Rule>) -> std::ops::Range<usize> {
@@ -265,7 +304,12 @@ fn build_expr(pairs: Pairs<Rule>) -> Expr {
 fn build_primary(pair: Pair<Rule>) -> Expr {
     let span = span_of(&pair);
     let kind = match pair.as_rule() {
-        Rule::expr => return build_expr(pair.into_inner()),
+        Rule::paren => {
+            let inner = pair.into_inner().next().expect("paren holds an expr");
+            let mut e = build_expr(inner.into_inner());
+            e.span = span;
+            return e;
+        }
         Rule::true_lit => ExprKind::Bool(true),
         Rule::false_lit => ExprKind::Bool(false),
         Rule::null_lit => ExprKind::Null,
@@ -322,3 +366,4 @@ fn unescape(s: &str) -> String {
     }
     out
 }
+

@@ -3,7 +3,8 @@
 //! * `floor`     — hand-written Rust over a typed order struct (the lower bound),
 //! * `datalogic` — JSONLogic via `datalogic-rs` (compile once, evaluate many),
 //! * `cel`       — Common Expression Language via `cel` (compile once, evaluate many),
-//! * `ordersync` — wired by the main developer in [`ordersync_group`].
+//! * `ordersync` — ordersync's condition language (compile once, evaluate many),
+//!   in [`ordersync_group`].
 //!
 //! Everything that is not evaluation (parsing rules, parsing the order,
 //! converting it into each engine's value type) happens outside the timed
@@ -32,6 +33,9 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use datalogic_rs::{Engine, Logic, ParsedData, Session};
+use ordersync::condition::{CompileEnv, Condition, Rates, Scope, parse_timestamp};
+use ordersync::order::{CANONICAL_ORDER, Event};
+use ordersync::value::Value;
 use serde::Deserialize;
 
 /// The bench order (Shopify-like field names, money as JSON numbers).
@@ -308,6 +312,61 @@ fn cel_all(programs: &[cel::Program; N], ctx: &cel::Context) -> [bool; N] {
 }
 
 // ---------------------------------------------------------------------------
+// ordersync
+// ---------------------------------------------------------------------------
+
+/// The 8 conditions in ordersync's language, exactly as listed at the top of
+/// this file (ordersync's own semantics: case-insensitive text, missing = null).
+const ORDERSYNC_CONDITIONS: [&str; N] = [
+    r#"tags contains "eBay""#,
+    r#"financial_status == "paid" and fulfillment_status is empty"#,
+    r#"total_price > 50 and shipping_address.country in ["US", "CA", "GB"]"#,
+    r#"any(line_items, sku starts_with "DS-")"#,
+    r#"customer.email ends_with "@example.com" or tags contains "VIP""#,
+    r#"not (tags contains "Amazon")"#,
+    r#"len(line_items) >= 2"#,
+    r#"financial_status == "paid" and total_price >= 20 and currency == "USD""#,
+];
+
+/// Compiles the 8 conditions against the canonical order type, as a rules
+/// file without custom fields or currency rates would.
+fn ordersync_compile() -> [Condition; N] {
+    let rates = Rates::default();
+    let env = CompileEnv {
+        order: &CANONICAL_ORDER,
+        rates: &rates,
+        destination_known: false,
+    };
+    ORDERSYNC_CONDITIONS.map(|src| {
+        Condition::compile(src, &env)
+            .unwrap_or_else(|e| panic!("ordersync: cannot compile {src}: {e:?}"))
+    })
+}
+
+/// The scope the engine would build for a `created` update from a marketplace,
+/// with a fixed `now()` (none of the 8 conditions reads it).
+fn ordersync_scope<'a>(order: &'a Value, rates: &'a Rates) -> Scope<'a> {
+    Scope {
+        order,
+        event: Event::Created,
+        source: "ebay",
+        destination: None,
+        now: parse_timestamp("2025-03-14T14:00:00Z").expect("a valid timestamp"),
+        rates,
+    }
+}
+
+fn ordersync_all(conditions: &[Condition; N], scope: &Scope) -> [bool; N] {
+    let mut out = [false; N];
+    for (slot, c) in out.iter_mut().zip(conditions) {
+        *slot = c
+            .eval_bool(black_box(scope))
+            .unwrap_or_else(|e| panic!("ordersync: evaluation failed: {e}"));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
 // Sanity: all implementations agree
 // ---------------------------------------------------------------------------
 
@@ -362,21 +421,26 @@ fn assert_peers_agree() {
     let env = Arc::new(cel::Env::stdlib());
     let programs = cel_compile(&env);
     let mut session = engine.session();
+    let conditions = ordersync_compile();
+    let rates = Rates::default();
 
     for (label, order) in variants() {
         let json = order.to_string();
         let typed: TypedOrder = serde_json::from_str(&json).expect("typed order");
         let parsed = ParsedData::from_json(&json).expect("datalogic parse");
         let ctx = cel_context(&env, &order);
+        let value = Value::from_json(&json).expect("ordersync read");
+        let scope = ordersync_scope(&value, &rates);
 
         let floor = floor_all(&typed);
         let datalogic = datalogic_all(&mut session, &logic, &parsed);
         let cel = cel_all(&programs, &ctx);
+        let ordersync = ordersync_all(&conditions, &scope);
         for i in 0..N {
             assert_eq!(
-                (floor[i], datalogic[i], cel[i]),
-                (floor[i], floor[i], floor[i]),
-                "{label}: condition {} disagrees (floor, datalogic, cel)",
+                (floor[i], datalogic[i], cel[i], ordersync[i]),
+                (floor[i], floor[i], floor[i], floor[i]),
+                "{label}: condition {} disagrees (floor, datalogic, cel, ordersync)",
                 i + 1
             );
         }
@@ -424,9 +488,19 @@ fn conditions(c: &mut Criterion) {
 
 /// Bench id `ordersync` in group `conditions_8`: the same 8 conditions,
 /// compiled once, evaluated against an already-read order.
-#[allow(unused_variables)]
 fn ordersync_group(c: &mut Criterion, order_json: &str) {
-    // ordersync: wired by the main developer
+    // ordersync: conditions compiled once; the order read once into a `Value`;
+    // the scope (order, event, source, now, rates) built once and reused.
+    let conditions = ordersync_compile();
+    let order = Value::from_json(order_json).expect("ordersync read");
+    let rates = Rates::default();
+    let scope = ordersync_scope(&order, &rates);
+
+    let mut group = c.benchmark_group("conditions_8");
+    group.bench_function("ordersync", |b| {
+        b.iter(|| black_box(ordersync_all(&conditions, &scope)))
+    });
+    group.finish();
 }
 
 fn read_order(c: &mut Criterion) {
@@ -441,9 +515,12 @@ fn read_order(c: &mut Criterion) {
 
 /// Bench id `ordersync` in group `read_order`: reading `order.json` into
 /// ordersync's order representation.
-#[allow(unused_variables)]
 fn ordersync_read(c: &mut Criterion, order_json: &str) {
-    // ordersync: wired by the main developer
+    let mut group = c.benchmark_group("read_order");
+    group.bench_function("ordersync", |b| {
+        b.iter(|| Value::from_json(black_box(order_json)).expect("ordersync read"))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, conditions, read_order);

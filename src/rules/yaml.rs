@@ -134,6 +134,11 @@ fn first_line_of(e: &serde_saphyr::Error) -> String {
         None => line,
     };
     let line = line.strip_prefix("error: ").unwrap_or(line);
+    // Some messages start with `line N column M: `; the place is printed separately.
+    let line = match line.strip_prefix("line ").and_then(|rest| rest.find(": ").map(|i| &rest[i + 2..])) {
+        Some(rest) => rest,
+        None => line,
+    };
     line.trim_end_matches('.').to_string()
 }
 

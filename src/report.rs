@@ -71,7 +71,8 @@ fn step_lines(out: &mut String, step: &Step, indent: &str) {
 }
 
 /// A sentence saying why, from the decision's outcome and its last telling step.
-fn why(rules: &RuleSet, source: &str, d: &Decision) -> String {
+fn why(rules: &RuleSet, decisions: &Decisions, d: &Decision) -> String {
+    let source = decisions.source.as_str();
     let step_said = |s: &Step| {
         let seen: Vec<String> = s.seen.iter().map(|x| format!("{} was {}", x.field, x.value)).collect();
         let seen = if seen.is_empty() { String::new() } else { format!("; {}", seen.join(", ")) };
@@ -100,7 +101,7 @@ fn why(rules: &RuleSet, source: &str, d: &Decision) -> String {
         Outcome::Deliver => {
             let conds = d.trace.iter().filter(|s| s.rule == "publish").count();
             if conds == 0 {
-                format!("{} accepts {}, and no rule stops it", d.destination, "this event")
+                format!("{} accepts {}, and no rule stops it", d.destination, decisions.event)
             } else {
                 let s = d.trace.iter().rev().find(|s| s.rule == "publish");
                 match s {
@@ -134,7 +135,7 @@ pub fn explain_text(rules: &RuleSet, decisions: &Decisions, order_id: &str) -> S
     }
     for d in &decisions.decisions {
         let _ = writeln!(out, "\n{}: {}", d.destination, d.outcome);
-        let _ = writeln!(out, "  why: {}", why(rules, &decisions.source, d));
+        let _ = writeln!(out, "  why: {}", why(rules, decisions, d));
         if !d.changes.is_empty() && matches!(d.outcome, Outcome::Deliver | Outcome::Draft(_)) {
             let _ = writeln!(out, "  changes:");
             for c in &d.changes {

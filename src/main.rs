@@ -60,7 +60,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&report::check_json(&rules));
             } else {
-                print!("{}", report::check_text(&path.display().to_string(), &rules));
+                print!(
+                    "{}",
+                    report::check_text(&path.display().to_string(), &rules)
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -80,7 +83,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         }
-        Command::Explain { paths, from, event, now, json } => {
+        Command::Explain {
+            paths,
+            from,
+            event,
+            now,
+            json,
+        } => {
             let (rules_path, order_path) = match paths.as_slice() {
                 [order] => (Path::new("rules.yaml").to_path_buf(), order.clone()),
                 [rules, order] => (rules.clone(), order.clone()),
@@ -91,7 +100,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let text = if order_path.as_os_str() == "-" {
                 let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s).context("cannot read standard input")?;
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .context("cannot read standard input")?;
                 s
             } else {
                 std::fs::read_to_string(&order_path)
@@ -101,19 +112,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("`{}` is not valid JSON", order_path.display()))?;
             // A canonical update carries its event and the order; a bare order is the order.
             let (order, own_event) = match (doc.get("order"), doc.get("event")) {
-                (Some(o @ Value::Object(_)), e) => (o.clone(), e.and_then(Value::as_str).map(str::to_string)),
+                (Some(o @ Value::Object(_)), e) => {
+                    (o.clone(), e.and_then(Value::as_str).map(str::to_string))
+                }
                 _ => (doc.clone(), None),
             };
             if !matches!(order, Value::Object(_)) {
-                bail!("`{}` must hold an order (a JSON object)", order_path.display());
+                bail!(
+                    "`{}` must hold an order (a JSON object)",
+                    order_path.display()
+                );
             }
             let event_name = event.or(own_event).unwrap_or_else(|| "created".to_string());
             let event: Event = event_name.parse().map_err(anyhow::Error::msg)?;
             let now = match now {
-                Some(t) => condition::parse_timestamp(&t).with_context(|| format!("invalid --now `{t}`"))?,
+                Some(t) => condition::parse_timestamp(&t)
+                    .with_context(|| format!("invalid --now `{t}`"))?,
                 None => chrono::Utc::now(),
             };
-            let update = engine::Update { source: &from, event, order: &order, now };
+            let update = engine::Update {
+                source: &from,
+                event,
+                order: &order,
+                now,
+            };
             let decisions = match engine::decide(&rules, &update, &[]) {
                 Ok(d) => d,
                 Err(e) => {
@@ -131,7 +153,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Value::Text(s) => s.to_string(),
                     other => other.to_string(),
                 });
-                print!("{}", report::explain_text(&rules, &decisions, id.as_deref().unwrap_or("(no id)")));
+                print!(
+                    "{}",
+                    report::explain_text(&rules, &decisions, id.as_deref().unwrap_or("(no id)"))
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -137,7 +137,12 @@ impl Type {
 }
 
 fn obj(fields: &[(&str, Type)]) -> Type {
-    Type::Object(fields.iter().map(|(n, t)| (n.to_string(), t.clone())).collect())
+    Type::Object(
+        fields
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.clone()))
+            .collect(),
+    )
 }
 
 fn list(t: Type) -> Type {

@@ -25,11 +25,24 @@ pub fn check_text(path: &str, rules: &RuleSet) -> String {
         with_rules,
         rules.tests.len()
     );
-    let width = rules.channels.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let width = rules
+        .channels
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
     let _ = writeln!(out, "  routes:");
     for c in &rules.channels {
-        let to: Vec<&str> = c.routes.iter().map(|&r| rules.channels[r].name.as_str()).collect();
-        let to = if to.is_empty() { "(nowhere)".to_string() } else { to.join(", ") };
+        let to: Vec<&str> = c
+            .routes
+            .iter()
+            .map(|&r| rules.channels[r].name.as_str())
+            .collect();
+        let to = if to.is_empty() {
+            "(nowhere)".to_string()
+        } else {
+            to.join(", ")
+        };
         let _ = writeln!(out, "    {:width$} -> {to}", c.name);
     }
     out
@@ -55,7 +68,11 @@ pub fn errors_json(errors: &[RuleError]) -> Json {
 }
 
 fn step_lines(out: &mut String, step: &Step, indent: &str) {
-    let place = if step.place.is_empty() { String::new() } else { format!("  ({})", step.place) };
+    let place = if step.place.is_empty() {
+        String::new()
+    } else {
+        format!("  ({})", step.place)
+    };
     let _ = writeln!(out, "{indent}{}{place}", step.rule);
     match &step.error {
         Some(e) => {
@@ -74,8 +91,16 @@ fn step_lines(out: &mut String, step: &Step, indent: &str) {
 fn why(rules: &RuleSet, decisions: &Decisions, d: &Decision) -> String {
     let source = decisions.source.as_str();
     let step_said = |s: &Step| {
-        let seen: Vec<String> = s.seen.iter().map(|x| format!("{} was {}", x.field, x.value)).collect();
-        let seen = if seen.is_empty() { String::new() } else { format!("; {}", seen.join(", ")) };
+        let seen: Vec<String> = s
+            .seen
+            .iter()
+            .map(|x| format!("{} was {}", x.field, x.value))
+            .collect();
+        let seen = if seen.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", seen.join(", "))
+        };
         format!("`{}` was {}{seen}", s.expression, s.result)
     };
     match &d.outcome {
@@ -85,23 +110,41 @@ fn why(rules: &RuleSet, decisions: &Decisions, d: &Decision) -> String {
                 .and_then(|c| c.deliver.as_ref())
                 .map(|dv| dv.accepts.iter().map(|e| e.as_str()).collect())
                 .unwrap_or_default();
-            format!("{} accepts only {}, not {e}", d.destination, accepts.join(", "))
+            format!(
+                "{} accepts only {}, not {e}",
+                d.destination,
+                accepts.join(", ")
+            )
         }
-        Outcome::Skip(SkipReason::PublishFalse) => match d.trace.iter().rev().find(|s| s.rule == "publish") {
-            Some(s) => format!("not published to {}: {}", d.destination, step_said(s)),
-            None => format!("not published to {}: `publish` is false", d.destination),
-        },
-        Outcome::Skip(SkipReason::IgnoredByImport) => match d.trace.iter().find(|s| s.rule == "import") {
-            Some(s) => format!("ignored: {source}'s import filter {}", step_said(s)),
-            None => "ignored by import".to_string(),
-        },
-        Outcome::Skip(SkipReason::NoChange) => format!("{} already has this order as it would be sent", d.destination),
-        Outcome::Draft(missing) => format!("held for {}: required {} empty", d.destination, plural_fields(missing)),
+        Outcome::Skip(SkipReason::PublishFalse) => {
+            match d.trace.iter().rev().find(|s| s.rule == "publish") {
+                Some(s) => format!("not published to {}: {}", d.destination, step_said(s)),
+                None => format!("not published to {}: `publish` is false", d.destination),
+            }
+        }
+        Outcome::Skip(SkipReason::IgnoredByImport) => {
+            match d.trace.iter().find(|s| s.rule == "import") {
+                Some(s) => format!("ignored: {source}'s import filter {}", step_said(s)),
+                None => "ignored by import".to_string(),
+            }
+        }
+        Outcome::Skip(SkipReason::NoChange) => format!(
+            "{} already has this order as it would be sent",
+            d.destination
+        ),
+        Outcome::Draft(missing) => format!(
+            "held for {}: required {} empty",
+            d.destination,
+            plural_fields(missing)
+        ),
         Outcome::Error(m) => format!("error: {m}"),
         Outcome::Deliver => {
             let conds = d.trace.iter().filter(|s| s.rule == "publish").count();
             if conds == 0 {
-                format!("{} accepts {}, and no rule stops it", d.destination, decisions.event)
+                format!(
+                    "{} accepts {}, and no rule stops it",
+                    d.destination, decisions.event
+                )
             } else {
                 let s = d.trace.iter().rev().find(|s| s.rule == "publish");
                 match s {
@@ -131,7 +174,11 @@ pub fn explain_text(rules: &RuleSet, decisions: &Decisions, order_id: &str) -> S
         decisions.source, decisions.event, decisions.rules_version
     );
     if decisions.decisions.is_empty() {
-        let _ = writeln!(out, "\n{} routes to no channel: nothing to decide", decisions.source);
+        let _ = writeln!(
+            out,
+            "\n{} routes to no channel: nothing to decide",
+            decisions.source
+        );
     }
     for d in &decisions.decisions {
         let _ = writeln!(out, "\n{}: {}", d.destination, d.outcome);

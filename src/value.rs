@@ -281,12 +281,14 @@ impl Value {
             (Value::Number(a), Value::Number(b)) => a == b,
             (Value::Text(a), Value::Text(b)) => a == b,
             (Value::List(a), Value::List(b)) => {
-                Arc::ptr_eq(a, b) || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.same(y)))
+                Arc::ptr_eq(a, b)
+                    || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.same(y)))
             }
             (Value::Object(a), Value::Object(b)) => {
                 Arc::ptr_eq(a, b)
                     || (a.len() == b.len()
-                        && a.iter().all(|(k, v)| other.get(k).is_some_and(|w| v.same(w))))
+                        && a.iter()
+                            .all(|(k, v)| other.get(k).is_some_and(|w| v.same(w))))
             }
             _ => false,
         }
@@ -486,7 +488,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom(format!("nested deeper than {MAX_DEPTH} levels")));
+            return Err(de::Error::custom(format!(
+                "nested deeper than {MAX_DEPTH} levels"
+            )));
         }
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
         while let Some(v) = seq.next_element_seed(ValueVisitor {
@@ -498,7 +502,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom(format!("nested deeper than {MAX_DEPTH} levels")));
+            return Err(de::Error::custom(format!(
+                "nested deeper than {MAX_DEPTH} levels"
+            )));
         }
         let mut entries: Vec<Entry> = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
         while let Some(k) = map.next_key_seed(KeySeed)? {

@@ -68,9 +68,18 @@ fn check_accepts_the_example() {
 fn check_lists_every_error_in_a_broken_copy() {
     let (_dir, path) = copy_with(&[
         ("role: marketplace", "role: marketplce"),
-        ("accepts: [created, cancelled]", "accepts: [created, canceled]"),
-        ("when: tags contains \"eBay\"", "when: tags contians \"eBay\""),
-        ("convert(total_price, currency, \"USD\")", "convert(total_prize, currency, \"USD\")"),
+        (
+            "accepts: [created, cancelled]",
+            "accepts: [created, canceled]",
+        ),
+        (
+            "when: tags contains \"eBay\"",
+            "when: tags contians \"eBay\"",
+        ),
+        (
+            "convert(total_price, currency, \"USD\")",
+            "convert(total_prize, currency, \"USD\")",
+        ),
     ]);
     let p = path.display();
     let out = ordersync(&["check", path.to_str().unwrap()]);
@@ -125,7 +134,10 @@ fn check_json_reports_errors_as_data() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["version"], version().as_str());
-    assert_eq!(v["channels"][0]["routes"], serde_json::json!(["ebay", "amazon", "etsy", "supplier"]));
+    assert_eq!(
+        v["channels"][0]["routes"],
+        serde_json::json!(["ebay", "amazon", "etsy", "supplier"])
+    );
 }
 
 #[test]
@@ -143,14 +155,20 @@ fn test_passes_on_the_example() {
     let out = ordersync(&["test", example().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let text = stdout(&out);
-    assert!(text.starts_with("ok    an eBay order is created in the store, tagged eBay\n"), "{text}");
+    assert!(
+        text.starts_with("ok    an eBay order is created in the store, tagged eBay\n"),
+        "{text}"
+    );
     assert!(text.ends_with("\n14 passed, 0 failed\n"), "{text}");
     assert!(!text.contains("FAIL"));
 }
 
 #[test]
 fn a_wrong_expectation_fails_with_a_readable_diff() {
-    let (_dir, path) = copy_with(&[("      amazon: { skip: \"publish is false\" }", "      amazon: deliver")]);
+    let (_dir, path) = copy_with(&[(
+        "      amazon: { skip: \"publish is false\" }",
+        "      amazon: deliver",
+    )]);
     let out = ordersync(&["test", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
@@ -174,14 +192,28 @@ fn a_wrong_expectation_fails_with_a_readable_diff() {
 
 #[test]
 fn a_wrong_attribute_shows_expected_and_actual_values() {
-    let (_dir, path) = copy_with(&[("supplier: { total_price: 108, currency: USD, shipping_method: express }", "supplier: { total_price: 100, currency: USD, shipping_method: express }")]);
+    let (_dir, path) = copy_with(&[(
+        "supplier: { total_price: 108, currency: USD, shipping_method: express }",
+        "supplier: { total_price: 100, currency: USD, shipping_method: express }",
+    )]);
     let out = ordersync(&["test", "--json", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["failed"], 1);
-    let failed: Vec<&serde_json::Value> = v["tests"].as_array().unwrap().iter().filter(|t| t["passed"] == false).collect();
-    assert_eq!(failed[0]["mismatches"][0]["expected"], "deliver with total_price = 100");
-    assert_eq!(failed[0]["mismatches"][0]["actual"], "deliver with total_price = 108");
+    let failed: Vec<&serde_json::Value> = v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["passed"] == false)
+        .collect();
+    assert_eq!(
+        failed[0]["mismatches"][0]["expected"],
+        "deliver with total_price = 100"
+    );
+    assert_eq!(
+        failed[0]["mismatches"][0]["actual"],
+        "deliver with total_price = 108"
+    );
 }
 
 #[test]
@@ -190,7 +222,15 @@ fn explain_shows_each_destination_and_why() {
     let order = dir.path().join("order.json");
     std::fs::write(&order, r#"{"id":"5001","tags":["eBay"],"shipments":[{"carrier":"UPS","tracking_number":"1Z999"}]}"#).unwrap();
     let path = example();
-    let out = ordersync(&["explain", path.to_str().unwrap(), "--from", "shopify", "--event", "shipped", order.to_str().unwrap()]);
+    let out = ordersync(&[
+        "explain",
+        path.to_str().unwrap(),
+        "--from",
+        "shopify",
+        "--event",
+        "shipped",
+        order.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let p = path.display();
     assert_eq!(
@@ -240,14 +280,24 @@ fn explain_reads_a_canonical_update_and_answers_json() {
     let dir = tempfile::tempdir().unwrap();
     let update = dir.path().join("update.json");
     std::fs::write(&update, r#"{"id":"evt-1","event":"created","order":{"id":"27-1138","financial_status":"paid","tags":[]}}"#).unwrap();
-    let out = ordersync(&["explain", example().to_str().unwrap(), "--from", "ebay", "--json", update.to_str().unwrap()]);
+    let out = ordersync(&[
+        "explain",
+        example().to_str().unwrap(),
+        "--from",
+        "ebay",
+        "--json",
+        update.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["event"], "created");
     assert_eq!(v["rules_version"], version().as_str());
     assert_eq!(v["decisions"][0]["destination"], "shopify");
     assert_eq!(v["decisions"][0]["outcome"], "deliver");
-    assert_eq!(v["decisions"][0]["order"]["tags"], serde_json::json!(["eBay"]));
+    assert_eq!(
+        v["decisions"][0]["order"]["tags"],
+        serde_json::json!(["eBay"])
+    );
     assert_eq!(v["decisions"][0]["changes"][0]["field"], "tags");
 }
 
@@ -256,9 +306,18 @@ fn explain_refuses_an_unknown_channel_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let order = dir.path().join("order.json");
     std::fs::write(&order, r#"{"id":"1"}"#).unwrap();
-    let out = ordersync(&["explain", example().to_str().unwrap(), "--from", "shopfy", order.to_str().unwrap()]);
+    let out = ordersync(&[
+        "explain",
+        example().to_str().unwrap(),
+        "--from",
+        "shopfy",
+        order.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(stderr(&out), "error: unknown channel `shopfy`; did you mean `shopify`?\n");
+    assert_eq!(
+        stderr(&out),
+        "error: unknown channel `shopfy`; did you mean `shopify`?\n"
+    );
 }
 
 #[test]
@@ -266,10 +325,19 @@ fn explain_refuses_bad_json_without_panicking() {
     let dir = tempfile::tempdir().unwrap();
     let order = dir.path().join("order.json");
     std::fs::write(&order, r#"{"id": "1", "#).unwrap();
-    let out = ordersync(&["explain", example().to_str().unwrap(), "--from", "ebay", order.to_str().unwrap()]);
+    let out = ordersync(&[
+        "explain",
+        example().to_str().unwrap(),
+        "--from",
+        "ebay",
+        order.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out),
-        format!("error: `{}` is not valid JSON: EOF while parsing a value at line 1 column 12\n", order.display())
+        format!(
+            "error: `{}` is not valid JSON: EOF while parsing a value at line 1 column 12\n",
+            order.display()
+        )
     );
 }

@@ -96,29 +96,53 @@ fn precedence_and_shape() {
         ("a < b", "(< a b)"),
         ("a <= b", "(<= a b)"),
         ("a >= b", "(>= a b)"),
-        ("a is empty and b is not empty", "(and (is_empty a) (is_not_empty b))"),
+        (
+            "a is empty and b is not empty",
+            "(and (is_empty a) (is_not_empty b))",
+        ),
         ("a + b is empty", "(is_empty (+ a b))"),
         ("a not in [1, 2]", "(not in a [1 2])"),
         ("not a in [1]", "(not (in a [1]))"),
         ("a in []", "(in a [])"),
         ("a in [1, 2,]", "(in a [1 2])"),
-        ("tags contains \"x\" or total_price >= 10", "(or (contains tags \"x\") (>= total_price 10))"),
-        ("a starts_with 'x' and b ends_with \"y\"", "(and (starts_with a \"x\") (ends_with b \"y\"))"),
+        (
+            "tags contains \"x\" or total_price >= 10",
+            "(or (contains tags \"x\") (>= total_price 10))",
+        ),
+        (
+            "a starts_with 'x' and b ends_with \"y\"",
+            "(and (starts_with a \"x\") (ends_with b \"y\"))",
+        ),
         ("a matches \"^\\d+$\"", "(matches a \"^\\\\d+$\")"),
-        ("any(line_items, sku starts_with \"DS-\")", "(any line_items (starts_with sku \"DS-\"))"),
-        ("count(line_items, quantity > 1) >= 2", "(>= (count line_items (> quantity 1)) 2)"),
+        (
+            "any(line_items, sku starts_with \"DS-\")",
+            "(any line_items (starts_with sku \"DS-\"))",
+        ),
+        (
+            "count(line_items, quantity > 1) >= 2",
+            "(>= (count line_items (> quantity 1)) 2)",
+        ),
         ("now()", "(now)"),
         ("line_items[0].sku == 'x'", "(== line_items[0].sku \"x\")"),
-        ("shipments[0].line_items[1].quantity", "shipments[0].line_items[1].quantity"),
+        (
+            "shipments[0].line_items[1].quantity",
+            "shipments[0].line_items[1].quantity",
+        ),
         ("x == 1 == true", "(== (== x 1) true)"),
         ("null == false", "(== null false)"),
         ("1.5e3 + 0.25", "(+ 1500 0.25)"),
         ("'it\\'s'", "\"it's\""),
         ("\"say \\\"hi\\\"\\n\"", "\"say \\\"hi\\\"\\n\""),
         // Names that begin with a keyword are names.
-        ("notes or origin and android", "(or notes (and origin android))"),
+        (
+            "notes or origin and android",
+            "(or notes (and origin android))",
+        ),
         ("index in island", "(in index island)"),
-        ("contains_gift == true_value", "(== contains_gift true_value)"),
+        (
+            "contains_gift == true_value",
+            "(== contains_gift true_value)",
+        ),
         ("  a\n  and\tb  ", "(and a b)"),
     ];
     let mut failures = Vec::new();
@@ -169,7 +193,10 @@ fn every_operator_and_function() {
         ("customer is not empty", "true"),
         ("total_tax is empty", "true"),
         // logic
-        ("tags contains \"eBay\" and financial_status == \"paid\"", "true"),
+        (
+            "tags contains \"eBay\" and financial_status == \"paid\"",
+            "true",
+        ),
         ("tags contains \"x\" or total_price > 1", "true"),
         ("not tags contains \"x\"", "true"),
         ("not (total_price > 1 and tags is empty)", "true"),
@@ -213,7 +240,10 @@ fn every_operator_and_function() {
         ("sum(line_items, quantity)", "3"),
         ("any(tags, it == \"vip\")", "true"),
         ("count(tags, it starts_with \"e\")", "1"),
-        ("any(line_items, source == \"ebay\" and quantity == 2)", "true"),
+        (
+            "any(line_items, source == \"ebay\" and quantity == 2)",
+            "true",
+        ),
         ("convert(100, \"EUR\", \"USD\")", "108"),
         ("convert(127, \"USD\", \"GBP\")", "100"),
         ("convert(total_price, currency, \"usd\") > 130", "true"),
@@ -273,12 +303,18 @@ fn null_is_never_an_error_and_compares_false() {
 #[test]
 fn runtime_errors_name_the_expression() {
     let rows = [
-        ("total_price / (subtotal_price - 100)", "division by zero in `total_price / (subtotal_price - 100)`"),
+        (
+            "total_price / (subtotal_price - 100)",
+            "division by zero in `total_price / (subtotal_price - 100)`",
+        ),
         (
             "convert(total_price, customer.first_name, \"USD\")",
             "unknown currency \"Ann\" in `convert(total_price, customer.first_name, \"USD\")`",
         ),
-        ("days_since(name) > 1", "invalid timestamp \"#5001\" in `days_since(name)`"),
+        (
+            "days_since(name) > 1",
+            "invalid timestamp \"#5001\" in `days_since(name)`",
+        ),
     ];
     for (text, want) in rows {
         assert_eq!(eval(text), Err(want.to_string()), "{text}");
@@ -288,35 +324,113 @@ fn runtime_errors_name_the_expression() {
 #[test]
 fn mistakes_are_named_exactly() {
     let rows = [
-        ("total_prce > 1", "unknown field `total_prce` @0..10 (did you mean `total_price`?)"),
-        ("shipping_address.contry == \"US\"", "unknown field `shipping_address.contry` @0..23 (did you mean `shipping_address.country`?)"),
-        ("gift_wrap", "unknown field `gift_wrap` @0..9 (declare custom fields under `fields:` with their type)"),
-        ("total_price contains \"x\"", "`contains` needs text or a list on the left; `total_price` is a number @0..11"),
-        ("tags > 3", "`>` needs numbers or text; `tags` is a list of text @0..4"),
-        ("total_price == \"x\"", "cannot compare number with text: `total_price` is a number and `\"x\"` is a text @0..18"),
-        ("tags and true", "`and` needs true or false on both sides; `tags` is a list of text @0..4"),
-        ("not total_price", "`not` needs true or false; `total_price` is a number @4..15"),
-        ("lenght(tags)", "unknown function `lenght` @0..6 (did you mean `len`?)"),
+        (
+            "total_prce > 1",
+            "unknown field `total_prce` @0..10 (did you mean `total_price`?)",
+        ),
+        (
+            "shipping_address.contry == \"US\"",
+            "unknown field `shipping_address.contry` @0..23 (did you mean `shipping_address.country`?)",
+        ),
+        (
+            "gift_wrap",
+            "unknown field `gift_wrap` @0..9 (declare custom fields under `fields:` with their type)",
+        ),
+        (
+            "total_price contains \"x\"",
+            "`contains` needs text or a list on the left; `total_price` is a number @0..11",
+        ),
+        (
+            "tags > 3",
+            "`>` needs numbers or text; `tags` is a list of text @0..4",
+        ),
+        (
+            "total_price == \"x\"",
+            "cannot compare number with text: `total_price` is a number and `\"x\"` is a text @0..18",
+        ),
+        (
+            "tags and true",
+            "`and` needs true or false on both sides; `tags` is a list of text @0..4",
+        ),
+        (
+            "not total_price",
+            "`not` needs true or false; `total_price` is a number @4..15",
+        ),
+        (
+            "lenght(tags)",
+            "unknown function `lenght` @0..6 (did you mean `len`?)",
+        ),
         ("len(tags, 1)", "`len` takes 1 argument, not 2 @0..12"),
-        ("name matches \"([\"", "invalid regex: unclosed character class @13..17"),
-        ("name matches name", "`matches` needs a regex written as a text literal @13..17"),
-        ("any(tags, sku == \"x\")", "the elements of `tags` are text, which has no field `sku` @10..13 (use `it` for the element itself)"),
-        ("any(line_items, skuu == \"x\")", "unknown field `skuu` @16..20 (did you mean `sku`?)"),
-        ("line_items.sku == \"x\"", "`line_items` is a list; it has no field `sku` @0..14 (use `any(line_items, sku ...)` or an index: `line_items[0].sku`)"),
-        ("any(total_price, true)", "`any` needs a list; `total_price` is a number @4..15"),
-        ("count(line_items, price)", "`count` needs a condition as its second argument; `price` is a number @18..23"),
+        (
+            "name matches \"([\"",
+            "invalid regex: unclosed character class @13..17",
+        ),
+        (
+            "name matches name",
+            "`matches` needs a regex written as a text literal @13..17",
+        ),
+        (
+            "any(tags, sku == \"x\")",
+            "the elements of `tags` are text, which has no field `sku` @10..13 (use `it` for the element itself)",
+        ),
+        (
+            "any(line_items, skuu == \"x\")",
+            "unknown field `skuu` @16..20 (did you mean `sku`?)",
+        ),
+        (
+            "line_items.sku == \"x\"",
+            "`line_items` is a list; it has no field `sku` @0..14 (use `any(line_items, sku ...)` or an index: `line_items[0].sku`)",
+        ),
+        (
+            "any(total_price, true)",
+            "`any` needs a list; `total_price` is a number @4..15",
+        ),
+        (
+            "count(line_items, price)",
+            "`count` needs a condition as its second argument; `price` is a number @18..23",
+        ),
         ("1 / 0", "division by zero @0..5"),
-        ("convert(1, \"XYZ\", \"USD\")", "unknown currency `XYZ`; `currency_rates` has USD, EUR, GBP @11..16"),
-        ("total_price in \"US\"", "`in` needs a list on the right; `\"US\"` is a text @15..19"),
-        ("tags contains 3", "`contains` needs a text to look for in `tags`; `3` is a number @14..15"),
-        ("tags contains", "syntax error: expected a value, found the end of the expression @13..13"),
-        ("a == == b", "syntax error: expected a value, found `==` @5..7"),
-        ("(total_price > 1", "syntax error: expected an operator or `)`, found the end of the expression @16..16"),
-        ("total_price > 1)", "syntax error: expected an operator or the end of the expression, found `)` @15..16"),
-        ("tags contains \"x", "syntax error: expected a value, found `\"x` @14..16"),
-        ("total_price >", "syntax error: expected a value, found the end of the expression @13..13"),
+        (
+            "convert(1, \"XYZ\", \"USD\")",
+            "unknown currency `XYZ`; `currency_rates` has USD, EUR, GBP @11..16",
+        ),
+        (
+            "total_price in \"US\"",
+            "`in` needs a list on the right; `\"US\"` is a text @15..19",
+        ),
+        (
+            "tags contains 3",
+            "`contains` needs a text to look for in `tags`; `3` is a number @14..15",
+        ),
+        (
+            "tags contains",
+            "syntax error: expected a value, found the end of the expression @13..13",
+        ),
+        (
+            "a == == b",
+            "syntax error: expected a value, found `==` @5..7",
+        ),
+        (
+            "(total_price > 1",
+            "syntax error: expected an operator or `)`, found the end of the expression @16..16",
+        ),
+        (
+            "total_price > 1)",
+            "syntax error: expected an operator or the end of the expression, found `)` @15..16",
+        ),
+        (
+            "tags contains \"x",
+            "syntax error: expected a value, found `\"x` @14..16",
+        ),
+        (
+            "total_price >",
+            "syntax error: expected a value, found the end of the expression @13..13",
+        ),
         ("and", "syntax error: expected a value, found `and` @0..3"),
-        ("", "syntax error: expected a value, found the end of the expression @0..0"),
+        (
+            "",
+            "syntax error: expected a value, found the end of the expression @0..0",
+        ),
     ];
     let mut failures = Vec::new();
     for (text, want) in rows {
@@ -360,8 +474,16 @@ fn limits_are_errors_not_crashes() {
 #[test]
 fn constants_are_folded() {
     let c = compile("[\"US\", \"C\" + \"A\"]", true).unwrap();
-    assert_eq!(c.constant(), Some(&Value::from_json(r#"["US","CA"]"#).unwrap()));
+    assert_eq!(
+        c.constant(),
+        Some(&Value::from_json(r#"["US","CA"]"#).unwrap())
+    );
     let c = compile("2 * 3 > 5 and not false", true).unwrap();
     assert_eq!(c.constant(), Some(&Value::Bool(true)));
-    assert!(compile("total_price * 2", true).unwrap().constant().is_none());
+    assert!(
+        compile("total_price * 2", true)
+            .unwrap()
+            .constant()
+            .is_none()
+    );
 }

@@ -35,12 +35,18 @@ fn load(text: &str) -> Result<RuleSet, String> {
 
 /// The base file with `from` replaced by `to` (exactly once).
 fn variant(from: &str, to: &str) -> String {
-    assert_eq!(BASE.matches(from).count(), 1, "`{from}` must occur once in BASE");
+    assert_eq!(
+        BASE.matches(from).count(),
+        1,
+        "`{from}` must occur once in BASE"
+    );
     BASE.replacen(from, to, 1)
 }
 
 fn check(from: &str, to: &str, want: &str) {
-    let got = load(&variant(from, to)).err().unwrap_or_else(|| "accepted".to_string());
+    let got = load(&variant(from, to))
+        .err()
+        .unwrap_or_else(|| "accepted".to_string());
     assert_eq!(got, want, "\n--- got ---\n{got}\n--- want ---\n{want}");
 }
 
@@ -221,18 +227,42 @@ fn env_default_and_credential_file() {
     std::fs::write(dir.path().join("creds/shop"), "from-a-file\n").unwrap();
     let text = variant("\"${SHOP_SECRET}\"", "\"${file:creds/shop}\"");
     std::fs::write(dir.path().join("rules.yaml"), &text).unwrap();
-    let rules = load_with(&dir.path().join("rules.yaml"), &LoadOptions { env: &|_| None }).unwrap();
-    let secret = &rules.channel("shop").unwrap().webhook.as_ref().unwrap().secret;
+    let rules = load_with(
+        &dir.path().join("rules.yaml"),
+        &LoadOptions { env: &|_| None },
+    )
+    .unwrap();
+    let secret = &rules
+        .channel("shop")
+        .unwrap()
+        .webhook
+        .as_ref()
+        .unwrap()
+        .secret;
     assert_eq!(secret.0, "from-a-file");
 
     let text = variant("\"${SHOP_SECRET}\"", "\"${SHOP_SECRET:-dev-only}\"");
     let rules = load_str("rules.yaml", &text, &LoadOptions { env: &|_| None }).unwrap();
-    assert_eq!(rules.channel("shop").unwrap().webhook.as_ref().unwrap().secret.0, "dev-only");
+    assert_eq!(
+        rules
+            .channel("shop")
+            .unwrap()
+            .webhook
+            .as_ref()
+            .unwrap()
+            .secret
+            .0,
+        "dev-only"
+    );
 
     std::fs::remove_file(dir.path().join("creds/shop")).unwrap();
     let text = variant("\"${SHOP_SECRET}\"", "\"${file:creds/shop}\"");
     std::fs::write(dir.path().join("rules.yaml"), &text).unwrap();
-    let err = load_with(&dir.path().join("rules.yaml"), &LoadOptions { env: &|_| None }).unwrap_err();
+    let err = load_with(
+        &dir.path().join("rules.yaml"),
+        &LoadOptions { env: &|_| None },
+    )
+    .unwrap_err();
     assert_eq!(err[0].message, "cannot read `creds/shop`: no such file");
     assert_eq!((err[0].line, err[0].column, err[0].width), (5, 42, 18));
 }
@@ -300,7 +330,8 @@ error: rules rejected: 1 error
 
 #[test]
 fn unknown_event_and_role() {
-    let text = variant("accepts: [shipped]", "accepts: [shiped]").replace("role: marketplace", "role: market");
+    let text = variant("accepts: [shipped]", "accepts: [shiped]")
+        .replace("role: marketplace", "role: market");
     assert_eq!(
         load(&text).unwrap_err(),
         "error: unknown role `market`
@@ -380,7 +411,10 @@ fn every_problem_is_reported_at_once() {
     let text = BASE
         .replace("role: marketplace", "role: marketplaec")
         .replace("financial_status == \"paid\"", "total_prce > 1")
-        .replace("tags: { constant: eBay }", "tags: { constant: eBay, mode: append }")
+        .replace(
+            "tags: { constant: eBay }",
+            "tags: { constant: eBay, mode: append }",
+        )
         .replace("then: true", "then: true, else: false");
     let errors = load_str("rules.yaml", &text, &LoadOptions { env: &env }).unwrap_err();
     let lines: Vec<String> = errors
@@ -419,7 +453,13 @@ fn a_directory_merges_files_and_refuses_a_channel_defined_twice() {
     assert_eq!(errors[0].message, "channel `ebay` is defined twice");
     assert_eq!(
         errors[0].hint.as_deref(),
-        Some(format!("first defined in {}:7", dir.path().join("10-channels.yaml").display()).as_str())
+        Some(
+            format!(
+                "first defined in {}:7",
+                dir.path().join("10-channels.yaml").display()
+            )
+            .as_str()
+        )
     );
 }
 

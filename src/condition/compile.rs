@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use regex::{Regex, RegexBuilder};
 
-use super::ast::{BinOp, Expr, ExprKind, Segment, path_text};
 use super::ExprError;
+use super::ast::{BinOp, Expr, ExprKind, Segment, path_text};
 use crate::order::Type;
 use crate::suggest::did_you_mean;
 use crate::value::{Str, Value};
@@ -209,7 +209,11 @@ impl Node {
 }
 
 /// Compiles a parsed expression.
-pub(crate) fn compile(expr: &Expr, src: &str, env: &CompileEnv) -> Result<(Node, Type), Vec<ExprError>> {
+pub(crate) fn compile(
+    expr: &Expr,
+    src: &str,
+    env: &CompileEnv,
+) -> Result<(Node, Type), Vec<ExprError>> {
     let mut c = Compiler {
         env,
         src,
@@ -260,8 +264,16 @@ fn compatible(a: &Type, b: &Type) -> bool {
 impl Compiler<'_> {
     /// The source text of `e`, for messages: `` `total_price` ``.
     fn text_of(&self, e: &Expr) -> String {
-        let text = self.src.get(e.span.clone()).map(str::trim).unwrap_or_default();
-        let text = if text.is_empty() { e.to_string() } else { text.to_string() };
+        let text = self
+            .src
+            .get(e.span.clone())
+            .map(str::trim)
+            .unwrap_or_default();
+        let text = if text.is_empty() {
+            e.to_string()
+        } else {
+            text.to_string()
+        };
         if text.chars().count() > 40 {
             let short: String = text.chars().take(37).collect();
             format!("`{short}...`")
@@ -323,7 +335,11 @@ impl Compiler<'_> {
                 if !matches!(t, Type::Bool | Type::Any) {
                     return self.error(ExprError::new(
                         x.span.clone(),
-                        format!("`not` needs true or false; {} is {}", self.text_of(x), article(&t)),
+                        format!(
+                            "`not` needs true or false; {} is {}",
+                            self.text_of(x),
+                            article(&t)
+                        ),
                     ));
                 }
                 self.fold(Node::Not(Box::new(n)), Type::Bool, &e.span)
@@ -356,7 +372,9 @@ impl Compiler<'_> {
             match first.as_str() {
                 "event" => return (Node::Event, Type::Text),
                 "source" => return (Node::Source, Type::Text),
-                "destination" if self.env.destination_known => return (Node::Destination, Type::Text),
+                "destination" if self.env.destination_known => {
+                    return (Node::Destination, Type::Text);
+                }
                 "destination" => {
                     return self.error(ExprError::new(
                         e.span.clone(),
@@ -367,9 +385,18 @@ impl Compiler<'_> {
             }
         }
         let (mut ty, rest, elem, base_name) = if in_elem {
-            let (elem_ty, list_name) = self.elems.last().cloned().unwrap_or((Type::Any, String::new()));
+            let (elem_ty, list_name) = self
+                .elems
+                .last()
+                .cloned()
+                .unwrap_or((Type::Any, String::new()));
             if first == "it" {
-                (elem_ty, &segs[1..], true, format!("the element of `{list_name}`"))
+                (
+                    elem_ty,
+                    &segs[1..],
+                    true,
+                    format!("the element of `{list_name}`"),
+                )
             } else if !matches!(elem_ty, Type::Object(_) | Type::Any) {
                 return self.error(
                     ExprError::new(
@@ -382,7 +409,12 @@ impl Compiler<'_> {
                     .hint("use `it` for the element itself"),
                 );
             } else {
-                (elem_ty, segs, true, format!("the elements of `{list_name}`"))
+                (
+                    elem_ty,
+                    segs,
+                    true,
+                    format!("the elements of `{list_name}`"),
+                )
             }
         } else {
             (self.env.order.clone(), segs, false, "the order".to_string())
@@ -444,7 +476,10 @@ impl Compiler<'_> {
                             let shown = path_text(&walked);
                             return self.error(ExprError::new(
                                 e.span.clone(),
-                                format!("`{shown}` is {}; it has no field `{name}`", article(other)),
+                                format!(
+                                    "`{shown}` is {}; it has no field `{name}`",
+                                    article(other)
+                                ),
                             ));
                         }
                     };
@@ -458,7 +493,10 @@ impl Compiler<'_> {
                             let shown = path_text(&walked);
                             return self.error(ExprError::new(
                                 e.span.clone(),
-                                format!("`{shown}` is {}, not a list; it cannot be indexed", article(other)),
+                                format!(
+                                    "`{shown}` is {}, not a list; it cannot be indexed",
+                                    article(other)
+                                ),
                             ));
                         }
                     };
@@ -501,18 +539,33 @@ impl Compiler<'_> {
             let plural = if arity == 1 { "" } else { "s" };
             return self.error(ExprError::new(
                 e.span.clone(),
-                format!("`{name}` takes {arity} argument{plural}, not {}", args.len()),
+                format!(
+                    "`{name}` takes {arity} argument{plural}, not {}",
+                    args.len()
+                ),
             ));
         }
-        let guard = |n: Node| Node::Guard(Box::new(n), Arc::from(self.src.get(e.span.clone()).unwrap_or_default()));
+        let guard = |n: Node| {
+            Node::Guard(
+                Box::new(n),
+                Arc::from(self.src.get(e.span.clone()).unwrap_or_default()),
+            )
+        };
         match name {
             "now" => (Node::Now, Type::Timestamp),
             "len" => {
                 let (n, t) = self.expr(&args[0]);
-                if !matches!(t, Type::Text | Type::Timestamp | Type::List(_) | Type::Object(_) | Type::Any) {
+                if !matches!(
+                    t,
+                    Type::Text | Type::Timestamp | Type::List(_) | Type::Object(_) | Type::Any
+                ) {
                     return self.error(ExprError::new(
                         args[0].span.clone(),
-                        format!("`len` needs text or a list; {} is {}", self.text_of(&args[0]), article(&t)),
+                        format!(
+                            "`len` needs text or a list; {} is {}",
+                            self.text_of(&args[0]),
+                            article(&t)
+                        ),
                     ));
                 }
                 self.fold(Node::Len(Box::new(n)), Type::Number, &e.span)
@@ -522,7 +575,11 @@ impl Compiler<'_> {
                 if !(t.is_textual() || t == Type::Any) {
                     return self.error(ExprError::new(
                         args[0].span.clone(),
-                        format!("`{name}` needs text; {} is {}", self.text_of(&args[0]), article(&t)),
+                        format!(
+                            "`{name}` needs text; {} is {}",
+                            self.text_of(&args[0]),
+                            article(&t)
+                        ),
                     ));
                 }
                 let node = if name == "lower" {
@@ -537,7 +594,11 @@ impl Compiler<'_> {
                 if !(t.is_textual() || t == Type::Any) {
                     return self.error(ExprError::new(
                         args[0].span.clone(),
-                        format!("`days_since` needs a timestamp; {} is {}", self.text_of(&args[0]), article(&t)),
+                        format!(
+                            "`days_since` needs a timestamp; {} is {}",
+                            self.text_of(&args[0]),
+                            article(&t)
+                        ),
                     ));
                 }
                 (guard(Node::DaysSince(Box::new(n))), Type::Number)
@@ -547,7 +608,11 @@ impl Compiler<'_> {
                 if !matches!(t, Type::Number | Type::Any) {
                     self.errors.push(ExprError::new(
                         args[0].span.clone(),
-                        format!("`convert` needs an amount; {} is {}", self.text_of(&args[0]), article(&t)),
+                        format!(
+                            "`convert` needs an amount; {} is {}",
+                            self.text_of(&args[0]),
+                            article(&t)
+                        ),
                     ));
                 }
                 let mut currencies = Vec::new();
@@ -556,28 +621,36 @@ impl Compiler<'_> {
                     if !(t.is_textual() || t == Type::Any) {
                         self.errors.push(ExprError::new(
                             arg.span.clone(),
-                            format!("`convert` needs a currency code; {} is {}", self.text_of(arg), article(&t)),
+                            format!(
+                                "`convert` needs a currency code; {} is {}",
+                                self.text_of(arg),
+                                article(&t)
+                            ),
                         ));
                     }
-                    if let Some(Value::Text(code)) = n.as_const() {
-                        if self.env.rates.rate(code).is_none() {
-                            let codes = self.env.rates.codes();
-                            let known = if codes.is_empty() {
-                                "no `currency_rates` are given".to_string()
-                            } else {
-                                format!("`currency_rates` has {}", codes.join(", "))
-                            };
-                            self.errors.push(ExprError::new(
-                                arg.span.clone(),
-                                format!("unknown currency `{code}`; {known}"),
-                            ));
-                        }
+                    if let Some(Value::Text(code)) = n.as_const()
+                        && self.env.rates.rate(code).is_none()
+                    {
+                        let codes = self.env.rates.codes();
+                        let known = if codes.is_empty() {
+                            "no `currency_rates` are given".to_string()
+                        } else {
+                            format!("`currency_rates` has {}", codes.join(", "))
+                        };
+                        self.errors.push(ExprError::new(
+                            arg.span.clone(),
+                            format!("unknown currency `{code}`; {known}"),
+                        ));
                     }
                     currencies.push(n);
                 }
                 let to = currencies.pop().unwrap_or(Node::Const(Value::Null));
                 let from = currencies.pop().unwrap_or(Node::Const(Value::Null));
-                let node = guard(Node::Convert(Box::new(amount), Box::new(from), Box::new(to)));
+                let node = guard(Node::Convert(
+                    Box::new(amount),
+                    Box::new(from),
+                    Box::new(to),
+                ));
                 (node, Type::Number)
             }
             _ => {
@@ -594,11 +667,20 @@ impl Compiler<'_> {
                     other => {
                         return self.error(ExprError::new(
                             args[0].span.clone(),
-                            format!("`{name}` needs a list; {} is {}", self.text_of(&args[0]), article(&other)),
+                            format!(
+                                "`{name}` needs a list; {} is {}",
+                                self.text_of(&args[0]),
+                                article(&other)
+                            ),
                         ));
                     }
                 };
-                let list_text = self.src.get(args[0].span.clone()).unwrap_or_default().trim().to_string();
+                let list_text = self
+                    .src
+                    .get(args[0].span.clone())
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
                 self.elems.push((elem, list_text));
                 let (body, bt) = self.expr(&args[1]);
                 self.elems.pop();
@@ -610,10 +692,18 @@ impl Compiler<'_> {
                     (Type::Bool, Type::Bool)
                 };
                 if !(bt == want || bt == Type::Any) {
-                    let what = if want == Type::Bool { "a condition" } else { "a number" };
+                    let what = if want == Type::Bool {
+                        "a condition"
+                    } else {
+                        "a number"
+                    };
                     return self.error(ExprError::new(
                         args[1].span.clone(),
-                        format!("`{name}` needs {what} as its second argument; {} is {}", self.text_of(&args[1]), article(&bt)),
+                        format!(
+                            "`{name}` needs {what} as its second argument; {} is {}",
+                            self.text_of(&args[1]),
+                            article(&bt)
+                        ),
                     ));
                 }
                 (Node::ListFn(which, Box::new(list), Box::new(body)), result)
@@ -628,7 +718,11 @@ impl Compiler<'_> {
         let mismatch = |this: &mut Self, side: &Expr, need: &str, t: &Type| {
             this.error(ExprError::new(
                 side.span.clone(),
-                format!("`{opname}` needs {need}; {} is {}", this.text_of(side), article(t)),
+                format!(
+                    "`{opname}` needs {need}; {} is {}",
+                    this.text_of(side),
+                    article(t)
+                ),
             ))
         };
         match op {
@@ -658,7 +752,15 @@ impl Compiler<'_> {
                 if !compatible(&ta, &tb) {
                     return self.error(ExprError::new(
                         e.span.clone(),
-                        format!("cannot compare {} with {}: {} is {} and {} is {}", ta.name(), tb.name(), self.text_of(a), article(&ta), self.text_of(b), article(&tb)),
+                        format!(
+                            "cannot compare {} with {}: {} is {} and {} is {}",
+                            ta.name(),
+                            tb.name(),
+                            self.text_of(a),
+                            article(&ta),
+                            self.text_of(b),
+                            article(&tb)
+                        ),
                     ));
                 }
                 let node = Node::Eq(Box::new(na), Box::new(nb), op == BinOp::Ne);
@@ -675,7 +777,15 @@ impl Compiler<'_> {
                 if !compatible(&ta, &tb) {
                     return self.error(ExprError::new(
                         e.span.clone(),
-                        format!("cannot compare {} with {}: {} is {} and {} is {}", ta.name(), tb.name(), self.text_of(a), article(&ta), self.text_of(b), article(&tb)),
+                        format!(
+                            "cannot compare {} with {}: {} is {} and {} is {}",
+                            ta.name(),
+                            tb.name(),
+                            self.text_of(a),
+                            article(&ta),
+                            self.text_of(b),
+                            article(&tb)
+                        ),
                     ));
                 }
                 let o = match op {
@@ -684,14 +794,19 @@ impl Compiler<'_> {
                     BinOp::Gt => OrdOp::Gt,
                     _ => OrdOp::Ge,
                 };
-                self.fold(Node::Ord(o, Box::new(na), Box::new(nb)), Type::Bool, &e.span)
+                self.fold(
+                    Node::Ord(o, Box::new(na), Box::new(nb)),
+                    Type::Bool,
+                    &e.span,
+                )
             }
             BinOp::Contains | BinOp::StartsWith | BinOp::EndsWith => {
                 let list_ok = op == BinOp::Contains;
                 match &ta {
                     Type::List(inner) if list_ok => {
                         if !compatible(inner, &tb) {
-                            let what = format!("{} to look for in {}", article(inner), self.text_of(a));
+                            let what =
+                                format!("{} to look for in {}", article(inner), self.text_of(a));
                             return mismatch(self, b, &what, &tb);
                         }
                         let node = Node::In(Box::new(nb), Box::new(na), false);
@@ -699,7 +814,11 @@ impl Compiler<'_> {
                     }
                     t if t.is_textual() || *t == Type::Any => {}
                     t => {
-                        let need = if list_ok { "text or a list on the left" } else { "text on the left" };
+                        let need = if list_ok {
+                            "text or a list on the left"
+                        } else {
+                            "text on the left"
+                        };
                         return mismatch(self, a, need, t);
                     }
                 }
@@ -739,7 +858,11 @@ impl Compiler<'_> {
                     .nest_limit(64)
                     .build()
                 {
-                    Ok(re) => self.fold(Node::Matches(Box::new(na), Box::new(re)), Type::Bool, &e.span),
+                    Ok(re) => self.fold(
+                        Node::Matches(Box::new(na), Box::new(re)),
+                        Type::Bool,
+                        &e.span,
+                    ),
                     Err(err) => self.error(ExprError::new(
                         b.span.clone(),
                         format!("invalid regex: {}", regex_message(&err)),
@@ -765,7 +888,11 @@ impl Compiler<'_> {
                 } else {
                     for (side, t) in [(a, &ta), (b, &tb)] {
                         if !matches!(t, Type::Number | Type::Any) {
-                            let need = if op == BinOp::Add { "numbers, or text to join" } else { "numbers" };
+                            let need = if op == BinOp::Add {
+                                "numbers, or text to join"
+                            } else {
+                                "numbers"
+                            };
                             return mismatch(self, side, need, t);
                         }
                     }
@@ -816,4 +943,3 @@ fn regex_message(err: &regex::Error) -> String {
         other => other.to_string(),
     }
 }
-

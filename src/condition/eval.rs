@@ -191,7 +191,11 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
 
 impl Node {
     /// Evaluates in a boolean position: null is false.
-    pub(crate) fn truth<'a>(&'a self, env: &Env<'a>, rec: &mut Recorder) -> Result<bool, EvalError> {
+    pub(crate) fn truth<'a>(
+        &'a self,
+        env: &Env<'a>,
+        rec: &mut Recorder,
+    ) -> Result<bool, EvalError> {
         match self {
             Node::Const(v) => as_bool(v),
             Node::Not(x) => Ok(!x.truth(env, rec)?),
@@ -236,7 +240,9 @@ impl Node {
                 let (a, b) = (a.eval(env, rec)?, b.eval(env, rec)?);
                 Ok(match (&*a, &*b) {
                     (Value::Text(h), Value::Text(n)) => text_dyn(*op, h, n),
-                    (Value::List(items), needle) if *op == TextOp::Contains && !needle.is_null() => {
+                    (Value::List(items), needle)
+                        if *op == TextOp::Contains && !needle.is_null() =>
+                    {
                         items.iter().any(|i| loose_eq(i, needle))
                     }
                     _ => false,
@@ -280,14 +286,23 @@ impl Node {
     }
 
     /// Evaluates to a value, borrowing from the order where it can.
-    pub(crate) fn eval<'a>(&'a self, env: &Env<'a>, rec: &mut Recorder) -> Result<Cow<'a, Value>, EvalError> {
+    pub(crate) fn eval<'a>(
+        &'a self,
+        env: &Env<'a>,
+        rec: &mut Recorder,
+    ) -> Result<Cow<'a, Value>, EvalError> {
         Ok(match self {
             Node::Const(v) => Cow::Borrowed(v),
             Node::Field(f) => Cow::Borrowed(read_field(f, env, rec)),
             Node::It => Cow::Borrowed(env.elem.unwrap_or(&NULL)),
             Node::Event => Cow::Owned(Value::text(env.scope.event.as_str())),
             Node::Source => Cow::Owned(Value::text(env.scope.source)),
-            Node::Destination => Cow::Owned(env.scope.destination.map(Value::text).unwrap_or(Value::Null)),
+            Node::Destination => Cow::Owned(
+                env.scope
+                    .destination
+                    .map(Value::text)
+                    .unwrap_or(Value::Null),
+            ),
             Node::Now => Cow::Owned(Value::text(
                 &env.scope.now.to_rfc3339_opts(SecondsFormat::Secs, true),
             )),
@@ -301,12 +316,17 @@ impl Node {
             | Node::Text(..)
             | Node::In(..)
             | Node::Matches(..)
-            | Node::ListFn(ListFn::Any | ListFn::All, ..) => Cow::Owned(Value::Bool(self.truth(env, rec)?)),
+            | Node::ListFn(ListFn::Any | ListFn::All, ..) => {
+                Cow::Owned(Value::Bool(self.truth(env, rec)?))
+            }
             Node::Neg(x) => match &*x.eval(env, rec)? {
                 Value::Number(n) => Cow::Owned(Value::Number(-n)),
                 Value::Null => Cow::Owned(Value::Null),
                 other => {
-                    return Err(EvalError::new(format!("`-` needs a number, got {} {other}", other.type_name())));
+                    return Err(EvalError::new(format!(
+                        "`-` needs a number, got {} {other}",
+                        other.type_name()
+                    )));
                 }
             },
             Node::Arith(op, a, b) => {
@@ -319,7 +339,10 @@ impl Node {
                 Value::List(l) => Value::Number(l.len() as f64),
                 Value::Object(o) => Value::Number(o.len() as f64),
                 other => {
-                    return Err(EvalError::new(format!("`len` needs text or a list, got {} {other}", other.type_name())));
+                    return Err(EvalError::new(format!(
+                        "`len` needs text or a list, got {} {other}",
+                        other.type_name()
+                    )));
                 }
             }),
             Node::Lower(x) | Node::Upper(x) => Cow::Owned(match &*x.eval(env, rec)? {
@@ -351,7 +374,10 @@ impl Node {
                             Value::Number(n) => total += n,
                             Value::Null => {}
                             other => {
-                                return Err(EvalError::new(format!("`sum` needs numbers, got {} {other}", other.type_name())));
+                                return Err(EvalError::new(format!(
+                                    "`sum` needs numbers, got {} {other}",
+                                    other.type_name()
+                                )));
                             }
                         }
                     }
@@ -365,7 +391,10 @@ impl Node {
                     Value::Number(n) => *n,
                     Value::Null => return Ok(Cow::Owned(Value::Null)),
                     other => {
-                        return Err(EvalError::new(format!("`convert` needs an amount, got {} {other}", other.type_name())));
+                        return Err(EvalError::new(format!(
+                            "`convert` needs an amount, got {} {other}",
+                            other.type_name()
+                        )));
                     }
                 };
                 let rate = |c: &Value| -> Result<f64, EvalError> {
@@ -380,13 +409,17 @@ impl Node {
             Node::DaysSince(x) => match &*x.eval(env, rec)? {
                 Value::Null => Cow::Owned(Value::Null),
                 Value::Text(s) => {
-                    let t = parse_timestamp(s)
-                        .ok_or_else(|| EvalError::new(format!("invalid timestamp {:?}", s.as_str())))?;
+                    let t = parse_timestamp(s).ok_or_else(|| {
+                        EvalError::new(format!("invalid timestamp {:?}", s.as_str()))
+                    })?;
                     let days = (env.scope.now - t).num_seconds().div_euclid(86_400);
                     Cow::Owned(Value::Number(days as f64))
                 }
                 other => {
-                    return Err(EvalError::new(format!("`days_since` needs a timestamp, got {} {other}", other.type_name())));
+                    return Err(EvalError::new(format!(
+                        "`days_since` needs a timestamp, got {} {other}",
+                        other.type_name()
+                    )));
                 }
             },
             Node::Guard(x, text) => match x.eval(env, rec) {
@@ -409,7 +442,12 @@ fn read_field<'a>(f: &'a FieldRef, env: &Env<'a>, rec: &mut Recorder) -> &'a Val
     }
 }
 
-fn eval_in_elem(body: &Node, env: &Env, item: &Value, rec: &mut Recorder) -> Result<bool, EvalError> {
+fn eval_in_elem(
+    body: &Node,
+    env: &Env,
+    item: &Value,
+    rec: &mut Recorder,
+) -> Result<bool, EvalError> {
     let inner = Env {
         scope: env.scope,
         elem: Some(item),
@@ -417,7 +455,12 @@ fn eval_in_elem(body: &Node, env: &Env, item: &Value, rec: &mut Recorder) -> Res
     body.truth(&inner, rec)
 }
 
-fn sum_in_elem(body: &Node, env: &Env, item: &Value, rec: &mut Recorder) -> Result<Value, EvalError> {
+fn sum_in_elem(
+    body: &Node,
+    env: &Env,
+    item: &Value,
+    rec: &mut Recorder,
+) -> Result<Value, EvalError> {
     let inner = env_with(env, item);
     body.eval(&inner, rec).map(Cow::into_owned)
 }

@@ -11,8 +11,8 @@ use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest_derive::Parser;
 
-use super::ast::{BinOp, Expr, ExprKind, Segment};
 use super::ExprError;
+use super::ast::{BinOp, Expr, ExprKind, Segment};
 
 /// The longest expression accepted, in bytes.
 pub const MAX_LEN: usize = 4096;
@@ -56,8 +56,11 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
         ));
     }
     check_nesting(src)?;
-    let mut pairs = ConditionParser::parse(Rule::condition, src).map_err(|e| syntax_error(src, e))?;
-    let condition = pairs.next().expect("the condition rule always yields one pair");
+    let mut pairs =
+        ConditionParser::parse(Rule::condition, src).map_err(|e| syntax_error(src, e))?;
+    let condition = pairs
+        .next()
+        .expect("the condition rule always yields one pair");
     let expr_pair = condition
         .into_inner()
         .next()
@@ -200,10 +203,8 @@ fn describe_expected(rules: &[Rule], src: &str, pos: usize) -> String {
     if rules.contains(&Rule::kw_empty) {
         wanted.push("`empty`".to_string());
     }
-    if operator {
-        if let Some(close) = unclosed_bracket(&src[..pos.min(src.len())]) {
-            wanted.push(format!("`{close}`"));
-        }
+    if operator && let Some(close) = unclosed_bracket(&src[..pos.min(src.len())]) {
+        wanted.push(format!("`{close}`"));
     }
     if rules.contains(&Rule::EOI) {
         wanted.push("the end of the expression".to_string());
@@ -326,7 +327,10 @@ fn build_primary(pair: Pair<Rule>) -> Expr {
         ),
         Rule::call => {
             let mut inner = pair.into_inner();
-            let name = inner.next().map(|p| p.as_str().to_string()).unwrap_or_default();
+            let name = inner
+                .next()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
             ExprKind::Call(name, inner.map(|p| build_expr(p.into_inner())).collect())
         }
         Rule::path => ExprKind::Path(
@@ -366,4 +370,3 @@ fn unescape(s: &str) -> String {
     }
     out
 }
-

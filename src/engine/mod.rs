@@ -193,10 +193,22 @@ pub fn decide(rules: &RuleSet, update: &Update, known: Known) -> Result<Decision
             let dest = &rules.channels[d];
             let mut trace: Vec<Step> = import_step.iter().cloned().collect();
             if let Some(e) = &import_error {
-                return decision(dest, Outcome::Error(format!("import: {e}")), None, Vec::new(), trace);
+                return decision(
+                    dest,
+                    Outcome::Error(format!("import: {e}")),
+                    None,
+                    Vec::new(),
+                    trace,
+                );
             }
             if ignored {
-                return decision(dest, Outcome::Skip(SkipReason::IgnoredByImport), None, Vec::new(), trace);
+                return decision(
+                    dest,
+                    Outcome::Skip(SkipReason::IgnoredByImport),
+                    None,
+                    Vec::new(),
+                    trace,
+                );
             }
             decide_one(source, d, dest, update, known, &scope, &mut trace)
         })
@@ -210,7 +222,13 @@ pub fn decide(rules: &RuleSet, update: &Update, known: Known) -> Result<Decision
     })
 }
 
-fn decision(dest: &Channel, outcome: Outcome, order: Option<Value>, changes: Vec<Change>, trace: Vec<Step>) -> Decision {
+fn decision(
+    dest: &Channel,
+    outcome: Outcome,
+    order: Option<Value>,
+    changes: Vec<Change>,
+    trace: Vec<Step>,
+) -> Decision {
     Decision {
         destination: dest.name.clone(),
         outcome,
@@ -220,7 +238,12 @@ fn decision(dest: &Channel, outcome: Outcome, order: Option<Value>, changes: Vec
     }
 }
 
-fn traced(c: &Condition, scope: &Scope, rule: String, place: String) -> (Step, Result<Value, EvalError>) {
+fn traced(
+    c: &Condition,
+    scope: &Scope,
+    rule: String,
+    place: String,
+) -> (Step, Result<Value, EvalError>) {
     let mut seen = Vec::new();
     let result = c.eval_traced(scope, &mut seen);
     let step = Step {
@@ -244,10 +267,22 @@ fn decide_one(
     trace: &mut Vec<Step>,
 ) -> Decision {
     let Some(deliver) = &dest.deliver else {
-        return decision(dest, Outcome::Skip(SkipReason::NotAccepted(update.event)), None, Vec::new(), std::mem::take(trace));
+        return decision(
+            dest,
+            Outcome::Skip(SkipReason::NotAccepted(update.event)),
+            None,
+            Vec::new(),
+            std::mem::take(trace),
+        );
     };
     if !deliver.accepts.contains(&update.event) {
-        return decision(dest, Outcome::Skip(SkipReason::NotAccepted(update.event)), None, Vec::new(), std::mem::take(trace));
+        return decision(
+            dest,
+            Outcome::Skip(SkipReason::NotAccepted(update.event)),
+            None,
+            Vec::new(),
+            std::mem::take(trace),
+        );
     }
     let mut order = update.order.clone();
     let mut changes = Vec::new();
@@ -268,7 +303,13 @@ fn decide_one(
             Ok(None) => continue,
             Err(e) => {
                 let message = format!("{} ({}): {}", attr.name, attr.place, e.message);
-                return decision(dest, Outcome::Error(message), None, changes, std::mem::take(trace));
+                return decision(
+                    dest,
+                    Outcome::Error(message),
+                    None,
+                    changes,
+                    std::mem::take(trace),
+                );
             }
         };
         if attr.name == "publish" {
@@ -287,7 +328,10 @@ fn decide_one(
         };
         if !before.same(&after) {
             order = order.with_path(&path, after.clone());
-            match changes.iter_mut().find(|c: &&mut Change| c.field == attr.name) {
+            match changes
+                .iter_mut()
+                .find(|c: &&mut Change| c.field == attr.name)
+            {
                 Some(c) => c.after = after,
                 None => changes.push(Change {
                     field: attr.name.clone(),
@@ -299,7 +343,13 @@ fn decide_one(
     }
     let trace = std::mem::take(trace);
     if !publish {
-        return decision(dest, Outcome::Skip(SkipReason::PublishFalse), None, changes, trace);
+        return decision(
+            dest,
+            Outcome::Skip(SkipReason::PublishFalse),
+            None,
+            changes,
+            trace,
+        );
     }
     let missing: Vec<String> = deliver
         .require
@@ -310,16 +360,26 @@ fn decide_one(
     if !missing.is_empty() {
         return decision(dest, Outcome::Draft(missing), Some(order), changes, trace);
     }
-    if let Some((_, has)) = known.iter().find(|(name, _)| *name == dest.name) {
-        if same_content(&order, has) {
-            return decision(dest, Outcome::Skip(SkipReason::NoChange), None, changes, trace);
-        }
+    if let Some((_, has)) = known.iter().find(|(name, _)| *name == dest.name)
+        && same_content(&order, has)
+    {
+        return decision(
+            dest,
+            Outcome::Skip(SkipReason::NoChange),
+            None,
+            changes,
+            trace,
+        );
     }
     decision(dest, Outcome::Deliver, Some(order), changes, trace)
 }
 
 /// Evaluates one attribute; `None` when it leaves the field as it is.
-fn attribute_value(attr: &Attribute, scope: &Scope, trace: &mut Vec<Step>) -> Result<Option<Value>, EvalError> {
+fn attribute_value(
+    attr: &Attribute,
+    scope: &Scope,
+    trace: &mut Vec<Step>,
+) -> Result<Option<Value>, EvalError> {
     let place = attr.place.to_string();
     match &attr.value {
         AttrValue::Constant(v) => Ok(Some(v.clone())),
@@ -328,7 +388,11 @@ fn attribute_value(attr: &Attribute, scope: &Scope, trace: &mut Vec<Step>) -> Re
             trace.push(step);
             r.map(Some)
         }
-        AttrValue::When { when, then, otherwise } => {
+        AttrValue::When {
+            when,
+            then,
+            otherwise,
+        } => {
             let (step, r) = traced(when, scope, attr.name.clone(), place);
             trace.push(step);
             Ok(if matches!(r?, Value::Bool(true)) {

@@ -110,30 +110,53 @@ fn compare(expected: &Expected, actual: &Decision) -> Option<(String, String)> {
             if exp.is_empty() {
                 None
             } else {
-                Some((format!("deliver with {}", exp.join(", ")), format!("deliver with {}", act.join(", "))))
+                Some((
+                    format!("deliver with {}", exp.join(", ")),
+                    format!("deliver with {}", act.join(", ")),
+                ))
             }
         }
         (Expected::Deliver(attrs), _) => {
             let with: Vec<String> = attrs.iter().map(|(f, v)| format!("{f} = {v}")).collect();
-            let exp = if with.is_empty() { "deliver".to_string() } else { format!("deliver with {}", with.join(", ")) };
+            let exp = if with.is_empty() {
+                "deliver".to_string()
+            } else {
+                format!("deliver with {}", with.join(", "))
+            };
             Some((exp, said))
         }
         (Expected::Skip(reason), Outcome::Skip(r)) => match reason {
             Some(want) if *want != r.to_string() => Some((format!("skip: {want}"), said)),
             _ => None,
         },
-        (Expected::Skip(reason), _) => Some((reason.as_ref().map(|r| format!("skip: {r}")).unwrap_or_else(|| "skip".to_string()), said)),
+        (Expected::Skip(reason), _) => Some((
+            reason
+                .as_ref()
+                .map(|r| format!("skip: {r}"))
+                .unwrap_or_else(|| "skip".to_string()),
+            said,
+        )),
         (Expected::Draft(fields), Outcome::Draft(missing)) => match fields {
-            Some(want) if {
-                let mut a = want.clone();
-                let mut b = missing.clone();
-                a.sort();
-                b.sort();
-                a != b
-            } => Some((format!("draft: missing {}", want.join(", ")), said)),
+            Some(want)
+                if {
+                    let mut a = want.clone();
+                    let mut b = missing.clone();
+                    a.sort();
+                    b.sort();
+                    a != b
+                } =>
+            {
+                Some((format!("draft: missing {}", want.join(", ")), said))
+            }
             _ => None,
         },
-        (Expected::Draft(fields), _) => Some((fields.as_ref().map(|f| format!("draft: missing {}", f.join(", "))).unwrap_or_else(|| "draft".to_string()), said)),
+        (Expected::Draft(fields), _) => Some((
+            fields
+                .as_ref()
+                .map(|f| format!("draft: missing {}", f.join(", ")))
+                .unwrap_or_else(|| "draft".to_string()),
+            said,
+        )),
         (Expected::Error, Outcome::Error(_)) => None,
         (Expected::Error, _) => Some(("error".to_string(), said)),
     }

@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 
 use super::yaml::{self, Key, Kind, Loc, Node};
 use super::{
-    AttrValue, Attribute, Channel, Deliver, Expected, Format, Overwrite, Place, Poll, Retry,
-    Role, RuleError, RuleSet, RuleTest, Secret, SourceFile, Webhook,
+    AttrValue, Attribute, Channel, Deliver, Expected, Format, Overwrite, Place, Poll, Retry, Role,
+    RuleError, RuleSet, RuleTest, Secret, SourceFile, Webhook,
 };
 use crate::condition::{CompileEnv, Condition, ExprError, Rates};
 use crate::order::{Event, Type, order_type_with};
@@ -53,30 +53,35 @@ pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<RuleSet, Vec<RuleErr
     };
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     if path.is_dir() {
-        let entries = std::fs::read_dir(path).map_err(|e| fail(format!("cannot read directory: {e}")))?;
+        let entries =
+            std::fs::read_dir(path).map_err(|e| fail(format!("cannot read directory: {e}")))?;
         let mut names: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.is_file()
                     && p.extension().is_some_and(|x| x == "yaml" || x == "yml")
-                    && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
             })
             .collect();
         names.sort();
         if names.is_empty() {
-            return Err(fail("no `*.yaml` rules files in this directory".to_string()));
+            return Err(fail(
+                "no `*.yaml` rules files in this directory".to_string(),
+            ));
         }
         for p in names {
             files.push((p.display().to_string(), p));
         }
     } else {
         files.push((shown.clone(), path.to_path_buf()));
-        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-            if !stem.ends_with(".test") {
-                let beside = path.with_file_name(format!("{stem}.test.yaml"));
-                if beside.is_file() {
-                    files.push((beside.display().to_string(), beside));
-                }
+        if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+            && !stem.ends_with(".test")
+        {
+            let beside = path.with_file_name(format!("{stem}.test.yaml"));
+            if beside.is_file() {
+                files.push((beside.display().to_string(), beside));
             }
         }
     }
@@ -130,7 +135,14 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn at(&mut self, doc: &Doc, loc: Loc, width: usize, message: impl Into<String>, hint: Option<String>) {
+    fn at(
+        &mut self,
+        doc: &Doc,
+        loc: Loc,
+        width: usize,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let source_line = doc
             .lines
             .get(loc.line.saturating_sub(1) as usize)
@@ -160,7 +172,15 @@ impl Ctx<'_> {
     /// An error inside an expression: the caret goes under the exact token.
     fn expr(&mut self, doc: &Doc, n: &Node, text: &str, e: &ExprError) {
         let start = locate(doc, n.loc, text, e.span.start);
-        let end = locate(doc, n.loc, text, e.span.end.max(e.span.start + 1).min(text.len().max(e.span.start)));
+        let end = locate(
+            doc,
+            n.loc,
+            text,
+            e.span
+                .end
+                .max(e.span.start + 1)
+                .min(text.len().max(e.span.start)),
+        );
         let width = if end.line == start.line && end.col > start.col {
             (end.col - start.col) as usize
         } else {
@@ -175,7 +195,10 @@ fn scalar_width(doc: &Doc, n: &Node) -> usize {
     let Some(line) = doc.lines.get(n.loc.line.saturating_sub(1) as usize) else {
         return 1;
     };
-    let rest: String = line.chars().skip(n.loc.col.saturating_sub(1) as usize).collect();
+    let rest: String = line
+        .chars()
+        .skip(n.loc.col.saturating_sub(1) as usize)
+        .collect();
     match rest.chars().next() {
         Some(q @ ('"' | '\'')) => {
             let mut len = 1;
@@ -230,14 +253,10 @@ fn locate(doc: &Doc, at: Loc, text: &str, offset: usize) -> Loc {
         _ => None,
     };
     let mut line: Vec<char> = chars;
-    let mut decoded = 0usize;
-    let mut it = text.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
+    for (i, c) in text.char_indices() {
         if i >= offset {
             break;
         }
-        let _ = c;
-        decoded = i + c.len_utf8();
         // Advance the source by one decoded char.
         loop {
             match line.get(col) {
@@ -248,7 +267,12 @@ fn locate(doc: &Doc, at: Loc, text: &str, offset: usize) -> Loc {
                             line = l.chars().collect();
                             col = line.iter().take_while(|c| c.is_whitespace()).count();
                         }
-                        None => return Loc { line: line_no - 1, col: col as u32 + 1 },
+                        None => {
+                            return Loc {
+                                line: line_no - 1,
+                                col: col as u32 + 1,
+                            };
+                        }
                     }
                     if c == ' ' || c == '\n' {
                         break;
@@ -269,14 +293,20 @@ fn locate(doc: &Doc, at: Loc, text: &str, offset: usize) -> Loc {
             }
         }
     }
-    let _ = decoded;
     Loc {
         line: line_no,
         col: col as u32 + 1,
     }
 }
 
-const TOP_KEYS: [&str; 6] = ["version", "channels", "fields", "currency_rates", "rules", "tests"];
+const TOP_KEYS: [&str; 6] = [
+    "version",
+    "channels",
+    "fields",
+    "currency_rates",
+    "rules",
+    "tests",
+];
 const CHANNEL_KEYS: [&str; 5] = ["role", "webhook", "poll", "deliver", "routes"];
 const WEBHOOK_KEYS: [&str; 2] = ["format", "secret"];
 const POLL_KEYS: [&str; 4] = ["schedule", "url", "format", "overlap"];
@@ -284,9 +314,25 @@ const DELIVER_KEYS: [&str; 6] = ["url", "secret", "accepts", "timeout", "retry",
 const RETRY_KEYS: [&str; 3] = ["attempts", "first", "max"];
 const RULE_KEYS: [&str; 3] = ["import", "attributes", "overwrites"];
 const OVERWRITE_KEYS: [&str; 1] = ["attributes"];
-const ATTR_KEYS: [&str; 7] = ["constant", "value", "when", "then", "otherwise", "cases", "mode"];
+const ATTR_KEYS: [&str; 7] = [
+    "constant",
+    "value",
+    "when",
+    "then",
+    "otherwise",
+    "cases",
+    "mode",
+];
 const CASE_KEYS: [&str; 2] = ["when", "then"];
-const TEST_KEYS: [&str; 7] = ["name", "from", "event", "order", "order_file", "expect", "now"];
+const TEST_KEYS: [&str; 7] = [
+    "name",
+    "from",
+    "event",
+    "order",
+    "order_file",
+    "expect",
+    "now",
+];
 const ROLES: [&str; 3] = ["commerce_platform", "marketplace", "fulfillment"];
 const OUTCOMES: [&str; 4] = ["deliver", "skip", "draft", "error"];
 
@@ -297,16 +343,21 @@ struct Fields<'n> {
 
 impl<'n> Fields<'n> {
     fn get(&self, key: &str) -> Option<&'n Node> {
-        self.entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
-    }
-
-    fn get_entry(&self, key: &str) -> Option<&'n (Key, Node)> {
-        self.entries.iter().find(|(k, _)| k.name == key)
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
     }
 }
 
 /// Reads a mapping node, reporting unknown and repeated keys.
-fn fields<'n>(cx: &mut Ctx, doc: &Doc, n: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+fn fields<'n>(
+    cx: &mut Ctx,
+    doc: &Doc,
+    n: &'n Node,
+    what: &str,
+    allowed: &[&str],
+) -> Option<Fields<'n>> {
     match &n.kind {
         Kind::Map(entries) => {
             for (i, (k, _)) in entries.iter().enumerate() {
@@ -330,7 +381,12 @@ fn fields<'n>(cx: &mut Ctx, doc: &Doc, n: &'n Node, what: &str, allowed: &[&str]
         }
         Kind::Null => Some(Fields { entries: &[] }),
         _ => {
-            cx.node(doc, n, format!("{what} must be a mapping, not {}", n.kind_name()), None);
+            cx.node(
+                doc,
+                n,
+                format!("{what} must be a mapping, not {}", n.kind_name()),
+                None,
+            );
             None
         }
     }
@@ -366,7 +422,12 @@ fn text<'n>(cx: &mut Ctx, doc: &Doc, n: &'n Node, what: &str) -> Option<&'n str>
     match &n.kind {
         Kind::Str(s) => Some(s),
         _ => {
-            cx.node(doc, n, format!("{what} must be text, not {}", n.kind_name()), None);
+            cx.node(
+                doc,
+                n,
+                format!("{what} must be text, not {}", n.kind_name()),
+                None,
+            );
             None
         }
     }
@@ -381,13 +442,17 @@ pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     let mut total = Duration::ZERO;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
         if digits == 0 {
             return None;
         }
         let n: f64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let secs = match &rest[..unit_len] {
             "ms" => n / 1000.0,
             "s" => n,
@@ -457,7 +522,13 @@ fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
                 out.push_str(&rest[..i]);
                 let Some(close) = rest[i..].find('}') else {
                     let loc = locate(doc, node_loc, &original, consumed + i);
-                    cx.at(doc, loc, 2, "unclosed `${` in value", Some("write `${NAME}`, or `$${` for a literal `${`".to_string()));
+                    cx.at(
+                        doc,
+                        loc,
+                        2,
+                        "unclosed `${` in value",
+                        Some("write `${NAME}`, or `$${` for a literal `${`".to_string()),
+                    );
                     failed = true;
                     break;
                 };
@@ -469,17 +540,31 @@ fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
                     match std::fs::read_to_string(&path) {
                         Ok(t) => out.push_str(t.trim()),
                         Err(e) => {
-                            cx.at(doc, loc, width, format!("cannot read `{file}`: {}", io_reason(&e)), None);
+                            cx.at(
+                                doc,
+                                loc,
+                                width,
+                                format!("cannot read `{file}`: {}", io_reason(&e)),
+                                None,
+                            );
                             failed = true;
                         }
                     }
-                } else if let Some((var, default)) = inner.split_once(":-").filter(|(v, _)| valid_var(v)) {
+                } else if let Some((var, default)) =
+                    inner.split_once(":-").filter(|(v, _)| valid_var(v))
+                {
                     match (cx.opts.env)(var) {
                         Some(v) if !v.is_empty() => out.push_str(&v),
                         _ => out.push_str(default),
                     }
                 } else if !valid_var(inner) {
-                    cx.at(doc, loc, width, format!("invalid variable name `{inner}`"), Some("write `${NAME}`, `${NAME:-default}` or `${file:PATH}`".to_string()));
+                    cx.at(
+                        doc,
+                        loc,
+                        width,
+                        format!("invalid variable name `{inner}`"),
+                        Some("write `${NAME}`, `${NAME:-default}` or `${file:PATH}`".to_string()),
+                    );
                     failed = true;
                 } else {
                     match (cx.opts.env)(inner) {
@@ -537,7 +622,11 @@ struct ChannelDecl<'n> {
     node: &'n Node,
 }
 
-fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<RuleSet, Vec<RuleError>> {
+fn build(
+    sources: Vec<SourceFile>,
+    base: &Path,
+    opts: &LoadOptions,
+) -> Result<RuleSet, Vec<RuleError>> {
     let mut cx = Ctx {
         errors: Vec::new(),
         opts,
@@ -574,17 +663,27 @@ fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<Ru
         return Err(finish(cx.errors));
     }
     // Pass 2: interpolation.
-    for i in 0..docs.len() {
-        let mut root = std::mem::replace(&mut docs[i].root, Node { loc: Loc::default(), kind: Kind::Null });
-        interpolate(&mut cx, &docs[i], &mut root);
-        docs[i].root = root;
+    for doc in &mut docs {
+        let mut root = std::mem::replace(
+            &mut doc.root,
+            Node {
+                loc: Loc::default(),
+                kind: Kind::Null,
+            },
+        );
+        interpolate(&mut cx, doc, &mut root);
+        doc.root = root;
     }
 
     // Pass 3: top-level keys, fields, rates.
     let mut tops: Vec<Fields> = Vec::new();
     let mut saw_version = false;
-    for (di, doc) in docs.iter().enumerate() {
-        let allowed: &[&str] = if doc.is_test_file { &["tests"] } else { &TOP_KEYS };
+    for doc in &docs {
+        let allowed: &[&str] = if doc.is_test_file {
+            &["tests"]
+        } else {
+            &TOP_KEYS
+        };
         let Some(top) = fields(&mut cx, doc, &doc.root, "the rules file", allowed) else {
             tops.push(Fields { entries: &[] });
             continue;
@@ -592,35 +691,58 @@ fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<Ru
         if let Some(v) = top.get("version") {
             saw_version = true;
             if !matches!(v.kind, Kind::Int(1)) {
-                cx.node(doc, v, "unsupported `version`", Some("this ordersync reads `version: 1`".to_string()));
+                cx.node(
+                    doc,
+                    v,
+                    "unsupported `version`",
+                    Some("this ordersync reads `version: 1`".to_string()),
+                );
             }
         }
-        let _ = di;
         tops.push(top);
     }
     if !saw_version && !docs.is_empty() && docs.iter().any(|d| !d.is_test_file) {
         let doc = &docs[0];
-        cx.at(doc, Loc { line: 1, col: 1 }, 1, "missing `version`", Some("start the file with `version: 1`".to_string()));
+        cx.at(
+            doc,
+            Loc { line: 1, col: 1 },
+            1,
+            "missing `version`",
+            Some("start the file with `version: 1`".to_string()),
+        );
     }
 
     let mut declared: Vec<(String, Type)> = Vec::new();
     for (di, top) in tops.iter().enumerate() {
         let doc = &docs[di];
-        let Some(node) = top.get("fields") else { continue };
-        let Some(f) = fields(&mut cx, doc, node, "`fields`", &[]) else { continue };
+        let Some(node) = top.get("fields") else {
+            continue;
+        };
+        let Some(f) = fields(&mut cx, doc, node, "`fields`", &[]) else {
+            continue;
+        };
         for (k, v) in f.entries {
-            let Some(tname) = text(&mut cx, doc, v, "a field's type") else { continue };
+            let Some(tname) = text(&mut cx, doc, v, "a field's type") else {
+                continue;
+            };
             match Type::parse_name(tname) {
                 Some(t) => {
                     if declared.iter().any(|(n, _)| n == &k.name) {
-                        cx.key(doc, k, format!("field `{}` is declared twice", k.name), None);
+                        cx.key(
+                            doc,
+                            k,
+                            format!("field `{}` is declared twice", k.name),
+                            None,
+                        );
                     }
                     declared.push((k.name.clone(), t));
                 }
                 None => {
                     let hint = did_you_mean(tname, Type::FIELD_TYPE_NAMES.iter().copied())
                         .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| format!("types are {}", list_names(&Type::FIELD_TYPE_NAMES)));
+                        .unwrap_or_else(|| {
+                            format!("types are {}", list_names(&Type::FIELD_TYPE_NAMES))
+                        });
                     cx.node(doc, v, format!("unknown type `{tname}`"), Some(hint));
                 }
             }
@@ -631,8 +753,12 @@ fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<Ru
     let mut rates = Rates::default();
     for (di, top) in tops.iter().enumerate() {
         let doc = &docs[di];
-        let Some(node) = top.get("currency_rates") else { continue };
-        let Some(f) = fields(&mut cx, doc, node, "`currency_rates`", &[]) else { continue };
+        let Some(node) = top.get("currency_rates") else {
+            continue;
+        };
+        let Some(f) = fields(&mut cx, doc, node, "`currency_rates`", &[]) else {
+            continue;
+        };
         for (k, v) in f.entries {
             if k.name == "base" {
                 if let Some(b) = text(&mut cx, doc, v, "`base`") {
@@ -644,18 +770,37 @@ fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<Ru
                 Kind::Int(i) => i as f64,
                 Kind::Float(f) => f,
                 _ => {
-                    cx.node(doc, v, format!("the rate for `{}` must be a number, not {}", k.name, v.kind_name()), None);
+                    cx.node(
+                        doc,
+                        v,
+                        format!(
+                            "the rate for `{}` must be a number, not {}",
+                            k.name,
+                            v.kind_name()
+                        ),
+                        None,
+                    );
                     continue;
                 }
             };
             if !(rate.is_finite() && rate > 0.0) {
-                cx.node(doc, v, format!("the rate for `{}` must be above zero", k.name), None);
+                cx.node(
+                    doc,
+                    v,
+                    format!("the rate for `{}` must be above zero", k.name),
+                    None,
+                );
                 continue;
             }
             rates.rates.push((k.name.to_ascii_uppercase(), rate));
         }
         if rates.base.is_empty() && !f.entries.is_empty() {
-            cx.node(doc, node, "`currency_rates` needs a `base`", Some("e.g. `base: USD`: the currency the rates are in".to_string()));
+            cx.node(
+                doc,
+                node,
+                "`currency_rates` needs a `base`",
+                Some("e.g. `base: USD`: the currency the rates are in".to_string()),
+            );
         }
     }
 
@@ -663,32 +808,59 @@ fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<Ru
     let mut decls: Vec<ChannelDecl> = Vec::new();
     for (di, top) in tops.iter().enumerate() {
         let doc = &docs[di];
-        let Some(node) = top.get("channels") else { continue };
-        let Some(f) = fields(&mut cx, doc, node, "`channels`", &[]) else { continue };
+        let Some(node) = top.get("channels") else {
+            continue;
+        };
+        let Some(f) = fields(&mut cx, doc, node, "`channels`", &[]) else {
+            continue;
+        };
         for (k, v) in f.entries {
             if let Some(prev) = decls.iter().find(|d| d.key.name == k.name) {
                 // A repeat within one file was reported as a duplicate key already.
                 if prev.doc != di {
-                    cx.key(doc, k, format!("channel `{}` is defined twice", k.name), Some(format!("first defined in {}:{}", docs[prev.doc].name, prev.key.loc.line)));
+                    cx.key(
+                        doc,
+                        k,
+                        format!("channel `{}` is defined twice", k.name),
+                        Some(format!(
+                            "first defined in {}:{}",
+                            docs[prev.doc].name, prev.key.loc.line
+                        )),
+                    );
                 }
                 continue;
             }
             if !valid_name(&k.name) {
-                cx.key(doc, k, format!("invalid channel name `{}`", k.name), Some("use letters, digits, `_` and `-`".to_string()));
+                cx.key(
+                    doc,
+                    k,
+                    format!("invalid channel name `{}`", k.name),
+                    Some("use letters, digits, `_` and `-`".to_string()),
+                );
             }
-            decls.push(ChannelDecl { doc: di, key: k, node: v });
+            decls.push(ChannelDecl {
+                doc: di,
+                key: k,
+                node: v,
+            });
         }
     }
     if decls.is_empty() && docs.iter().any(|d| !d.is_test_file) {
         let doc = &docs[0];
-        cx.at(doc, Loc { line: 1, col: 1 }, 1, "no `channels` are defined", None);
+        cx.at(
+            doc,
+            Loc { line: 1, col: 1 },
+            1,
+            "no `channels` are defined",
+            None,
+        );
     }
     let names: Vec<String> = decls.iter().map(|d| d.key.name.clone()).collect();
     let mut channels: Vec<Channel> = Vec::new();
     let mut route_nodes: Vec<Option<&Node>> = Vec::new();
     for d in &decls {
         let doc = &docs[d.doc];
-        let (ch, routes) = channel(&mut cx, doc, d);
+        let (ch, routes) = channel(&mut cx, doc, d, &order_type);
         channels.push(ch);
         route_nodes.push(routes);
     }
@@ -703,10 +875,19 @@ fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<Ru
                     _ => vec![node],
                 };
                 for item in items {
-                    let Some(name) = text(&mut cx, doc, item, "a route") else { continue };
+                    let Some(name) = text(&mut cx, doc, item, "a route") else {
+                        continue;
+                    };
                     match names.iter().position(|n| n == name) {
-                        Some(j) if j == i => cx.node(doc, item, format!("`{name}` cannot route to itself"), None),
-                        Some(j) if channels[j].deliver.is_none() => cx.node(doc, item, format!("`{name}` has no `deliver`, so nothing can be routed to it"), None),
+                        Some(j) if j == i => {
+                            cx.node(doc, item, format!("`{name}` cannot route to itself"), None)
+                        }
+                        Some(j) if channels[j].deliver.is_none() => cx.node(
+                            doc,
+                            item,
+                            format!("`{name}` has no `deliver`, so nothing can be routed to it"),
+                            None,
+                        ),
                         Some(j) => out.push(j),
                         None => unknown_channel(&mut cx, doc, item, name, &names),
                     }
@@ -719,7 +900,10 @@ fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<Ru
                     matches!(
                         (channels[i].role, channels[j].role),
                         (Role::Marketplace, Role::CommercePlatform)
-                            | (Role::CommercePlatform, Role::Marketplace | Role::Fulfillment)
+                            | (
+                                Role::CommercePlatform,
+                                Role::Marketplace | Role::Fulfillment
+                            )
                             | (Role::Fulfillment, Role::CommercePlatform)
                     )
                 })
@@ -732,21 +916,39 @@ fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<Ru
     let mut seen_rules: Vec<(String, Arc<str>, u32)> = Vec::new();
     for (di, top) in tops.iter().enumerate() {
         let doc = &docs[di];
-        let Some(node) = top.get("rules") else { continue };
-        let Some(f) = fields(&mut cx, doc, node, "`rules`", &[]) else { continue };
+        let Some(node) = top.get("rules") else {
+            continue;
+        };
+        let Some(f) = fields(&mut cx, doc, node, "`rules`", &[]) else {
+            continue;
+        };
         for (k, v) in f.entries {
             let Some(ci) = names.iter().position(|n| n == &k.name) else {
                 unknown_channel_key(&mut cx, doc, k, &names);
                 continue;
             };
-            if let Some((_, file, line)) = seen_rules.iter().find(|(n, _, _)| n == &k.name) {
-                if **file != *doc.name {
-                    cx.key(doc, k, format!("rules for `{}` are defined twice", k.name), Some(format!("first defined in {file}:{line}")));
-                    continue;
-                }
+            if let Some((_, file, line)) = seen_rules.iter().find(|(n, _, _)| n == &k.name)
+                && **file != *doc.name
+            {
+                cx.key(
+                    doc,
+                    k,
+                    format!("rules for `{}` are defined twice", k.name),
+                    Some(format!("first defined in {file}:{line}")),
+                );
+                continue;
             }
             seen_rules.push((k.name.clone(), doc.name.clone(), k.loc.line));
-            source_rules(&mut cx, doc, v, ci, &mut channels, &names, &order_type, &rates);
+            source_rules(
+                &mut cx,
+                doc,
+                v,
+                ci,
+                &mut channels,
+                &names,
+                &order_type,
+                &rates,
+            );
         }
     }
 
@@ -754,10 +956,17 @@ fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<Ru
     let mut tests = Vec::new();
     for (di, top) in tops.iter().enumerate() {
         let doc = &docs[di];
-        let Some(node) = top.get("tests") else { continue };
+        let Some(node) = top.get("tests") else {
+            continue;
+        };
         let Kind::Seq(items) = &node.kind else {
             if !matches!(node.kind, Kind::Null) {
-                cx.node(doc, node, format!("`tests` must be a list, not {}", node.kind_name()), None);
+                cx.node(
+                    doc,
+                    node,
+                    format!("`tests` must be a list, not {}", node.kind_name()),
+                    None,
+                );
             }
             continue;
         };
@@ -775,7 +984,10 @@ fn build(sources: Vec<SourceFile>, base: &Path, opts: &LoadOptions) -> Result<Ru
     let mut ordered: Vec<&SourceFile> = sources.iter().collect();
     ordered.sort_by(|a, b| a.name.cmp(&b.name));
     for s in ordered {
-        let file = Path::new(&s.name).file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        let file = Path::new(&s.name)
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
         hasher.update(file.as_bytes());
         hasher.update([0]);
         hasher.update(s.text.as_bytes());
@@ -801,26 +1013,43 @@ fn finish(mut errors: Vec<RuleError>) -> Vec<RuleError> {
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn unknown_channel(cx: &mut Ctx, doc: &Doc, n: &Node, name: &str, names: &[String]) {
     let hint = did_you_mean(name, names.iter().map(String::as_str))
         .map(|s| format!("did you mean `{s}`?"))
-        .or_else(|| Some(format!("channels are {}", list_names(&names.iter().map(String::as_str).collect::<Vec<_>>()))));
+        .or_else(|| {
+            Some(format!(
+                "channels are {}",
+                list_names(&names.iter().map(String::as_str).collect::<Vec<_>>())
+            ))
+        });
     cx.node(doc, n, format!("unknown channel `{name}`"), hint);
 }
 
 fn unknown_channel_key(cx: &mut Ctx, doc: &Doc, k: &Key, names: &[String]) {
     let hint = did_you_mean(&k.name, names.iter().map(String::as_str))
         .map(|s| format!("did you mean `{s}`?"))
-        .or_else(|| Some(format!("channels are {}", list_names(&names.iter().map(String::as_str).collect::<Vec<_>>()))));
+        .or_else(|| {
+            Some(format!(
+                "channels are {}",
+                list_names(&names.iter().map(String::as_str).collect::<Vec<_>>())
+            ))
+        });
     cx.key(doc, k, format!("unknown channel `{}`", k.name), hint);
 }
 
 fn format_of(cx: &mut Ctx, doc: &Doc, n: Option<&Node>, parent: &Node) -> Format {
     let Some(n) = n else {
-        cx.node(doc, parent, "missing `format`", Some("`format: ordersync` or `format: shopify`".to_string()));
+        cx.node(
+            doc,
+            parent,
+            "missing `format`",
+            Some("`format: ordersync` or `format: shopify`".to_string()),
+        );
         return Format::Ordersync;
     };
     match text(cx, doc, n, "`format`") {
@@ -842,14 +1071,26 @@ fn url(cx: &mut Ctx, doc: &Doc, n: Option<&Node>, parent: &Node, what: &str) -> 
         cx.node(doc, parent, format!("{what} needs a `url`"), None);
         return String::new();
     };
-    let Some(u) = text(cx, doc, n, "`url`") else { return String::new() };
+    let Some(u) = text(cx, doc, n, "`url`") else {
+        return String::new();
+    };
     if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() <= "https://".len() {
-        cx.node(doc, n, format!("invalid url `{u}`"), Some("write an absolute `http://` or `https://` URL".to_string()));
+        cx.node(
+            doc,
+            n,
+            format!("invalid url `{u}`"),
+            Some("write an absolute `http://` or `https://` URL".to_string()),
+        );
     }
     u.to_string()
 }
 
-fn channel<'n>(cx: &mut Ctx, doc: &Doc, d: &ChannelDecl<'n>) -> (Channel, Option<&'n Node>) {
+fn channel<'n>(
+    cx: &mut Ctx,
+    doc: &Doc,
+    d: &ChannelDecl<'n>,
+    order: &Type,
+) -> (Channel, Option<&'n Node>) {
     let name = d.key.name.clone();
     let mut ch = Channel {
         name: name.clone(),
@@ -866,124 +1107,191 @@ fn channel<'n>(cx: &mut Ctx, doc: &Doc, d: &ChannelDecl<'n>) -> (Channel, Option
         return (ch, None);
     };
     match f.get("role") {
-        None => cx.key(doc, d.key, format!("channel `{name}` needs a `role`"), Some(format!("roles are {}", list_names(&ROLES)))),
+        None => cx.key(
+            doc,
+            d.key,
+            format!("channel `{name}` needs a `role`"),
+            Some(format!("roles are {}", list_names(&ROLES))),
+        ),
         Some(r) => match text(cx, doc, r, "`role`") {
             Some("commerce_platform") => ch.role = Role::CommercePlatform,
             Some("marketplace") => ch.role = Role::Marketplace,
             Some("fulfillment") => ch.role = Role::Fulfillment,
             Some(other) => {
-                let hint = did_you_mean(other, ROLES).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("roles are {}", list_names(&ROLES)));
+                let hint = did_you_mean(other, ROLES)
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("roles are {}", list_names(&ROLES)));
                 cx.node(doc, r, format!("unknown role `{other}`"), Some(hint));
             }
             None => {}
         },
     }
-    if let Some(w) = f.get("webhook") {
-        if let Some(wf) = fields(cx, doc, w, "`webhook`", &WEBHOOK_KEYS) {
-            let format = format_of(cx, doc, wf.get("format"), w);
-            let secret = match wf.get("secret") {
-                Some(s) => text(cx, doc, s, "`secret`").unwrap_or_default().to_string(),
-                None => {
-                    cx.node(doc, w, "`webhook` needs a `secret`", Some("e.g. `secret: ${SHOPIFY_WEBHOOK_SECRET}`".to_string()));
-                    String::new()
-                }
-            };
-            if let Some(s) = wf.get("secret") {
-                if secret.is_empty() && matches!(s.kind, Kind::Str(_)) {
-                    cx.node(doc, s, "the webhook `secret` is empty", None);
-                }
+    if let Some(w) = f.get("webhook")
+        && let Some(wf) = fields(cx, doc, w, "`webhook`", &WEBHOOK_KEYS)
+    {
+        let format = format_of(cx, doc, wf.get("format"), w);
+        let secret = match wf.get("secret") {
+            Some(s) => text(cx, doc, s, "`secret`").unwrap_or_default().to_string(),
+            None => {
+                cx.node(
+                    doc,
+                    w,
+                    "`webhook` needs a `secret`",
+                    Some("e.g. `secret: ${SHOPIFY_WEBHOOK_SECRET}`".to_string()),
+                );
+                String::new()
             }
-            ch.webhook = Some(Webhook { format, secret: Secret(secret) });
+        };
+        if let Some(s) = wf.get("secret")
+            && secret.is_empty()
+            && matches!(s.kind, Kind::Str(_))
+        {
+            cx.node(doc, s, "the webhook `secret` is empty", None);
         }
+        ch.webhook = Some(Webhook {
+            format,
+            secret: Secret(secret),
+        });
     }
-    if let Some(p) = f.get("poll") {
-        if let Some(pf) = fields(cx, doc, p, "`poll`", &POLL_KEYS) {
-            let schedule = match pf.get("schedule") {
-                Some(s) => {
-                    let sched = s.scalar_text().unwrap_or_default();
-                    if let Err(e) = croner::parser::CronParser::builder()
-                        .seconds(croner::parser::Seconds::Required)
-                        .dom_and_dow(true)
-                        .build()
-                        .parse(&sched)
-                    {
-                        cx.node(doc, s, format!("invalid cron schedule `{sched}`: {}", cron_reason(&e)), Some("six fields, seconds first: `0 */10 * * * *` is every 10 minutes".to_string()));
-                    }
-                    sched
+    if let Some(p) = f.get("poll")
+        && let Some(pf) = fields(cx, doc, p, "`poll`", &POLL_KEYS)
+    {
+        let schedule = match pf.get("schedule") {
+            Some(s) => {
+                let sched = s.scalar_text().unwrap_or_default();
+                if let Err(e) = croner::parser::CronParser::builder()
+                    .seconds(croner::parser::Seconds::Required)
+                    .dom_and_dow(true)
+                    .build()
+                    .parse(&sched)
+                {
+                    cx.node(
+                        doc,
+                        s,
+                        format!("invalid cron schedule `{sched}`: {}", cron_reason(&e)),
+                        Some(
+                            "six fields, seconds first: `0 */10 * * * *` is every 10 minutes"
+                                .to_string(),
+                        ),
+                    );
                 }
-                None => {
-                    cx.node(doc, p, "`poll` needs a `schedule`", None);
-                    String::new()
-                }
-            };
-            let url = url(cx, doc, pf.get("url"), p, "`poll`");
-            let format = format_of(cx, doc, pf.get("format"), p);
-            let overlap = pf.get("overlap").and_then(|o| duration(cx, doc, o, "`overlap`")).unwrap_or(Duration::from_secs(300));
-            ch.poll = Some(Poll { schedule, url, format, overlap });
-        }
-    }
-    if let Some(dn) = f.get("deliver") {
-        if let Some(df) = fields(cx, doc, dn, "`deliver`", &DELIVER_KEYS) {
-            let url = url(cx, doc, df.get("url"), dn, "`deliver`");
-            let secret = df.get("secret").and_then(|s| text(cx, doc, s, "`secret`")).map(|s| Secret(s.to_string()));
-            let accepts = match df.get("accepts") {
-                None => Event::ALL.to_vec(),
-                Some(a) => {
-                    let items: Vec<&Node> = match &a.kind {
-                        Kind::Seq(items) => items.iter().collect(),
-                        _ => vec![a],
-                    };
-                    let mut out = Vec::new();
-                    for item in items {
-                        let Some(name) = text(cx, doc, item, "an event") else { continue };
-                        match name.parse::<Event>() {
-                            Ok(e) => out.push(e),
-                            Err(_) => {
-                                let all: Vec<&str> = Event::ALL.iter().map(|e| e.as_str()).collect();
-                                let hint = did_you_mean(name, all.iter().copied()).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("events are {}", list_names(&all)));
-                                cx.node(doc, item, format!("unknown event `{name}`"), Some(hint));
-                            }
-                        }
-                    }
-                    out
-                }
-            };
-            let timeout = df.get("timeout").and_then(|t| duration(cx, doc, t, "`timeout`")).unwrap_or(Duration::from_secs(10));
-            let mut retry = Retry { attempts: 12, first: Duration::from_secs(2), max: Duration::from_secs(1800) };
-            if let Some(r) = df.get("retry") {
-                if let Some(rf) = fields(cx, doc, r, "`retry`", &RETRY_KEYS) {
-                    if let Some(a) = rf.get("attempts") {
-                        match a.kind {
-                            Kind::Int(n) if (1..=1000).contains(&n) => retry.attempts = n as u32,
-                            _ => cx.node(doc, a, "`attempts` must be a whole number from 1 to 1000", None),
-                        }
-                    }
-                    if let Some(d) = rf.get("first").and_then(|n| duration(cx, doc, n, "`first`")) {
-                        retry.first = d;
-                    }
-                    if let Some(d) = rf.get("max").and_then(|n| duration(cx, doc, n, "`max`")) {
-                        retry.max = d;
-                    }
-                }
+                sched
             }
-            let mut require = Vec::new();
-            if let Some(r) = df.get("require") {
-                let items: Vec<&Node> = match &r.kind {
+            None => {
+                cx.node(doc, p, "`poll` needs a `schedule`", None);
+                String::new()
+            }
+        };
+        let url = url(cx, doc, pf.get("url"), p, "`poll`");
+        let format = format_of(cx, doc, pf.get("format"), p);
+        let overlap = pf
+            .get("overlap")
+            .and_then(|o| duration(cx, doc, o, "`overlap`"))
+            .unwrap_or(Duration::from_secs(300));
+        ch.poll = Some(Poll {
+            schedule,
+            url,
+            format,
+            overlap,
+        });
+    }
+    if let Some(dn) = f.get("deliver")
+        && let Some(df) = fields(cx, doc, dn, "`deliver`", &DELIVER_KEYS)
+    {
+        let url = url(cx, doc, df.get("url"), dn, "`deliver`");
+        let secret = df
+            .get("secret")
+            .and_then(|s| text(cx, doc, s, "`secret`"))
+            .map(|s| Secret(s.to_string()));
+        let accepts = match df.get("accepts") {
+            None => Event::ALL.to_vec(),
+            Some(a) => {
+                let items: Vec<&Node> = match &a.kind {
                     Kind::Seq(items) => items.iter().collect(),
-                    _ => vec![r],
+                    _ => vec![a],
                 };
+                let mut out = Vec::new();
                 for item in items {
-                    if let Some(p) = text(cx, doc, item, "a required field") {
-                        require.push((p.to_string(), item));
+                    let Some(name) = text(cx, doc, item, "an event") else {
+                        continue;
+                    };
+                    match name.parse::<Event>() {
+                        Ok(e) => out.push(e),
+                        Err(_) => {
+                            let all: Vec<&str> = Event::ALL.iter().map(|e| e.as_str()).collect();
+                            let hint = did_you_mean(name, all.iter().copied())
+                                .map(|s| format!("did you mean `{s}`?"))
+                                .unwrap_or_else(|| format!("events are {}", list_names(&all)));
+                            cx.node(doc, item, format!("unknown event `{name}`"), Some(hint));
+                        }
                     }
                 }
+                out
             }
-            let require = require.into_iter().map(|(p, _)| p).collect();
-            ch.deliver = Some(Deliver { url, secret, accepts, timeout, retry, require });
+        };
+        let timeout = df
+            .get("timeout")
+            .and_then(|t| duration(cx, doc, t, "`timeout`"))
+            .unwrap_or(Duration::from_secs(10));
+        let mut retry = Retry {
+            attempts: 12,
+            first: Duration::from_secs(2),
+            max: Duration::from_secs(1800),
+        };
+        if let Some(r) = df.get("retry")
+            && let Some(rf) = fields(cx, doc, r, "`retry`", &RETRY_KEYS)
+        {
+            if let Some(a) = rf.get("attempts") {
+                match a.kind {
+                    Kind::Int(n) if (1..=1000).contains(&n) => retry.attempts = n as u32,
+                    _ => cx.node(
+                        doc,
+                        a,
+                        "`attempts` must be a whole number from 1 to 1000",
+                        None,
+                    ),
+                }
+            }
+            if let Some(d) = rf
+                .get("first")
+                .and_then(|n| duration(cx, doc, n, "`first`"))
+            {
+                retry.first = d;
+            }
+            if let Some(d) = rf.get("max").and_then(|n| duration(cx, doc, n, "`max`")) {
+                retry.max = d;
+            }
         }
+        let mut require = Vec::new();
+        if let Some(r) = df.get("require") {
+            let items: Vec<&Node> = match &r.kind {
+                Kind::Seq(items) => items.iter().collect(),
+                _ => vec![r],
+            };
+            for item in items {
+                if let Some(p) = text(cx, doc, item, "a required field")
+                    && resolve_path(cx, doc, item, p, order, None).is_some()
+                {
+                    require.push(p.to_string());
+                }
+            }
+        }
+        ch.deliver = Some(Deliver {
+            url,
+            secret,
+            accepts,
+            timeout,
+            retry,
+            require,
+        });
     }
     if ch.webhook.is_none() && ch.poll.is_none() && ch.deliver.is_none() {
-        cx.key(doc, d.key, format!("channel `{name}` has neither `webhook` nor `poll` nor `deliver`"), Some("a channel must send updates, receive them, or both".to_string()));
+        cx.key(
+            doc,
+            d.key,
+            format!("channel `{name}` has neither `webhook` nor `poll` nor `deliver`"),
+            Some("a channel must send updates, receive them, or both".to_string()),
+        );
     }
     (ch, f.get("routes"))
 }
@@ -991,7 +1299,10 @@ fn channel<'n>(cx: &mut Ctx, doc: &Doc, d: &ChannelDecl<'n>) -> (Channel, Option
 fn cron_reason(e: &croner::errors::CronError) -> String {
     let s = e.to_string();
     let s = s.trim_end_matches('.');
-    let s = s.strip_prefix("Invalid pattern: ").or_else(|| s.strip_prefix("invalid pattern: ")).unwrap_or(s);
+    let s = s
+        .strip_prefix("Invalid pattern: ")
+        .or_else(|| s.strip_prefix("invalid pattern: "))
+        .unwrap_or(s);
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
@@ -1000,7 +1311,14 @@ fn cron_reason(e: &croner::errors::CronError) -> String {
 }
 
 /// Checks that every dotted path in `require` and attribute names exists.
-fn resolve_path(cx: &mut Ctx, doc: &Doc, n: &Node, path: &str, order: &Type, at_key: Option<&Key>) -> Option<Type> {
+fn resolve_path(
+    cx: &mut Ctx,
+    doc: &Doc,
+    n: &Node,
+    path: &str,
+    order: &Type,
+    at_key: Option<&Key>,
+) -> Option<Type> {
     let mut ty = order.clone();
     let mut walked: Vec<&str> = Vec::new();
     for seg in path.split('.') {
@@ -1013,10 +1331,18 @@ fn resolve_path(cx: &mut Ctx, doc: &Doc, n: &Node, path: &str, order: &Type, at_
             Some(t) => ty = t,
             None => {
                 let prefix = walked.join(".");
-                let full = |s: &str| if prefix.is_empty() { s.to_string() } else { format!("{prefix}.{s}") };
+                let full = |s: &str| {
+                    if prefix.is_empty() {
+                        s.to_string()
+                    } else {
+                        format!("{prefix}.{s}")
+                    }
+                };
                 let hint = did_you_mean(seg, ty.field_names())
                     .map(|s| format!("did you mean `{}`?", full(s)))
-                    .or_else(|| Some("declare custom fields under `fields:` with their type".to_string()));
+                    .or_else(|| {
+                        Some("declare custom fields under `fields:` with their type".to_string())
+                    });
                 let msg = format!("unknown field `{path}`");
                 match at_key {
                     Some(k) => cx.key(doc, k, msg, hint),
@@ -1031,59 +1357,132 @@ fn resolve_path(cx: &mut Ctx, doc: &Doc, n: &Node, path: &str, order: &Type, at_
 }
 
 #[allow(clippy::too_many_arguments)]
-fn source_rules(cx: &mut Ctx, doc: &Doc, n: &Node, ci: usize, channels: &mut [Channel], names: &[String], order: &Type, rates: &Rates) {
+fn source_rules(
+    cx: &mut Ctx,
+    doc: &Doc,
+    n: &Node,
+    ci: usize,
+    channels: &mut [Channel],
+    names: &[String],
+    order: &Type,
+    rates: &Rates,
+) {
     let source = names[ci].clone();
-    let Some(f) = fields(cx, doc, n, &format!("`rules.{source}`"), &RULE_KEYS) else { return };
+    let Some(f) = fields(cx, doc, n, &format!("`rules.{source}`"), &RULE_KEYS) else {
+        return;
+    };
     if let Some(imp) = f.get("import") {
-        let env = CompileEnv { order, rates, destination_known: false };
+        let env = CompileEnv {
+            order,
+            rates,
+            destination_known: false,
+        };
         if let Some(c) = expression(cx, doc, imp, &env, true) {
             channels[ci].import = Some(c);
         }
     }
     if let Some(a) = f.get("attributes") {
-        channels[ci].attributes = attributes(cx, doc, a, order, rates, &format!("`rules.{source}.attributes`"));
+        channels[ci].attributes = attributes(
+            cx,
+            doc,
+            a,
+            order,
+            rates,
+            &format!("`rules.{source}.attributes`"),
+        );
     }
     if let Some(o) = f.get("overwrites") {
-        let Some(of) = fields(cx, doc, o, "`overwrites`", &[]) else { return };
+        let Some(of) = fields(cx, doc, o, "`overwrites`", &[]) else {
+            return;
+        };
         for (k, v) in of.entries {
             let Some(di) = names.iter().position(|x| x == &k.name) else {
                 unknown_channel_key(cx, doc, k, names);
                 continue;
             };
             if !channels[ci].routes.contains(&di) {
-                let routes: Vec<&str> = channels[ci].routes.iter().map(|&r| names[r].as_str()).collect();
+                let routes: Vec<&str> = channels[ci]
+                    .routes
+                    .iter()
+                    .map(|&r| names[r].as_str())
+                    .collect();
                 let hint = if routes.is_empty() {
                     format!("`{source}` routes to no channel")
                 } else {
                     format!("`{source}` routes to {}", list_names(&routes))
                 };
-                cx.key(doc, k, format!("overwrite for `{}`, which `{source}` never routes to", k.name), Some(hint));
+                cx.key(
+                    doc,
+                    k,
+                    format!(
+                        "overwrite for `{}`, which `{source}` never routes to",
+                        k.name
+                    ),
+                    Some(hint),
+                );
                 continue;
             }
-            let Some(wf) = fields(cx, doc, v, &format!("`overwrites.{}`", k.name), &OVERWRITE_KEYS) else { continue };
+            let Some(wf) = fields(
+                cx,
+                doc,
+                v,
+                &format!("`overwrites.{}`", k.name),
+                &OVERWRITE_KEYS,
+            ) else {
+                continue;
+            };
             let attrs = match wf.get("attributes") {
-                Some(a) => attributes(cx, doc, a, order, rates, &format!("`overwrites.{}.attributes`", k.name)),
+                Some(a) => attributes(
+                    cx,
+                    doc,
+                    a,
+                    order,
+                    rates,
+                    &format!("`overwrites.{}.attributes`", k.name),
+                ),
                 None => Vec::new(),
             };
-            channels[ci].overwrites.push(Overwrite { destination: di, attributes: attrs });
+            channels[ci].overwrites.push(Overwrite {
+                destination: di,
+                attributes: attrs,
+            });
         }
     }
 }
 
 /// Compiles an expression node; a bare `true`/`false`/number is taken as written.
-fn expression(cx: &mut Ctx, doc: &Doc, n: &Node, env: &CompileEnv, want_bool: bool) -> Option<Condition> {
+fn expression(
+    cx: &mut Ctx,
+    doc: &Doc,
+    n: &Node,
+    env: &CompileEnv,
+    want_bool: bool,
+) -> Option<Condition> {
     let src = match &n.kind {
         Kind::Str(s) => s.clone(),
         Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) => n.scalar_text().unwrap_or_default(),
         _ => {
-            cx.node(doc, n, format!("an expression must be text, not {}", n.kind_name()), None);
+            cx.node(
+                doc,
+                n,
+                format!("an expression must be text, not {}", n.kind_name()),
+                None,
+            );
             return None;
         }
     };
     match Condition::compile(&src, env) {
         Ok(c) => {
             if want_bool && !matches!(c.ty, Type::Bool | Type::Any) {
-                cx.node(doc, n, format!("a condition must be true or false; this is {}", crate::condition::type_article(&c.ty)), None);
+                cx.node(
+                    doc,
+                    n,
+                    format!(
+                        "a condition must be true or false; this is {}",
+                        crate::condition::type_article(&c.ty)
+                    ),
+                    None,
+                );
                 return None;
             }
             Some(c)
@@ -1097,42 +1496,99 @@ fn expression(cx: &mut Ctx, doc: &Doc, n: &Node, env: &CompileEnv, want_bool: bo
     }
 }
 
-fn attributes(cx: &mut Ctx, doc: &Doc, n: &Node, order: &Type, rates: &Rates, what: &str) -> Vec<Attribute> {
-    let Some(f) = fields(cx, doc, n, what, &[]) else { return Vec::new() };
-    let env = CompileEnv { order, rates, destination_known: true };
+fn attributes(
+    cx: &mut Ctx,
+    doc: &Doc,
+    n: &Node,
+    order: &Type,
+    rates: &Rates,
+    what: &str,
+) -> Vec<Attribute> {
+    let Some(f) = fields(cx, doc, n, what, &[]) else {
+        return Vec::new();
+    };
+    let env = CompileEnv {
+        order,
+        rates,
+        destination_known: true,
+    };
     let mut out = Vec::new();
     for (k, v) in f.entries {
-        let place = Place { file: doc.name.clone(), line: k.loc.line };
+        let place = Place {
+            file: doc.name.clone(),
+            line: k.loc.line,
+        };
         let field_type = if k.name == "publish" {
             Some(Type::Bool)
         } else {
             resolve_path(cx, doc, v, &k.name, order, Some(k))
         };
-        let Some(field_type) = field_type else { continue };
+        let Some(field_type) = field_type else {
+            continue;
+        };
         let mut replace = false;
         let value = match &v.kind {
             Kind::Map(_) => {
-                let Some(af) = fields(cx, doc, v, &format!("attribute `{}`", k.name), &ATTR_KEYS) else { continue };
+                let Some(af) = fields(cx, doc, v, &format!("attribute `{}`", k.name), &ATTR_KEYS)
+                else {
+                    continue;
+                };
                 if let Some(m) = af.get("mode") {
                     match text(cx, doc, m, "`mode`") {
                         Some("replace") => replace = true,
                         Some("merge") => {}
-                        Some(other) => cx.node(doc, m, format!("unknown mode `{other}`"), Some("`mode: replace` or `mode: merge` (the default)".to_string())),
+                        Some(other) => cx.node(
+                            doc,
+                            m,
+                            format!("unknown mode `{other}`"),
+                            Some("`mode: replace` or `mode: merge` (the default)".to_string()),
+                        ),
                         None => {}
                     }
                 }
-                let forms: Vec<&str> = ["constant", "value", "when", "cases"].into_iter().filter(|f| af.get(f).is_some()).collect();
+                let forms: Vec<&str> = ["constant", "value", "when", "cases"]
+                    .into_iter()
+                    .filter(|f| af.get(f).is_some())
+                    .collect();
                 if forms.len() > 1 {
-                    cx.key(doc, k, format!("attribute `{}` has both `{}` and `{}`", k.name, forms[0], forms[1]), Some("give one of `constant`, `value`, `when` or `cases`".to_string()));
+                    cx.key(
+                        doc,
+                        k,
+                        format!(
+                            "attribute `{}` has both `{}` and `{}`",
+                            k.name, forms[0], forms[1]
+                        ),
+                        Some("give one of `constant`, `value`, `when` or `cases`".to_string()),
+                    );
                     continue;
                 }
                 match forms.first().copied() {
-                    Some("constant") => AttrValue::Constant(constant(cx, doc, af.get("constant"), &k.name, &field_type)),
+                    Some("constant") => AttrValue::Constant(constant(
+                        cx,
+                        doc,
+                        af.get("constant"),
+                        &k.name,
+                        &field_type,
+                    )),
                     Some("value") => {
-                        let Some(node) = af.get("value") else { continue };
-                        let Some(c) = expression(cx, doc, node, &env, false) else { continue };
+                        let Some(node) = af.get("value") else {
+                            continue;
+                        };
+                        let Some(c) = expression(cx, doc, node, &env, false) else {
+                            continue;
+                        };
                         if !type_fits(&field_type, &c.ty) {
-                            cx.node(doc, node, format!("`{}` is {}, but this value is {}", k.name, crate::condition::type_article(&field_type), crate::condition::type_article(&c.ty)), None);
+                            cx.node(
+                                doc,
+                                node,
+                                format!(
+                                    "`{}` is {}, but this value is {}",
+                                    k.name,
+                                    crate::condition::type_article(&field_type),
+                                    crate::condition::type_article(&c.ty)
+                                ),
+                                None,
+                            );
                             continue;
                         }
                         AttrValue::Expr(c)
@@ -1140,23 +1596,40 @@ fn attributes(cx: &mut Ctx, doc: &Doc, n: &Node, order: &Type, rates: &Rates, wh
                     Some("when") => {
                         let Some(node) = af.get("when") else { continue };
                         let when = expression(cx, doc, node, &env, true);
-                        let Some((_, then_node)) = af.get_entry("then").map(|(k, v)| (k, v)) else {
-                            cx.key(doc, k, format!("attribute `{}` has `when` but no `then`", k.name), None);
+                        let Some(then_node) = af.get("then") else {
+                            cx.key(
+                                doc,
+                                k,
+                                format!("attribute `{}` has `when` but no `then`", k.name),
+                                None,
+                            );
                             continue;
                         };
                         let then = constant(cx, doc, Some(then_node), &k.name, &field_type);
-                        let otherwise = af.get("otherwise").map(|o| constant(cx, doc, Some(o), &k.name, &field_type));
+                        let otherwise = af
+                            .get("otherwise")
+                            .map(|o| constant(cx, doc, Some(o), &k.name, &field_type));
                         let Some(when) = when else { continue };
-                        AttrValue::When { when, then, otherwise }
+                        AttrValue::When {
+                            when,
+                            then,
+                            otherwise,
+                        }
                     }
                     Some(_) => {
-                        let Some(node) = af.get("cases") else { continue };
+                        let Some(node) = af.get("cases") else {
+                            continue;
+                        };
                         let mut cases = Vec::new();
                         match &node.kind {
                             Kind::Seq(items) => {
                                 for item in items {
-                                    let Some(cf) = fields(cx, doc, item, "a case", &CASE_KEYS) else { continue };
-                                    let (Some(w), Some(t)) = (cf.get("when"), cf.get("then")) else {
+                                    let Some(cf) = fields(cx, doc, item, "a case", &CASE_KEYS)
+                                    else {
+                                        continue;
+                                    };
+                                    let (Some(w), Some(t)) = (cf.get("when"), cf.get("then"))
+                                    else {
                                         cx.node(doc, item, "a case needs `when` and `then`", None);
                                         continue;
                                     };
@@ -1167,17 +1640,32 @@ fn attributes(cx: &mut Ctx, doc: &Doc, n: &Node, order: &Type, rates: &Rates, wh
                                     }
                                 }
                             }
-                            _ => cx.node(doc, node, "`cases` must be a list of `{ when, then }`", None),
+                            _ => cx.node(
+                                doc,
+                                node,
+                                "`cases` must be a list of `{ when, then }`",
+                                None,
+                            ),
                         }
                         let Some(o) = af.get("otherwise") else {
-                            cx.key(doc, k, format!("`cases` of `{}` has no `otherwise`", k.name), Some("add `otherwise: V` for orders no case matches".to_string()));
+                            cx.key(
+                                doc,
+                                k,
+                                format!("`cases` of `{}` has no `otherwise`", k.name),
+                                Some("add `otherwise: V` for orders no case matches".to_string()),
+                            );
                             continue;
                         };
                         let otherwise = constant(cx, doc, Some(o), &k.name, &field_type);
                         AttrValue::Cases { cases, otherwise }
                     }
                     None => {
-                        cx.key(doc, k, format!("attribute `{}` has no value", k.name), Some("give one of `constant`, `value`, `when` or `cases`".to_string()));
+                        cx.key(
+                            doc,
+                            k,
+                            format!("attribute `{}` has no value", k.name),
+                            Some("give one of `constant`, `value`, `when` or `cases`".to_string()),
+                        );
                         continue;
                     }
                 }
@@ -1185,7 +1673,13 @@ fn attributes(cx: &mut Ctx, doc: &Doc, n: &Node, order: &Type, rates: &Rates, wh
             _ => AttrValue::Constant(constant(cx, doc, Some(v), &k.name, &field_type)),
         };
         let path = k.name.split('.').map(str::to_string).collect();
-        out.push(Attribute { name: k.name.clone(), path, value, replace, place });
+        out.push(Attribute {
+            name: k.name.clone(),
+            path,
+            value,
+            replace,
+            place,
+        });
     }
     out
 }
@@ -1208,13 +1702,25 @@ fn constant(cx: &mut Ctx, doc: &Doc, n: Option<&Node>, name: &str, field: &Type)
         (Type::Bool, Value::Bool(_)) | (Type::Number, Value::Number(_)) => true,
         (t, Value::Text(_)) if t.is_textual() => true,
         (t, Value::Number(_) | Value::Bool(_)) if t.is_textual() => true,
-        (Type::List(inner), Value::List(items)) => items.iter().all(|i| !matches!(i, Value::List(_) | Value::Object(_)) || **inner == Type::Any),
+        (Type::List(inner), Value::List(items)) => items
+            .iter()
+            .all(|i| !matches!(i, Value::List(_) | Value::Object(_)) || **inner == Type::Any),
         (Type::List(_), Value::Text(_) | Value::Number(_)) => true,
         (Type::Object(_), Value::Object(_)) => true,
         _ => false,
     };
     if !ok {
-        cx.node(doc, n, format!("`{name}` is {}, but `{}` is {}", crate::condition::type_article(field), n.scalar_text().unwrap_or_else(|| v.to_string()), value_article(&v)), None);
+        cx.node(
+            doc,
+            n,
+            format!(
+                "`{name}` is {}, but `{}` is {}",
+                crate::condition::type_article(field),
+                n.scalar_text().unwrap_or_else(|| v.to_string()),
+                value_article(&v)
+            ),
+            None,
+        );
     }
     // Text written for a number or a bool field is a common YAML slip; keep as given.
     v
@@ -1231,7 +1737,13 @@ fn value_article(v: &Value) -> &'static str {
     }
 }
 
-fn test_case(cx: &mut Ctx, doc: &Doc, n: &Node, channels: &[Channel], names: &[String]) -> Option<RuleTest> {
+fn test_case(
+    cx: &mut Ctx,
+    doc: &Doc,
+    n: &Node,
+    channels: &[Channel],
+    names: &[String],
+) -> Option<RuleTest> {
     let f = fields(cx, doc, n, "a test", &TEST_KEYS)?;
     let name = match f.get("name") {
         Some(x) => text(cx, doc, x, "`name`")?.to_string(),
@@ -1240,7 +1752,10 @@ fn test_case(cx: &mut Ctx, doc: &Doc, n: &Node, channels: &[Channel], names: &[S
             return None;
         }
     };
-    let place = Place { file: doc.name.clone(), line: n.loc.line };
+    let place = Place {
+        file: doc.name.clone(),
+        line: n.loc.line,
+    };
     let from = match f.get("from") {
         Some(x) => {
             let s = text(cx, doc, x, "`from`")?;
@@ -1264,7 +1779,9 @@ fn test_case(cx: &mut Ctx, doc: &Doc, n: &Node, channels: &[Channel], names: &[S
                 Ok(e) => e,
                 Err(_) => {
                     let all: Vec<&str> = Event::ALL.iter().map(|e| e.as_str()).collect();
-                    let hint = did_you_mean(s, all.iter().copied()).map(|h| format!("did you mean `{h}`?")).unwrap_or_else(|| format!("events are {}", list_names(&all)));
+                    let hint = did_you_mean(s, all.iter().copied())
+                        .map(|h| format!("did you mean `{h}`?"))
+                        .unwrap_or_else(|| format!("events are {}", list_names(&all)));
                     cx.node(doc, x, format!("unknown event `{s}`"), Some(hint));
                     Event::Updated
                 }
@@ -1278,18 +1795,30 @@ fn test_case(cx: &mut Ctx, doc: &Doc, n: &Node, channels: &[Channel], names: &[S
             match crate::condition::parse_timestamp(&s) {
                 Some(t) => t,
                 None => {
-                    cx.node(doc, x, format!("invalid timestamp `{s}`"), Some("write RFC 3339: `2026-11-22T10:00:00Z`".to_string()));
+                    cx.node(
+                        doc,
+                        x,
+                        format!("invalid timestamp `{s}`"),
+                        Some("write RFC 3339: `2026-11-22T10:00:00Z`".to_string()),
+                    );
                     DateTime::<Utc>::UNIX_EPOCH
                 }
             }
         }
-        None => DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default(),
+        None => DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
     };
     let order = match (f.get("order"), f.get("order_file")) {
         (Some(o), None) => {
             check_duplicates(cx, doc, o);
             if !matches!(o.kind, Kind::Map(_)) {
-                cx.node(doc, o, format!("`order` must be a mapping, not {}", o.kind_name()), None);
+                cx.node(
+                    doc,
+                    o,
+                    format!("`order` must be a mapping, not {}", o.kind_name()),
+                    None,
+                );
             }
             to_value(o)
         }
@@ -1309,7 +1838,12 @@ fn test_case(cx: &mut Ctx, doc: &Doc, n: &Node, channels: &[Channel], names: &[S
                     }
                 },
                 Err(e) => {
-                    cx.node(doc, p, format!("cannot read `{path}`: {}", io_reason(&e)), None);
+                    cx.node(
+                        doc,
+                        p,
+                        format!("cannot read `{path}`: {}", io_reason(&e)),
+                        None,
+                    );
                     Value::Null
                 }
             }
@@ -1319,7 +1853,12 @@ fn test_case(cx: &mut Ctx, doc: &Doc, n: &Node, channels: &[Channel], names: &[S
             Value::Null
         }
         (None, None) => {
-            cx.node(doc, n, format!("test `{name}` needs an `order` or an `order_file`"), None);
+            cx.node(
+                doc,
+                n,
+                format!("test `{name}` needs an `order` or an `order_file`"),
+                None,
+            );
             Value::Null
         }
     };
@@ -1333,11 +1872,16 @@ fn test_case(cx: &mut Ctx, doc: &Doc, n: &Node, channels: &[Channel], names: &[S
                     unknown_channel_key(cx, doc, k, names);
                     continue;
                 };
-                if let Some(fi) = from {
-                    if !channels[fi].routes.contains(&di) {
-                        cx.key(doc, k, format!("`{}` is not a destination of `{}`", k.name, names[fi]), None);
-                        continue;
-                    }
+                if let Some(fi) = from
+                    && !channels[fi].routes.contains(&di)
+                {
+                    cx.key(
+                        doc,
+                        k,
+                        format!("`{}` is not a destination of `{}`", k.name, names[fi]),
+                        None,
+                    );
+                    continue;
                 }
                 if let Some(x) = expectation(cx, doc, v) {
                     expect.push((di, x));
@@ -1345,7 +1889,15 @@ fn test_case(cx: &mut Ctx, doc: &Doc, n: &Node, channels: &[Channel], names: &[S
             }
         }
     }
-    Some(RuleTest { name, from: from?, event, order, now, expect, place })
+    Some(RuleTest {
+        name,
+        from: from?,
+        event,
+        order,
+        now,
+        expect,
+        place,
+    })
 }
 
 fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<Expected> {
@@ -1356,7 +1908,11 @@ fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<Expected> {
             "draft" => Some(Expected::Draft(None)),
             "error" => Some(Expected::Error),
             other => {
-                let hint = did_you_mean(other, OUTCOMES).map(|h| format!("did you mean `{h}`?")).unwrap_or_else(|| format!("write {} or a mapping of attributes", list_names(&OUTCOMES)));
+                let hint = did_you_mean(other, OUTCOMES)
+                    .map(|h| format!("did you mean `{h}`?"))
+                    .unwrap_or_else(|| {
+                        format!("write {} or a mapping of attributes", list_names(&OUTCOMES))
+                    });
                 cx.node(doc, n, format!("unknown outcome `{other}`"), Some(hint));
                 None
             }
@@ -1375,26 +1931,37 @@ fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<Expected> {
                         Kind::Bool(false) => outcome = Some(Expected::Skip(None)),
                         _ => cx.node(doc, v, "`deliver` must be true or false", None),
                     },
-                    "skip" => outcome = Some(Expected::Skip(match &v.kind {
-                        Kind::Str(s) => Some(s.clone()),
-                        Kind::Bool(true) | Kind::Null => None,
-                        _ => {
-                            cx.node(doc, v, "`skip` takes the reason as text", None);
-                            None
-                        }
-                    })),
-                    "draft" => outcome = Some(Expected::Draft(match &v.kind {
-                        Kind::Seq(items) => Some(items.iter().filter_map(|i| i.scalar_text()).collect()),
-                        Kind::Str(s) => Some(vec![s.clone()]),
-                        _ => None,
-                    })),
+                    "skip" => {
+                        outcome = Some(Expected::Skip(match &v.kind {
+                            Kind::Str(s) => Some(s.clone()),
+                            Kind::Bool(true) | Kind::Null => None,
+                            _ => {
+                                cx.node(doc, v, "`skip` takes the reason as text", None);
+                                None
+                            }
+                        }))
+                    }
+                    "draft" => {
+                        outcome = Some(Expected::Draft(match &v.kind {
+                            Kind::Seq(items) => {
+                                Some(items.iter().filter_map(|i| i.scalar_text()).collect())
+                            }
+                            Kind::Str(s) => Some(vec![s.clone()]),
+                            _ => None,
+                        }))
+                    }
                     "error" => outcome = Some(Expected::Error),
                     _ => attrs.push((k.name.clone(), to_value(v))),
                 }
             }
             match outcome {
                 Some(o) if !attrs.is_empty() => {
-                    cx.node(doc, n, "attributes can only be compared when the update is delivered", None);
+                    cx.node(
+                        doc,
+                        n,
+                        "attributes can only be compared when the update is delivered",
+                        None,
+                    );
                     Some(o)
                 }
                 Some(o) => Some(o),
@@ -1402,9 +1969,17 @@ fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<Expected> {
             }
         }
         _ => {
-            cx.node(doc, n, format!("an expectation must be {} or a mapping, not {}", list_names(&OUTCOMES), n.kind_name()), None);
+            cx.node(
+                doc,
+                n,
+                format!(
+                    "an expectation must be {} or a mapping, not {}",
+                    list_names(&OUTCOMES),
+                    n.kind_name()
+                ),
+                None,
+            );
             None
         }
     }
 }
-

@@ -9,8 +9,8 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{DuplicateKeyPolicy, Options, Spanned};
 
 /// A position in a file: 1-based line and column, in characters.
@@ -135,7 +135,10 @@ fn first_line_of(e: &serde_saphyr::Error) -> String {
     };
     let line = line.strip_prefix("error: ").unwrap_or(line);
     // Some messages start with `line N column M: `; the place is printed separately.
-    let line = match line.strip_prefix("line ").and_then(|rest| rest.find(": ").map(|i| &rest[i + 2..])) {
+    let line = match line
+        .strip_prefix("line ")
+        .and_then(|rest| rest.find(": ").map(|i| &rest[i + 2..]))
+    {
         Some(rest) => rest,
         None => line,
     };

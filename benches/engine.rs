@@ -28,7 +28,7 @@ use ordersync::value::Value;
 
 /// A Shopify `orders/create` payload in the canonical shape (SPEC 3.5): a
 /// dropship order from a French customer, paid in EUR, with one `DS-` SKU.
-const SHOPIFY_ORDER_JSON: &str = r#"{
+const SHOPIFY_ORDER_JSON: &str = r##"{
   "id": "5704392835241",
   "name": "#1042",
   "created_at": "2025-03-14T09:26:53+01:00",
@@ -94,7 +94,7 @@ const SHOPIFY_ORDER_JSON: &str = r#"{
     }
   ],
   "shipments": []
-}"#;
+}"##;
 
 /// An eBay order as the eBay poll returns it (canonical shape, no tags yet).
 const EBAY_ORDER_JSON: &str = r#"{
@@ -151,7 +151,8 @@ const EBAY_ORDER_JSON: &str = r#"{
 
 fn rules() -> RuleSet {
     let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.example.yaml"));
-    rules::load(path).unwrap_or_else(|errors| panic!("rules.example.yaml:\n{}", render_all(&errors)))
+    rules::load(path)
+        .unwrap_or_else(|errors| panic!("rules.example.yaml:\n{}", render_all(&errors)))
 }
 
 /// The time `now()` returns: fixed, so every iteration decides the same.
@@ -190,14 +191,25 @@ fn check_decisions(rules: &RuleSet, shopify: &Update, ebay: &Update) {
     assert_eq!(out.get("currency"), Some(&Value::text("USD")));
     assert_eq!(out.get("shipping_method"), Some(&Value::text("express")));
     // note, publish, total_price, shipping_method (case 1): four conditions traced.
-    assert_eq!(supplier.trace.len(), 4, "supplier trace: {:?}", supplier.trace);
+    assert_eq!(
+        supplier.trace.len(),
+        4,
+        "supplier trace: {:?}",
+        supplier.trace
+    );
 
     let d = decide(rules, ebay, &[]).expect("ebay is a channel");
     assert_eq!(d.decisions.len(), 1);
     assert_eq!(d.decisions[0].destination, "shopify");
     assert_eq!(d.decisions[0].outcome, Outcome::Deliver);
-    let out = d.decisions[0].order.as_ref().expect("deliver carries the order");
-    assert_eq!(out.get("tags"), Some(&Value::list(vec![Value::text("eBay")])));
+    let out = d.decisions[0]
+        .order
+        .as_ref()
+        .expect("deliver carries the order");
+    assert_eq!(
+        out.get("tags"),
+        Some(&Value::list(vec![Value::text("eBay")]))
+    );
 }
 
 fn engine(c: &mut Criterion) {

@@ -467,8 +467,27 @@ fn limits_are_errors_not_crashes() {
     let nots = format!("{}true", "not ".repeat(200));
     assert_eq!(
         compile(&nots, true).unwrap_err(),
-        "expression nests deeper than 64 levels @0..804"
+        "more than 32 `not` or `-` in a row @128..131"
     );
+    let negs = format!("{}1", "- ".repeat(40));
+    assert_eq!(
+        compile(&negs, true).unwrap_err(),
+        "more than 32 `not` or `-` in a row @64..65"
+    );
+    // `not` and `-` that are not in a row are fine, and so are names containing `not`.
+    let spaced = vec!["not (total_price - 1 > 0)"; 40].join(" and ");
+    assert!(compile(&spaced, true).is_ok());
+    assert!(parser::parse("notes == denote and knot").is_ok());
+    let chain = vec!["total_price > 1"; 130].join(" or ");
+    assert_eq!(
+        compile(&chain, true).unwrap_err(),
+        format!(
+            "expression nests deeper than 128 levels @0..{}",
+            chain.len()
+        )
+    );
+    let fine = vec!["total_price > 1"; 100].join(" or ");
+    assert!(compile(&fine, true).is_ok());
 }
 
 #[test]

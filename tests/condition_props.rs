@@ -581,7 +581,6 @@ fn deep_input_is_refused_or_parsed_without_overflowing_the_stack() {
 /// check can refuse it: about 1 KiB of stack per `-` in a debug build, so ~1900
 /// of them overflow a 2 MiB thread (e.g. a tokio worker's default stack).
 #[test]
-#[ignore = "bug: `\"-\".repeat(4000) + \"1\"` (4001 bytes) overflows a 2 MiB stack in parser::parse"]
 fn long_prefix_chain_under_the_length_limit_does_not_overflow_the_stack() {
     for (name, input) in [
         (
@@ -902,14 +901,12 @@ proptest! {
 
     /// The same with lone `\r` line breaks, which YAML counts as line ends.
     #[test]
-    #[ignore = "bug: with a lone \\r line break, RuleError.source_line is not the line RuleError.line names"]
     fn rule_error_excerpt_is_the_line_it_names_with_lone_cr(s in rules_text()) {
         check_excerpts(&s)?;
     }
 }
 
 #[test]
-#[ignore = "bug: with a lone \\r line break, RuleError.source_line is not the line RuleError.line names"]
 fn rule_error_excerpt_with_lone_cr_line_breaks() {
     let text = "version: 1\rbogus: 2\r";
     let opts = LoadOptions { env: &no_env };

@@ -2,7 +2,7 @@
 //!
 //! The printer writes every binary operation in parentheses, so that
 //! `parse(print(ast)) == ast` holds whatever the precedence table says; the
-//! property test in `tests/condition_grammar.rs` checks it.
+//! property test in `tests/condition_props.rs` checks it.
 
 use std::fmt;
 use std::ops::Range;

@@ -16,8 +16,10 @@ use super::ast::{BinOp, Expr, ExprKind, Segment};
 
 /// The longest expression accepted, in bytes.
 pub const MAX_LEN: usize = 4096;
-/// The deepest nesting of brackets, and of the tree, accepted.
+/// The deepest nesting of brackets, and the longest run of prefix operators, accepted.
 pub const MAX_DEPTH: usize = 32;
+/// The deepest tree accepted (a chain `a or b or c ...` is as deep as it is long).
+pub const MAX_TREE_DEPTH: usize = 128;
 
 #[derive(Parser)]
 #[grammar = "../grammar/condition.pest"]
@@ -66,21 +68,44 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
         .next()
         .expect("condition holds an expr");
     let expr = build_expr(expr_pair.into_inner());
-    if expr.depth() > MAX_DEPTH * 2 {
+    if expr.depth() > MAX_TREE_DEPTH {
         return Err(ExprError::new(
             0..src.len(),
-            format!("expression nests deeper than {} levels", MAX_DEPTH * 2),
+            format!("expression nests deeper than {MAX_TREE_DEPTH} levels"),
         ));
     }
     Ok(expr)
 }
 
-/// Refuses bracket nesting past [`MAX_DEPTH`] before pest recurses into it.
+/// Refuses bracket nesting and runs of prefix operators (`not not ...`, `- - ...`)
+/// past [`MAX_DEPTH`] before pest recurses into them: pest's parser and its Pratt
+/// table take stack for each level.
 fn check_nesting(src: &str) -> Result<(), ExprError> {
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
     let mut escaped = false;
+    let mut prefixes = 0usize;
+    let bytes = src.as_bytes();
     for (i, c) in src.char_indices() {
+        if quote.is_none() {
+            let is_not = c == 'n'
+                && src[i..].starts_with("not")
+                && !bytes
+                    .get(i + 3)
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+            if c == '-' || is_not {
+                prefixes += 1;
+                if prefixes > MAX_DEPTH {
+                    return Err(ExprError::new(
+                        i..i + if is_not { 3 } else { 1 },
+                        format!("more than {MAX_DEPTH} `not` or `-` in a row"),
+                    ));
+                }
+            } else if !(c.is_whitespace() || c == '(' || (is_not_tail(src, i))) {
+                prefixes = 0;
+            }
+        }
         if let Some(q) = quote {
             if escaped {
                 escaped = false;
@@ -107,6 +132,12 @@ fn check_nesting(src: &str) -> Result<(), ExprError> {
         }
     }
     Ok(())
+}
+
+/// True for the `o` and `t` of a `not` that was counted at its `n`.
+fn is_not_tail(src: &str, i: usize) -> bool {
+    (i >= 1 && src[..i].ends_with('n') && src[i..].starts_with("ot"))
+        || (i >= 2 && src[..i].ends_with("no") && src[i..].starts_with('t'))
 }
 
 fn syntax_error(src: &str, e: pest::error::Error<Rule>) -> ExprError {

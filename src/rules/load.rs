@@ -635,7 +635,7 @@ fn build(
     // Pass 1: YAML.
     let mut docs: Vec<Doc> = Vec::new();
     for src in &sources {
-        let lines: Vec<String> = src.text.lines().map(str::to_string).collect();
+        let lines = split_lines(&src.text);
         let name: Arc<str> = Arc::from(src.name.as_str());
         let is_test_file = src.name.ends_with(".test.yaml") || src.name.ends_with(".test.yml");
         match yaml::parse(&src.text) {
@@ -1004,6 +1004,26 @@ fn build(
         rates,
         tests,
     })
+}
+
+/// Splits text into lines the way YAML counts them: at `\r\n`, `\n` or a lone `\r`.
+fn split_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        match rest.find(['\r', '\n']) {
+            Some(i) => {
+                lines.push(rest[..i].to_string());
+                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[i + skip..];
+            }
+            None => {
+                lines.push(rest.to_string());
+                break;
+            }
+        }
+    }
+    lines
 }
 
 fn finish(mut errors: Vec<RuleError>) -> Vec<RuleError> {

@@ -173,7 +173,7 @@ fn check_decisions(rules: &RuleSet, shopify: &Update, ebay: &Update) {
     let outcomes: Vec<(&str, &Outcome)> = d
         .decisions
         .iter()
-        .map(|x| (x.destination.as_str(), &x.outcome))
+        .map(|x| (&*x.destination, &x.outcome))
         .collect();
     let not_accepted = Outcome::Skip(SkipReason::NotAccepted(Event::Created));
     assert_eq!(
@@ -200,7 +200,7 @@ fn check_decisions(rules: &RuleSet, shopify: &Update, ebay: &Update) {
 
     let d = decide(rules, ebay, &[]).expect("ebay is a channel");
     assert_eq!(d.decisions.len(), 1);
-    assert_eq!(d.decisions[0].destination, "shopify");
+    assert_eq!(&*d.decisions[0].destination, "shopify");
     assert_eq!(d.decisions[0].outcome, Outcome::Deliver);
     let out = d.decisions[0]
         .order

@@ -139,7 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let decisions = match engine::decide(&rules, &update, &[]) {
                 Ok(d) => d,
                 Err(e) => {
-                    let names: Vec<&str> = rules.channels.iter().map(|c| c.name.as_str()).collect();
+                    let names: Vec<&str> = rules.channels.iter().map(|c| &*c.name).collect();
                     let hint = ordersync::suggest::did_you_mean(&from, names.iter().copied())
                         .map(|s| format!("; did you mean `{s}`?"))
                         .unwrap_or_else(|| format!("; channels are {}", names.join(", ")));

@@ -33,11 +33,7 @@ pub fn check_text(path: &str, rules: &RuleSet) -> String {
         .unwrap_or(0);
     let _ = writeln!(out, "  routes:");
     for c in &rules.channels {
-        let to: Vec<&str> = c
-            .routes
-            .iter()
-            .map(|&r| rules.channels[r].name.as_str())
-            .collect();
+        let to: Vec<&str> = c.routes.iter().map(|&r| &*rules.channels[r].name).collect();
         let to = if to.is_empty() {
             "(nowhere)".to_string()
         } else {
@@ -89,7 +85,7 @@ fn step_lines(out: &mut String, step: &Step, indent: &str) {
 
 /// A sentence saying why, from the decision's outcome and its last telling step.
 fn why(rules: &RuleSet, decisions: &Decisions, d: &Decision) -> String {
-    let source = decisions.source.as_str();
+    let source = &*decisions.source;
     let step_said = |s: &Step| {
         let seen: Vec<String> = s
             .seen
@@ -117,13 +113,13 @@ fn why(rules: &RuleSet, decisions: &Decisions, d: &Decision) -> String {
             )
         }
         Outcome::Skip(SkipReason::PublishFalse) => {
-            match d.trace.iter().rev().find(|s| s.rule == "publish") {
+            match d.trace.iter().rev().find(|s| &*s.rule == "publish") {
                 Some(s) => format!("not published to {}: {}", d.destination, step_said(s)),
                 None => format!("not published to {}: `publish` is false", d.destination),
             }
         }
         Outcome::Skip(SkipReason::IgnoredByImport) => {
-            match d.trace.iter().find(|s| s.rule == "import") {
+            match d.trace.iter().find(|s| &*s.rule == "import") {
                 Some(s) => format!("ignored: {source}'s import filter {}", step_said(s)),
                 None => "ignored by import".to_string(),
             }
@@ -139,14 +135,14 @@ fn why(rules: &RuleSet, decisions: &Decisions, d: &Decision) -> String {
         ),
         Outcome::Error(m) => format!("error: {m}"),
         Outcome::Deliver => {
-            let conds = d.trace.iter().filter(|s| s.rule == "publish").count();
+            let conds = d.trace.iter().filter(|s| &*s.rule == "publish").count();
             if conds == 0 {
                 format!(
                     "{} accepts {}, and no rule stops it",
                     d.destination, decisions.event
                 )
             } else {
-                let s = d.trace.iter().rev().find(|s| s.rule == "publish");
+                let s = d.trace.iter().rev().find(|s| &*s.rule == "publish");
                 match s {
                     Some(s) => format!("published to {}: {}", d.destination, step_said(s)),
                     None => String::new(),

@@ -4,7 +4,7 @@
 //! any extra fields, which ordersync passes through. [`Value`] holds such a document
 //! in a form that is cheap to read, cheap to share and cheap to change one field of:
 //!
-//! - text up to 22 bytes is stored inline (most order fields: statuses, currencies,
+//! - text up to 23 bytes is stored inline (most order fields: statuses, currencies,
 //!   SKUs, zips, countries, names), longer text behind an `Arc`;
 //! - lists and objects are `Arc` slices, so cloning an order is a reference-count
 //!   increment and setting one field copies only the path to it.
@@ -20,17 +20,27 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-const INLINE: usize = 22;
+const INLINE: usize = 23;
+const SHARED: u8 = u8::MAX;
 
 /// Immutable text: inline when short, shared when long.
-#[derive(Clone)]
-pub struct Str(Repr);
-
-#[derive(Clone)]
-enum Repr {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Shared(Arc<str>),
+///
+/// Laid out as three aligned words so that copying and comparing two short
+/// strings (most order keys and values) is three word moves or compares: the
+/// inline bytes are zero-padded and the last byte is the length, so equal
+/// inline strings have equal words. Long text is an `Arc<str>` whose data
+/// pointer and length fill the first two words, with `SHARED` as the last byte.
+#[repr(C, align(8))]
+pub struct Str {
+    bytes: [u8; INLINE],
+    tag: u8,
 }
+
+// SAFETY: a `Str` is either plain bytes or a counted reference to an immutable
+// `Arc<str>`, which is `Send` and `Sync`.
+unsafe impl Send for Str {}
+// SAFETY: as above.
+unsafe impl Sync for Str {}
 
 impl Str {
     /// Makes a `Str` from text, inline when it fits.
@@ -38,25 +48,73 @@ impl Str {
         if s.len() <= INLINE {
             let mut bytes = [0u8; INLINE];
             bytes[..s.len()].copy_from_slice(s.as_bytes());
-            Str(Repr::Inline {
-                len: s.len() as u8,
+            Str {
                 bytes,
-            })
+                tag: s.len() as u8,
+            }
         } else {
-            Str(Repr::Shared(Arc::from(s)))
+            Str::shared(Arc::from(s))
         }
+    }
+
+    fn shared(arc: Arc<str>) -> Str {
+        let len = arc.len();
+        let ptr = Arc::into_raw(arc) as *const u8 as usize;
+        let mut bytes = [0u8; INLINE];
+        bytes[..8].copy_from_slice(&(ptr as u64).to_ne_bytes());
+        bytes[8..16].copy_from_slice(&(len as u64).to_ne_bytes());
+        Str { bytes, tag: SHARED }
+    }
+
+    /// The `Arc<str>` pointer of a shared `Str`.
+    fn raw(&self) -> *const str {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&self.bytes[..8]);
+        let ptr = u64::from_ne_bytes(word) as usize as *const u8;
+        word.copy_from_slice(&self.bytes[8..16]);
+        let len = u64::from_ne_bytes(word) as usize;
+        std::ptr::slice_from_raw_parts(ptr, len) as *const str
+    }
+
+    #[inline]
+    fn words(&self) -> &[u64; 3] {
+        // SAFETY: `Str` is 24 bytes, 8-aligned, every byte initialised.
+        unsafe { &*(self as *const Str as *const [u64; 3]) }
     }
 
     /// The text.
     #[inline]
     pub fn as_str(&self) -> &str {
-        match &self.0 {
-            Repr::Inline { len, bytes } => {
-                // SAFETY: `bytes[..len]` was copied from a `&str` in `Str::new`, at a
-                // length that is a char boundary of that str.
-                unsafe { std::str::from_utf8_unchecked(&bytes[..*len as usize]) }
-            }
-            Repr::Shared(s) => s,
+        if self.tag != SHARED {
+            // SAFETY: `bytes[..tag]` was copied from a `&str` in `Str::new`.
+            unsafe { std::str::from_utf8_unchecked(&self.bytes[..self.tag as usize]) }
+        } else {
+            // SAFETY: a shared `Str` holds one strong count of the `Arc<str>` it
+            // points to, so the text lives at least as long as `self`.
+            unsafe { &*self.raw() }
+        }
+    }
+}
+
+impl Clone for Str {
+    #[inline]
+    fn clone(&self) -> Str {
+        if self.tag == SHARED {
+            // SAFETY: the pointer came from `Arc::into_raw` and `self` holds a count.
+            unsafe { Arc::increment_strong_count(self.raw()) };
+        }
+        Str {
+            bytes: self.bytes,
+            tag: self.tag,
+        }
+    }
+}
+
+impl Drop for Str {
+    fn drop(&mut self) {
+        if self.tag == SHARED {
+            // SAFETY: gives back the count this `Str` holds.
+            unsafe { Arc::decrement_strong_count(self.raw()) };
         }
     }
 }
@@ -72,6 +130,9 @@ impl std::ops::Deref for Str {
 impl PartialEq for Str {
     #[inline]
     fn eq(&self, other: &Str) -> bool {
+        if self.tag != SHARED && other.tag != SHARED {
+            return self.words() == other.words();
+        }
         self.as_str() == other.as_str()
     }
 }
@@ -112,7 +173,7 @@ impl From<String> for Str {
         if s.len() <= INLINE {
             Str::new(&s)
         } else {
-            Str(Repr::Shared(Arc::from(s)))
+            Str::shared(Arc::from(s))
         }
     }
 }
@@ -231,13 +292,12 @@ impl Value {
         }
     }
 
-    /// The value of `key` in an object (the last one if repeated), or `None`.
+    /// The value of `key` in an object, or `None`.
     #[inline]
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
             Value::Object(entries) => entries
                 .iter()
-                .rev()
                 .find(|(k, _)| k.as_str() == key)
                 .map(|(_, v)| v),
             _ => None,
@@ -266,11 +326,43 @@ impl Value {
             Value::Object(e) => e.to_vec(),
             _ => Vec::new(),
         };
-        match entries.iter_mut().rev().find(|(k, _)| k.as_str() == *first) {
+        match entries.iter_mut().find(|(k, _)| k.as_str() == *first) {
             Some((_, v)) => *v = v.with_path(rest, value),
             None => entries.push((Str::new(first), Value::Null.with_path(rest, value))),
         }
         Value::Object(Arc::from(entries))
+    }
+
+    /// Sets `path` to `value` in place, creating objects on the way. An object
+    /// shared with other values is copied first (once: later sets on the same
+    /// copy change it in place), so the others never see the change.
+    pub fn set_path(&mut self, path: &[&str], value: Value) {
+        let Some((first, rest)) = path.split_first() else {
+            *self = value;
+            return;
+        };
+        let Value::Object(entries) = self else {
+            *self = Value::Null.with_path(path, value);
+            return;
+        };
+        match entries.iter().position(|(k, _)| k.as_str() == *first) {
+            Some(i) => {
+                if Arc::get_mut(entries).is_none() {
+                    *entries = entries.iter().cloned().collect();
+                }
+                if let Some(unique) = Arc::get_mut(entries) {
+                    unique[i].1.set_path(rest, value);
+                }
+            }
+            None => {
+                let added = (Str::new(first), Value::Null.with_path(rest, value));
+                *entries = entries
+                    .iter()
+                    .cloned()
+                    .chain(std::iter::once(added))
+                    .collect();
+            }
+        }
     }
 
     /// Structural equality where numbers compare by value and objects ignore key order.
@@ -507,10 +599,27 @@ impl<'de> Visitor<'de> for ValueVisitor {
             )));
         }
         let mut entries: Vec<Entry> = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
+        // A repeated key keeps its first place and its last value, so an object
+        // never holds a key twice. A 64-bit filter on (length, first and last byte)
+        // makes the check for a repeat nearly free when there is none.
+        let mut filter: u64 = 0;
         while let Some(k) = map.next_key_seed(KeySeed)? {
             let v = map.next_value_seed(ValueVisitor {
                 depth: self.depth + 1,
             })?;
+            let b = k.as_bytes();
+            let h = (b.len() as u64)
+                .wrapping_mul(7)
+                .wrapping_add(u64::from(*b.first().unwrap_or(&0)))
+                .wrapping_add(u64::from(*b.last().unwrap_or(&0)).wrapping_mul(3));
+            let bit = 1u64 << (h & 63);
+            if filter & bit != 0 {
+                if let Some(slot) = entries.iter_mut().find(|(x, _)| *x == k) {
+                    slot.1 = v;
+                    continue;
+                }
+            }
+            filter |= bit;
             entries.push((k, v));
         }
         Ok(Value::Object(Arc::from(entries)))
@@ -560,6 +669,35 @@ mod tests {
         let v = Value::from_json(r#"{"a":{"b":1},"c":[1]}"#).unwrap();
         let w = v.with_path(&["a", "d"], Value::Bool(true));
         assert_eq!(w.to_json(), r#"{"a":{"b":1,"d":true},"c":[1]}"#);
+        assert_eq!(v.to_json(), r#"{"a":{"b":1},"c":[1]}"#);
+    }
+
+    #[test]
+    fn shared_text_is_counted_not_copied() {
+        let long = Str::new(&"x".repeat(40));
+        let copies: Vec<Str> = (0..10).map(|_| long.clone()).collect();
+        drop(long);
+        assert!(copies.iter().all(|c| c.as_str() == "x".repeat(40)));
+        assert_eq!(Str::new("abc"), Str::from("abc".to_string()));
+        assert_ne!(Str::new("abc"), Str::new("abd"));
+        assert_eq!(Str::new(&"y".repeat(30)), Str::from("y".repeat(30)));
+        assert_eq!(std::mem::size_of::<Str>(), 24);
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_place_and_last_value() {
+        let v = Value::from_json(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+        assert_eq!(v.to_json(), r#"{"a":3,"b":2}"#);
+    }
+
+    #[test]
+    fn set_path_changes_only_its_own_copy() {
+        let v = Value::from_json(r#"{"a":{"b":1},"c":[1]}"#).unwrap();
+        let mut w = v.clone();
+        w.set_path(&["a", "b"], Value::Number(2.0));
+        w.set_path(&["d"], Value::Bool(true));
+        w.set_path(&["c"], Value::Null);
+        assert_eq!(w.to_json(), r#"{"a":{"b":2},"c":null,"d":true}"#);
         assert_eq!(v.to_json(), r#"{"a":{"b":1},"c":[1]}"#);
     }
 

@@ -25,7 +25,10 @@ fn stderr(o: &Output) -> String {
 }
 
 fn version() -> String {
-    ordersync::rules::load(&example()).unwrap().version
+    ordersync::rules::load(&example())
+        .unwrap()
+        .version
+        .to_string()
 }
 
 /// The example copied into a temp dir, with edits.

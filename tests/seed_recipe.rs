@@ -44,7 +44,7 @@ fn run(
 fn outcome<'a>(d: &'a Decisions, dest: &str) -> &'a Outcome {
     &d.decisions
         .iter()
-        .find(|x| x.destination == dest)
+        .find(|x| &*x.destination == dest)
         .unwrap()
         .outcome
 }
@@ -79,7 +79,7 @@ fn an_ebay_order_creates_a_tagged_store_order() {
         "a marketplace routes to the store only"
     );
     let shop = &d.decisions[0];
-    assert_eq!(shop.destination, "shopify");
+    assert_eq!(&*shop.destination, "shopify");
     assert_eq!(shop.outcome, Outcome::Deliver);
     let out = shop.order.as_ref().unwrap();
     assert_eq!(
@@ -107,7 +107,7 @@ fn a_store_shipment_goes_to_ebay_only() {
         r#"{"id":"5001","tags":["eBay"],"shipments":[{"carrier":"UPS","tracking_number":"1Z999"}]}"#,
         &[],
     );
-    let names: Vec<&str> = d.decisions.iter().map(|x| x.destination.as_str()).collect();
+    let names: Vec<&str> = d.decisions.iter().map(|x| &*x.destination).collect();
     assert_eq!(names, ["ebay", "amazon", "etsy", "supplier"]);
     assert_eq!(outcome(&d, "ebay"), &Outcome::Deliver);
     assert_eq!(
@@ -128,9 +128,9 @@ fn a_store_shipment_goes_to_ebay_only() {
     let amazon = d
         .decisions
         .iter()
-        .find(|x| x.destination == "amazon")
+        .find(|x| &*x.destination == "amazon")
         .unwrap();
-    let publish = amazon.trace.iter().find(|s| s.rule == "publish").unwrap();
+    let publish = amazon.trace.iter().find(|s| &*s.rule == "publish").unwrap();
     assert_eq!(&*publish.expression, "tags contains \"Amazon\"");
     assert_eq!(publish.result, Value::Bool(false));
     assert_eq!(publish.seen.len(), 1);
@@ -144,7 +144,7 @@ fn a_store_shipment_goes_to_ebay_only() {
     let ebay = d
         .decisions
         .iter()
-        .find(|x| x.destination == "ebay")
+        .find(|x| &*x.destination == "ebay")
         .unwrap();
     assert_eq!(
         ebay.order.as_ref().unwrap().get("note"),
@@ -200,7 +200,7 @@ fn etsy_imports_only_paid_unshipped_orders() {
         outcome(&unpaid, "shopify").to_string(),
         "skip: ignored by import"
     );
-    assert_eq!(unpaid.decisions[0].trace[0].rule, "import");
+    assert_eq!(&*unpaid.decisions[0].trace[0].rule, "import");
 }
 
 #[test]
@@ -254,7 +254,7 @@ fn a_dropship_order_is_held_until_its_invoice_number_is_known() {
     let sent = with
         .decisions
         .iter()
-        .find(|x| x.destination == "supplier")
+        .find(|x| &*x.destination == "supplier")
         .unwrap();
     assert_eq!(
         sent.order.as_ref().unwrap().get("shipping_method"),

@@ -3,6 +3,7 @@
 //! rules file shows all of its mistakes in one run.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use regex::{Regex, RegexBuilder};
 
@@ -57,8 +58,55 @@ pub struct CompileEnv<'a> {
 /// One step of a resolved path.
 #[derive(Clone, Debug)]
 pub(crate) enum Seg {
-    Key(Str),
+    /// An object key, and where it was found last time.
+    Key(Str, Hint),
     Index(usize),
+}
+
+/// An inline cache: the index at which a key was last found. Orders from one
+/// source keep their keys in one order, so the next lookup is usually a single
+/// comparison instead of a scan. Only a hint: a miss falls back to the scan.
+#[derive(Debug, Default)]
+pub(crate) struct Hint(AtomicU32);
+
+impl Hint {
+    #[inline]
+    pub(crate) fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed) as usize
+    }
+
+    #[inline]
+    pub(crate) fn set(&self, i: usize) {
+        self.0.store(i as u32, Ordering::Relaxed)
+    }
+}
+
+impl Clone for Hint {
+    fn clone(&self) -> Hint {
+        Hint(AtomicU32::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+/// A test of one field against constants: the common shape of a condition,
+/// evaluated without building intermediate values.
+#[derive(Clone, Debug)]
+pub(crate) enum Test {
+    /// `== c` (or `!= c` when negated).
+    Eq(Value, bool),
+    /// `< <= > >= c`.
+    Ord(OrdOp, Value),
+    /// `in [..]` (or `not in` when negated).
+    In(Box<[Value]>, bool),
+    /// A list field `contains c`.
+    Has(Value),
+    /// `contains`, `starts_with`, `ends_with` a constant.
+    Text(TextOp, Needle),
+    /// `matches` a regex.
+    Matches(Regex),
+    /// `is empty` (or `is not empty` when negated).
+    Empty(bool),
+    /// `len(field) OP n`.
+    Len(OrdOp, f64),
 }
 
 /// A field read.
@@ -117,9 +165,11 @@ pub(crate) enum ListFn {
 #[derive(Clone, Debug)]
 pub(crate) enum Node {
     Const(Value),
+    /// A field of the order or, inside `any`/`all`/`count`/`sum`, of the element
+    /// (`it` is the element's path with no steps).
     Field(Box<FieldRef>),
-    /// The current list element itself (`it`).
-    It,
+    /// A field tested against constants.
+    Test(Box<FieldRef>, Box<Test>),
     Event,
     Source,
     Destination,
@@ -160,7 +210,7 @@ impl Node {
         match self {
             Node::Const(_)
             | Node::Field(_)
-            | Node::It
+            | Node::Test(..)
             | Node::Event
             | Node::Source
             | Node::Destination
@@ -198,7 +248,7 @@ impl Node {
             self,
             Node::Const(_)
                 | Node::Field(_)
-                | Node::It
+                | Node::Test(..)
                 | Node::Event
                 | Node::Source
                 | Node::Destination
@@ -289,7 +339,7 @@ impl Compiler<'_> {
 
     fn fold(&mut self, node: Node, ty: Type, span: &std::ops::Range<usize>) -> (Node, Type) {
         if !node.foldable() {
-            return (node, ty);
+            return (specialise(node), ty);
         }
         let order = Value::Null;
         let scope = super::Scope {
@@ -483,7 +533,7 @@ impl Compiler<'_> {
                             ));
                         }
                     };
-                    out.push(Seg::Key(Str::new(name)));
+                    out.push(Seg::Key(Str::new(name), Hint::default()));
                 }
                 Segment::Index(i) => {
                     ty = match &ty {
@@ -504,9 +554,6 @@ impl Compiler<'_> {
                 }
             }
             walked.push(seg.clone());
-        }
-        if elem && out.is_empty() {
-            return (Node::It, ty);
         }
         (
             Node::Field(Box::new(FieldRef {
@@ -916,6 +963,57 @@ impl Compiler<'_> {
                 (node, ty)
             }
         }
+    }
+}
+
+/// Rewrites a field compared with constants into a [`Node::Test`], which reads
+/// the field in place and never builds a value; the result is the same.
+fn specialise(node: Node) -> Node {
+    fn flip(op: OrdOp) -> OrdOp {
+        match op {
+            OrdOp::Lt => OrdOp::Gt,
+            OrdOp::Le => OrdOp::Ge,
+            OrdOp::Gt => OrdOp::Lt,
+            OrdOp::Ge => OrdOp::Le,
+        }
+    }
+    let test = |f: Box<FieldRef>, t: Test| Node::Test(f, Box::new(t));
+    match node {
+        Node::Eq(a, b, negated) => match (*a, *b) {
+            (Node::Field(f), Node::Const(c)) | (Node::Const(c), Node::Field(f)) => {
+                test(f, Test::Eq(c, negated))
+            }
+            (a, b) => Node::Eq(Box::new(a), Box::new(b), negated),
+        },
+        Node::Ord(op, a, b) => match (*a, *b) {
+            (Node::Field(f), Node::Const(c)) => test(f, Test::Ord(op, c)),
+            (Node::Const(c), Node::Field(f)) => test(f, Test::Ord(flip(op), c)),
+            (Node::Len(x), Node::Const(Value::Number(n))) if matches!(*x, Node::Field(_)) => {
+                let Node::Field(f) = *x else { unreachable!() };
+                test(f, Test::Len(op, n))
+            }
+            (a, b) => Node::Ord(op, Box::new(a), Box::new(b)),
+        },
+        Node::In(a, b, negated) => match (*a, *b) {
+            (Node::Field(f), Node::Const(Value::List(items))) => {
+                test(f, Test::In(items.iter().cloned().collect(), negated))
+            }
+            (Node::Const(c), Node::Field(f)) if !negated => test(f, Test::Has(c)),
+            (a, b) => Node::In(Box::new(a), Box::new(b), negated),
+        },
+        Node::TextConst(op, a, needle) => match *a {
+            Node::Field(f) => test(f, Test::Text(op, *needle)),
+            a => Node::TextConst(op, Box::new(a), needle),
+        },
+        Node::Matches(a, re) => match *a {
+            Node::Field(f) => test(f, Test::Matches(*re)),
+            a => Node::Matches(Box::new(a), re),
+        },
+        Node::IsEmpty(a, negated) => match *a {
+            Node::Field(f) => test(f, Test::Empty(negated)),
+            a => Node::IsEmpty(Box::new(a), negated),
+        },
+        other => other,
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::compile::{ArOp, FieldRef, ListFn, Needle, Node, OrdOp, Seg, TextOp};
+use super::compile::{ArOp, FieldRef, ListFn, Needle, Node, OrdOp, Seg, Test, TextOp};
 use super::{EvalError, Scope};
 use crate::value::{Value, eq_ignore_case, fmt_number};
 
@@ -86,12 +86,16 @@ fn read<'a>(base: &'a Value, segs: &[Seg]) -> &'a Value {
     let mut here = base;
     for seg in segs {
         here = match (seg, here) {
-            (Seg::Key(k), Value::Object(entries)) => {
-                match entries.iter().rev().find(|(key, _)| key == k) {
-                    Some((_, v)) => v,
+            (Seg::Key(k, hint), Value::Object(entries)) => match entries.get(hint.get()) {
+                Some((key, v)) if key == k => v,
+                _ => match entries.iter().position(|(key, _)| key == k) {
+                    Some(i) => {
+                        hint.set(i);
+                        &entries[i].1
+                    }
                     None => return &NULL,
-                }
-            }
+                },
+            },
             (Seg::Index(i), Value::List(items)) => match items.get(*i) {
                 Some(v) => v,
                 None => return &NULL,
@@ -198,6 +202,7 @@ impl Node {
     ) -> Result<bool, EvalError> {
         match self {
             Node::Const(v) => as_bool(v),
+            Node::Test(f, t) => run_test(read_field(f, env, rec), t),
             Node::Not(x) => Ok(!x.truth(env, rec)?),
             Node::And(xs) => {
                 for x in xs.iter() {
@@ -294,7 +299,6 @@ impl Node {
         Ok(match self {
             Node::Const(v) => Cow::Borrowed(v),
             Node::Field(f) => Cow::Borrowed(read_field(f, env, rec)),
-            Node::It => Cow::Borrowed(env.elem.unwrap_or(&NULL)),
             Node::Event => Cow::Owned(Value::text(env.scope.event.as_str())),
             Node::Source => Cow::Owned(Value::text(env.scope.source)),
             Node::Destination => Cow::Owned(
@@ -306,7 +310,8 @@ impl Node {
             Node::Now => Cow::Owned(Value::text(
                 &env.scope.now.to_rfc3339_opts(SecondsFormat::Secs, true),
             )),
-            Node::Not(_)
+            Node::Test(..)
+            | Node::Not(_)
             | Node::And(_)
             | Node::Or(_)
             | Node::IsEmpty(..)
@@ -429,6 +434,55 @@ impl Node {
             },
         })
     }
+}
+
+fn ord_holds(op: OrdOp, ord: std::cmp::Ordering) -> bool {
+    match op {
+        OrdOp::Lt => ord.is_lt(),
+        OrdOp::Le => ord.is_le(),
+        OrdOp::Gt => ord.is_gt(),
+        OrdOp::Ge => ord.is_ge(),
+    }
+}
+
+/// A [`Test`] of one field's value: the same results as the general nodes.
+#[inline]
+fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
+    Ok(match t {
+        Test::Eq(c, negated) => loose_eq(v, c) != *negated,
+        Test::Ord(op, c) => v.compare(c).is_some_and(|o| ord_holds(*op, o)),
+        Test::In(items, negated) => {
+            !v.is_null() && items.iter().any(|i| loose_eq(i, v)) != *negated
+        }
+        Test::Has(c) => match v {
+            Value::List(items) => !c.is_null() && items.iter().any(|i| loose_eq(i, c)),
+            _ => false,
+        },
+        Test::Text(op, needle) => match v {
+            Value::Text(s) => text_const(*op, s, needle),
+            _ => false,
+        },
+        Test::Matches(re) => match v {
+            Value::Text(s) => re.is_match(s),
+            _ => false,
+        },
+        Test::Empty(negated) => v.is_empty() != *negated,
+        Test::Len(op, n) => {
+            let len = match v {
+                Value::Null => 0.0,
+                Value::Text(s) => s.chars().count() as f64,
+                Value::List(l) => l.len() as f64,
+                Value::Object(o) => o.len() as f64,
+                other => {
+                    return Err(EvalError::new(format!(
+                        "`len` needs text or a list, got {} {other}",
+                        other.type_name()
+                    )));
+                }
+            };
+            len.partial_cmp(n).is_some_and(|o| ord_holds(*op, o))
+        }
+    })
 }
 
 #[inline]

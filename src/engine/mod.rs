@@ -8,7 +8,7 @@
 pub mod testing;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -99,9 +99,9 @@ impl fmt::Display for Outcome {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Step {
     /// What the condition belongs to: `import`, `publish`, `shipping_method (case 1)`.
-    pub rule: String,
+    pub rule: Arc<str>,
     /// `file:line` of the rule.
-    pub place: String,
+    pub place: Arc<str>,
     /// The expression as written.
     pub expression: Arc<str>,
     /// Fields read and their values.
@@ -128,7 +128,7 @@ pub struct Change {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     /// The destination channel.
-    pub destination: String,
+    pub destination: Arc<str>,
     /// What to do.
     pub outcome: Outcome,
     /// The outgoing order, for `deliver` and `draft`.
@@ -143,9 +143,9 @@ pub struct Decision {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decisions {
     /// The rule set's version: names every decision.
-    pub rules_version: String,
+    pub rules_version: Arc<str>,
     /// The source channel.
-    pub source: String,
+    pub source: Arc<str>,
     /// The event.
     pub event: Event,
     /// The import filter rejected the update.
@@ -179,7 +179,7 @@ pub fn decide(rules: &RuleSet, update: &Update, known: Known) -> Result<Decision
     let mut ignored = false;
     let mut import_error = None;
     if let Some(import) = &source.import {
-        let (step, result) = traced(import, &scope, "import".to_string(), String::new());
+        let (step, result) = traced(import, &scope, &IMPORT, &NOWHERE);
         match result {
             Ok(v) => ignored = !matches!(v, Value::Bool(true)),
             Err(e) => import_error = Some(e.message),
@@ -238,17 +238,20 @@ fn decision(
     }
 }
 
+static IMPORT: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("import"));
+static NOWHERE: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(""));
+
 fn traced(
     c: &Condition,
     scope: &Scope,
-    rule: String,
-    place: String,
+    rule: &Arc<str>,
+    place: &Arc<str>,
 ) -> (Step, Result<Value, EvalError>) {
     let mut seen = Vec::new();
     let result = c.eval_traced(scope, &mut seen);
     let step = Step {
-        rule,
-        place,
+        rule: rule.clone(),
+        place: place.clone(),
         expression: c.text.clone(),
         seen,
         result: result.clone().unwrap_or(Value::Null),
@@ -319,7 +322,6 @@ fn decide_one(
             }
             continue;
         }
-        let path: Vec<&str> = attr.path.iter().map(String::as_str).collect();
         let before = order.get_path(&attr.name).cloned().unwrap_or(Value::Null);
         let after = if attr.replace {
             value
@@ -327,7 +329,8 @@ fn decide_one(
             merge(&before, value)
         };
         if !before.same(&after) {
-            order = order.with_path(&path, after.clone());
+            let path: Vec<&str> = attr.path.iter().map(String::as_str).collect();
+            order.set_path(&path, after.clone());
             match changes
                 .iter_mut()
                 .find(|c: &&mut Change| c.field == attr.name)
@@ -360,7 +363,7 @@ fn decide_one(
     if !missing.is_empty() {
         return decision(dest, Outcome::Draft(missing), Some(order), changes, trace);
     }
-    if let Some((_, has)) = known.iter().find(|(name, _)| *name == dest.name)
+    if let Some((_, has)) = known.iter().find(|(name, _)| *name == &*dest.name)
         && same_content(&order, has)
     {
         return decision(
@@ -380,11 +383,11 @@ fn attribute_value(
     scope: &Scope,
     trace: &mut Vec<Step>,
 ) -> Result<Option<Value>, EvalError> {
-    let place = attr.place.to_string();
+    let place = &attr.place_text;
     match &attr.value {
         AttrValue::Constant(v) => Ok(Some(v.clone())),
         AttrValue::Expr(c) => {
-            let (step, r) = traced(c, scope, attr.name.clone(), place);
+            let (step, r) = traced(c, scope, &attr.labels[0], place);
             trace.push(step);
             r.map(Some)
         }
@@ -393,7 +396,7 @@ fn attribute_value(
             then,
             otherwise,
         } => {
-            let (step, r) = traced(when, scope, attr.name.clone(), place);
+            let (step, r) = traced(when, scope, &attr.labels[0], place);
             trace.push(step);
             Ok(if matches!(r?, Value::Bool(true)) {
                 Some(then.clone())
@@ -402,9 +405,8 @@ fn attribute_value(
             })
         }
         AttrValue::Cases { cases, otherwise } => {
-            for (i, (when, then)) in cases.iter().enumerate() {
-                let rule = format!("{} (case {})", attr.name, i + 1);
-                let (step, r) = traced(when, scope, rule, place.clone());
+            for ((when, then), label) in cases.iter().zip(&attr.labels) {
+                let (step, r) = traced(when, scope, label, place);
                 trace.push(step);
                 if matches!(r?, Value::Bool(true)) {
                     return Ok(Some(then.clone()));

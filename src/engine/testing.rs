@@ -79,7 +79,7 @@ fn run_one(rules: &RuleSet, t: &RuleTest) -> TestResult {
         };
         if let Some((exp, act)) = compare(expected, actual) {
             result.mismatches.push(Mismatch {
-                destination: name.clone(),
+                destination: name.to_string(),
                 expected: exp,
                 actual: act,
                 trace: actual.trace.clone(),

@@ -996,7 +996,7 @@ fn build(
     let digest = hasher.finalize();
     let version: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     Ok(RuleSet {
-        version,
+        version: Arc::from(version.as_str()),
         files: sources,
         channels,
         fields: declared,
@@ -1113,7 +1113,7 @@ fn channel<'n>(
 ) -> (Channel, Option<&'n Node>) {
     let name = d.key.name.clone();
     let mut ch = Channel {
-        name: name.clone(),
+        name: Arc::from(name.as_str()),
         role: Role::Marketplace,
         webhook: None,
         poll: None,
@@ -1693,7 +1693,16 @@ fn attributes(
             _ => AttrValue::Constant(constant(cx, doc, Some(v), &k.name, &field_type)),
         };
         let path = k.name.split('.').map(str::to_string).collect();
+        let labels = match &value {
+            AttrValue::Cases { cases, .. } => (1..=cases.len())
+                .map(|i| Arc::from(format!("{} (case {i})", k.name).as_str()))
+                .collect(),
+            _ => vec![Arc::from(k.name.as_str())],
+        };
+        let place_text = Arc::from(place.to_string().as_str());
         out.push(Attribute {
+            labels,
+            place_text,
             name: k.name.clone(),
             path,
             value,

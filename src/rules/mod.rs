@@ -134,7 +134,7 @@ pub struct Deliver {
 #[derive(Clone, Debug)]
 pub struct Channel {
     /// Its name, as used in URLs and rules.
-    pub name: String,
+    pub name: Arc<str>,
     /// Its role.
     pub role: Role,
     /// Webhook ingress, if any.
@@ -169,6 +169,10 @@ pub struct Attribute {
     pub name: String,
     /// The name split at dots.
     pub path: Vec<String>,
+    /// What its trace steps are called: the name, or `name (case N)` for each case.
+    pub labels: Vec<Arc<str>>,
+    /// `file:line`, for traces.
+    pub place_text: Arc<str>,
     /// How the value is found.
     pub value: AttrValue,
     /// `mode: replace`: lists are replaced instead of gaining the values.
@@ -247,7 +251,7 @@ pub struct SourceFile {
 #[derive(Clone, Debug)]
 pub struct RuleSet {
     /// Content hash of the files (12 hex digits): names every decision made with it.
-    pub version: String,
+    pub version: Arc<str>,
     /// The files, kept so any past decision can be explained with its rules.
     pub files: Vec<SourceFile>,
     /// Channels in the order they were written.
@@ -265,11 +269,11 @@ pub struct RuleSet {
 impl RuleSet {
     /// The channel called `name`.
     pub fn channel(&self, name: &str) -> Option<&Channel> {
-        self.channels.iter().find(|c| c.name == name)
+        self.channels.iter().find(|c| &*c.name == name)
     }
 
     /// The index of the channel called `name`.
     pub fn channel_index(&self, name: &str) -> Option<usize> {
-        self.channels.iter().position(|c| c.name == name)
+        self.channels.iter().position(|c| &*c.name == name)
     }
 }

@@ -505,18 +505,33 @@ impl Serialize for Value {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(ValueVisitor { depth: 0 })
+        let mut scratch = Scratch::default();
+        d.deserialize_any(ValueVisitor {
+            depth: 0,
+            scratch: &mut scratch,
+        })
     }
 }
 
 /// How deep a document may nest; deeper input is refused rather than overflowing the stack.
 pub const MAX_DEPTH: usize = 64;
 
-struct ValueVisitor {
-    depth: usize,
+/// Stacks that list items and object entries are gathered on while reading,
+/// shared by the whole document: each finished list or object moves its part
+/// into one exactly-sized `Arc` slice, so reading allocates once per list or
+/// object (and once per long text) and never grows a `Vec` per node.
+#[derive(Default)]
+struct Scratch {
+    items: Vec<Value>,
+    entries: Vec<Entry>,
 }
 
-impl<'de> DeserializeSeed<'de> for ValueVisitor {
+struct ValueVisitor<'s> {
+    depth: usize,
+    scratch: &'s mut Scratch,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueVisitor<'_> {
     type Value = Value;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
@@ -545,7 +560,18 @@ impl Visitor<'_> for KeySeed {
     }
 }
 
-impl<'de> Visitor<'de> for ValueVisitor {
+/// A cheap 64-bit filter slot for a key: (length, first and last byte).
+#[inline]
+fn filter_bit(k: &Str) -> u64 {
+    let b = k.as_bytes();
+    let h = (b.len() as u64)
+        .wrapping_mul(7)
+        .wrapping_add(u64::from(*b.first().unwrap_or(&0)))
+        .wrapping_add(u64::from(*b.last().unwrap_or(&0)).wrapping_mul(3));
+    1u64 << (h & 63)
+}
+
+impl<'de> Visitor<'de> for ValueVisitor<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -584,13 +610,22 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 "nested deeper than {MAX_DEPTH} levels"
             )));
         }
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
-        while let Some(v) = seq.next_element_seed(ValueVisitor {
-            depth: self.depth + 1,
-        })? {
-            items.push(v);
+        let start = self.scratch.items.len();
+        loop {
+            let next = seq.next_element_seed(ValueVisitor {
+                depth: self.depth + 1,
+                scratch: self.scratch,
+            });
+            match next {
+                Ok(Some(v)) => self.scratch.items.push(v),
+                Ok(None) => break,
+                Err(e) => {
+                    self.scratch.items.truncate(start);
+                    return Err(e);
+                }
+            }
         }
-        Ok(Value::List(Arc::from(items)))
+        Ok(Value::List(self.scratch.items.drain(start..).collect()))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         if self.depth >= MAX_DEPTH {
@@ -598,31 +633,38 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 "nested deeper than {MAX_DEPTH} levels"
             )));
         }
-        let mut entries: Vec<Entry> = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
+        let start = self.scratch.entries.len();
         // A repeated key keeps its first place and its last value, so an object
-        // never holds a key twice. A 64-bit filter on (length, first and last byte)
-        // makes the check for a repeat nearly free when there is none.
+        // never holds a key twice. A 64-bit filter makes the check for a repeat
+        // nearly free when there is none.
         let mut filter: u64 = 0;
-        while let Some(k) = map.next_key_seed(KeySeed)? {
-            let v = map.next_value_seed(ValueVisitor {
-                depth: self.depth + 1,
-            })?;
-            let b = k.as_bytes();
-            let h = (b.len() as u64)
-                .wrapping_mul(7)
-                .wrapping_add(u64::from(*b.first().unwrap_or(&0)))
-                .wrapping_add(u64::from(*b.last().unwrap_or(&0)).wrapping_mul(3));
-            let bit = 1u64 << (h & 63);
-            if filter & bit != 0 {
-                if let Some(slot) = entries.iter_mut().find(|(x, _)| *x == k) {
+        let result = (|| {
+            while let Some(k) = map.next_key_seed(KeySeed)? {
+                let v = map.next_value_seed(ValueVisitor {
+                    depth: self.depth + 1,
+                    scratch: self.scratch,
+                })?;
+                let bit = filter_bit(&k);
+                if filter & bit != 0
+                    && let Some(slot) = self.scratch.entries[start..]
+                        .iter_mut()
+                        .find(|(x, _)| *x == k)
+                {
                     slot.1 = v;
                     continue;
                 }
+                filter |= bit;
+                self.scratch.entries.push((k, v));
             }
-            filter |= bit;
-            entries.push((k, v));
+            Ok(())
+        })();
+        match result {
+            Ok(()) => Ok(Value::Object(self.scratch.entries.drain(start..).collect())),
+            Err(e) => {
+                self.scratch.entries.truncate(start);
+                Err(e)
+            }
         }
-        Ok(Value::Object(Arc::from(entries)))
     }
 }
 

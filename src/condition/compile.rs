@@ -91,6 +91,12 @@ impl Clone for Hint {
 /// evaluated without building intermediate values.
 #[derive(Clone, Debug)]
 pub(crate) enum Test {
+    /// `== "text"` (or `!=` when negated), the text lower-cased once.
+    EqText(Needle, bool),
+    /// `in ["a", "b"]` (or `not in` when negated), all text.
+    InText(Box<[Needle]>, bool),
+    /// A list field `contains "text"`.
+    HasText(Needle),
     /// `== c` (or `!= c` when negated).
     Eq(Value, bool),
     /// `< <= > >= c`.
@@ -978,8 +984,16 @@ fn specialise(node: Node) -> Node {
         }
     }
     let test = |f: Box<FieldRef>, t: Test| Node::Test(f, Box::new(t));
+    let needle = |s: &str| Needle {
+        lower: s.to_lowercase(),
+        ascii: s.is_ascii(),
+    };
     match node {
         Node::Eq(a, b, negated) => match (*a, *b) {
+            (Node::Field(f), Node::Const(Value::Text(t)))
+            | (Node::Const(Value::Text(t)), Node::Field(f)) => {
+                test(f, Test::EqText(needle(&t), negated))
+            }
             (Node::Field(f), Node::Const(c)) | (Node::Const(c), Node::Field(f)) => {
                 test(f, Test::Eq(c, negated))
             }
@@ -995,8 +1009,17 @@ fn specialise(node: Node) -> Node {
             (a, b) => Node::Ord(op, Box::new(a), Box::new(b)),
         },
         Node::In(a, b, negated) => match (*a, *b) {
+            (Node::Field(f), Node::Const(Value::List(items)))
+                if items.iter().all(|i| matches!(i, Value::Text(_))) =>
+            {
+                let needles = items.iter().filter_map(Value::as_str).map(needle).collect();
+                test(f, Test::InText(needles, negated))
+            }
             (Node::Field(f), Node::Const(Value::List(items))) => {
                 test(f, Test::In(items.iter().cloned().collect(), negated))
+            }
+            (Node::Const(Value::Text(t)), Node::Field(f)) if !negated => {
+                test(f, Test::HasText(needle(&t)))
             }
             (Node::Const(c), Node::Field(f)) if !negated => test(f, Test::Has(c)),
             (a, b) => Node::In(Box::new(a), Box::new(b), negated),

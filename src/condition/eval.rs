@@ -61,16 +61,13 @@ impl Recorder {
 
 /// The scope plus the current list element.
 pub(crate) struct Env<'a> {
-    scope: Scope<'a>,
+    scope: &'a Scope<'a>,
     elem: Option<&'a Value>,
 }
 
 impl<'a> Env<'a> {
-    pub(crate) fn new(scope: &Scope<'a>) -> Env<'a> {
-        Env {
-            scope: *scope,
-            elem: None,
-        }
+    pub(crate) fn new(scope: &'a Scope<'a>) -> Env<'a> {
+        Env { scope, elem: None }
     }
 
     fn with_elem(&self, elem: &'a Value) -> Env<'a> {
@@ -445,10 +442,36 @@ fn ord_holds(op: OrdOp, ord: std::cmp::Ordering) -> bool {
     }
 }
 
+/// Case-insensitive equality with a lower-cased constant; ASCII compares bytes.
+#[inline]
+fn eq_needle(hay: &str, n: &Needle) -> bool {
+    if n.ascii {
+        if hay.len() == n.lower.len() && hay.as_bytes().eq_ignore_ascii_case(n.lower.as_bytes()) {
+            return true;
+        }
+        if hay.is_ascii() {
+            return false;
+        }
+    }
+    eq_ignore_case(hay, &n.lower)
+}
+
 /// A [`Test`] of one field's value: the same results as the general nodes.
 #[inline]
 fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
     Ok(match t {
+        Test::EqText(n, negated) => matches!(v, Value::Text(s) if eq_needle(s, n)) != *negated,
+        Test::InText(needles, negated) => {
+            !v.is_null()
+                && matches!(v, Value::Text(s) if needles.iter().any(|n| eq_needle(s, n)))
+                    != *negated
+        }
+        Test::HasText(n) => match v {
+            Value::List(items) => items
+                .iter()
+                .any(|i| matches!(i, Value::Text(s) if eq_needle(s, n))),
+            _ => false,
+        },
         Test::Eq(c, negated) => loose_eq(v, c) != *negated,
         Test::Ord(op, c) => v.compare(c).is_some_and(|o| ord_holds(*op, o)),
         Test::In(items, negated) => {

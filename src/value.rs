@@ -62,7 +62,9 @@ unsafe fn load_le(p: *const u8, n: usize) -> u64 {
             }
             4..=7 => {
                 let lo = u64::from(u32::from_le(std::ptr::read_unaligned(p as *const u32)));
-                let hi = u64::from(u32::from_le(std::ptr::read_unaligned(p.add(n - 4) as *const u32)));
+                let hi = u64::from(u32::from_le(std::ptr::read_unaligned(
+                    p.add(n - 4) as *const u32
+                )));
                 lo | hi << (8 * (n - 4))
             }
             _ => u64::from_le(std::ptr::read_unaligned(p as *const u64)),
@@ -83,8 +85,16 @@ impl Str {
         let (w0, w1, w2) = unsafe {
             (
                 load_le(p, len.min(8)),
-                if len > 8 { load_le(p.add(8), (len - 8).min(8)) } else { 0 },
-                if len > 16 { load_le(p.add(16), len - 16) } else { 0 },
+                if len > 8 {
+                    load_le(p.add(8), (len - 8).min(8))
+                } else {
+                    0
+                },
+                if len > 16 {
+                    load_le(p.add(16), len - 16)
+                } else {
+                    0
+                },
             )
         };
         Str {
@@ -118,7 +128,8 @@ impl Str {
         if tag != SHARED {
             // SAFETY: the first `tag` bytes were copied from a `&str` in `Str::new`.
             unsafe {
-                let bytes = std::slice::from_raw_parts(self.words.as_ptr() as *const u8, tag as usize);
+                let bytes =
+                    std::slice::from_raw_parts(self.words.as_ptr() as *const u8, tag as usize);
                 std::str::from_utf8_unchecked(bytes)
             }
         } else {

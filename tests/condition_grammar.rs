@@ -73,7 +73,7 @@ fn eval(text: &str) -> Result<Value, String> {
         now: now(),
         rates: &rates,
     };
-    c.eval(&scope).map_err(|e| e.message)
+    c.eval(&scope).map_err(|e| e.to_string())
 }
 
 #[test]

@@ -87,8 +87,16 @@ impl Clone for Hint {
     }
 }
 
-/// A test of one field against constants: the common shape of a condition,
-/// evaluated without building intermediate values.
+/// One field, one test, perhaps negated: the common shape of a condition,
+/// evaluated without building intermediate values or dispatching per operator.
+#[derive(Clone, Debug)]
+pub(crate) struct Check {
+    pub field: FieldRef,
+    pub test: Test,
+    pub negate: bool,
+}
+
+/// A test of one field against constants.
 #[derive(Clone, Debug)]
 pub(crate) enum Test {
     /// `== "text"` (or `!=` when negated), the text lower-cased once.
@@ -175,7 +183,11 @@ pub(crate) enum Node {
     /// (`it` is the element's path with no steps).
     Field(Box<FieldRef>),
     /// A field tested against constants.
-    Test(Box<FieldRef>, Box<Test>),
+    Test(Box<Check>),
+    /// Checks joined by `and`.
+    All(Box<[Check]>),
+    /// Checks joined by `or`.
+    Any(Box<[Check]>),
     Event,
     Source,
     Destination,
@@ -216,7 +228,9 @@ impl Node {
         match self {
             Node::Const(_)
             | Node::Field(_)
-            | Node::Test(..)
+            | Node::Test(_)
+            | Node::All(_)
+            | Node::Any(_)
             | Node::Event
             | Node::Source
             | Node::Destination
@@ -254,7 +268,9 @@ impl Node {
             self,
             Node::Const(_)
                 | Node::Field(_)
-                | Node::Test(..)
+                | Node::Test(_)
+                | Node::All(_)
+                | Node::Any(_)
                 | Node::Event
                 | Node::Source
                 | Node::Destination
@@ -359,7 +375,7 @@ impl Compiler<'_> {
         let mut rec = super::eval::Recorder::off();
         match node.eval(&super::eval::Env::new(&scope), &mut rec) {
             Ok(v) => (Node::Const(v.into_owned()), ty),
-            Err(e) => self.error(ExprError::new(span.clone(), e.message)),
+            Err(e) => self.error(ExprError::new(span.clone(), e.message())),
         }
     }
 
@@ -983,7 +999,13 @@ fn specialise(node: Node) -> Node {
             OrdOp::Ge => OrdOp::Le,
         }
     }
-    let test = |f: Box<FieldRef>, t: Test| Node::Test(f, Box::new(t));
+    let test = |f: Box<FieldRef>, t: Test| {
+        Node::Test(Box::new(Check {
+            field: *f,
+            test: t,
+            negate: false,
+        }))
+    };
     let needle = |s: &str| Needle {
         lower: s.to_lowercase(),
         ascii: s.is_ascii(),
@@ -1036,7 +1058,35 @@ fn specialise(node: Node) -> Node {
             Node::Field(f) => test(f, Test::Empty(negated)),
             a => Node::IsEmpty(Box::new(a), negated),
         },
+        Node::Not(x) => match *x {
+            Node::Test(mut c) => {
+                c.negate = !c.negate;
+                Node::Test(c)
+            }
+            x => Node::Not(Box::new(x)),
+        },
+        Node::And(parts) if parts.iter().all(|p| matches!(p, Node::Test(_))) => Node::All(
+            parts
+                .into_vec()
+                .into_iter()
+                .filter_map(into_check)
+                .collect(),
+        ),
+        Node::Or(parts) if parts.iter().all(|p| matches!(p, Node::Test(_))) => Node::Any(
+            parts
+                .into_vec()
+                .into_iter()
+                .filter_map(into_check)
+                .collect(),
+        ),
         other => other,
+    }
+}
+
+fn into_check(n: Node) -> Option<Check> {
+    match n {
+        Node::Test(c) => Some(*c),
+        _ => None,
     }
 }
 

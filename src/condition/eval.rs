@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::compile::{ArOp, FieldRef, ListFn, Needle, Node, OrdOp, Seg, Test, TextOp};
+use super::compile::{ArOp, Check, FieldRef, ListFn, Needle, Node, OrdOp, Seg, Test, TextOp};
 use super::{EvalError, Scope};
 use crate::value::{Value, eq_ignore_case, fmt_number};
 
@@ -199,7 +199,23 @@ impl Node {
     ) -> Result<bool, EvalError> {
         match self {
             Node::Const(v) => as_bool(v),
-            Node::Test(f, t) => run_test(read_field(f, env, rec), t),
+            Node::Test(c) => check(c, env, rec),
+            Node::All(cs) => {
+                for c in cs.iter() {
+                    if !check(c, env, rec)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Node::Any(cs) => {
+                for c in cs.iter() {
+                    if check(c, env, rec)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
             Node::Not(x) => Ok(!x.truth(env, rec)?),
             Node::And(xs) => {
                 for x in xs.iter() {
@@ -307,7 +323,9 @@ impl Node {
             Node::Now => Cow::Owned(Value::text(
                 &env.scope.now.to_rfc3339_opts(SecondsFormat::Secs, true),
             )),
-            Node::Test(..)
+            Node::Test(_)
+            | Node::All(_)
+            | Node::Any(_)
             | Node::Not(_)
             | Node::And(_)
             | Node::Or(_)
@@ -426,8 +444,8 @@ impl Node {
             },
             Node::Guard(x, text) => match x.eval(env, rec) {
                 Ok(v) => v,
-                Err(e) if e.message.contains(" in `") => return Err(e),
-                Err(e) => return Err(EvalError::new(format!("{} in `{text}`", e.message))),
+                Err(e) if e.message().contains(" in `") => return Err(e),
+                Err(e) => return Err(EvalError::new(format!("{} in `{text}`", e.message()))),
             },
         })
     }
@@ -454,6 +472,11 @@ fn eq_needle(hay: &str, n: &Needle) -> bool {
         }
     }
     eq_ignore_case(hay, &n.lower)
+}
+
+#[inline]
+fn check(c: &Check, env: &Env, rec: &mut Recorder) -> Result<bool, EvalError> {
+    Ok(run_test(read_field(&c.field, env, rec), &c.test)? != c.negate)
 }
 
 /// A [`Test`] of one field's value: the same results as the general nodes.

@@ -48,19 +48,20 @@ impl ExprError {
 }
 
 /// A failure while evaluating (division by zero, an unknown currency): the
-/// decision for that destination becomes `error`.
+/// decision for that destination becomes `error`. One word, so that
+/// `Result<bool, EvalError>` comes back in registers on the hot path.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct EvalError {
-    /// What went wrong.
-    pub message: String,
-}
+#[error("{0}")]
+pub struct EvalError(Box<String>);
 
 impl EvalError {
     pub(crate) fn new(message: impl Into<String>) -> EvalError {
-        EvalError {
-            message: message.into(),
-        }
+        EvalError(Box::new(message.into()))
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.0
     }
 }
 

@@ -182,7 +182,7 @@ pub fn decide(rules: &RuleSet, update: &Update, known: Known) -> Result<Decision
         let (step, result) = traced(import, &scope, &IMPORT, &NOWHERE);
         match result {
             Ok(v) => ignored = !matches!(v, Value::Bool(true)),
-            Err(e) => import_error = Some(e.message),
+            Err(e) => import_error = Some(e.message().to_string()),
         }
         import_step = Some(step);
     }
@@ -255,7 +255,7 @@ fn traced(
         expression: c.text.clone(),
         seen,
         result: result.clone().unwrap_or(Value::Null),
-        error: result.as_ref().err().map(|e| e.message.clone()),
+        error: result.as_ref().err().map(|e| e.message().to_string()),
     };
     (step, result)
 }
@@ -305,7 +305,7 @@ fn decide_one(
             Ok(Some(v)) => v,
             Ok(None) => continue,
             Err(e) => {
-                let message = format!("{} ({}): {}", attr.name, attr.place, e.message);
+                let message = format!("{} ({}): {}", attr.name, attr.place, e.message());
                 return decision(
                     dest,
                     Outcome::Error(message),

@@ -49,7 +49,7 @@ unsafe impl Sync for Str {}
 /// # Safety
 /// `p..p + n` must be readable.
 #[inline(always)]
-unsafe fn load_le(p: *const u8, n: usize) -> u64 {
+pub(crate) unsafe fn load_le(p: *const u8, n: usize) -> u64 {
     // SAFETY: every read below stays within `p..p + n`.
     unsafe {
         match n {
@@ -108,6 +108,14 @@ impl Str {
         Str {
             words: [ptr as u64, len as u64, (u64::from(SHARED) << 56).to_le()],
         }
+    }
+
+    /// True when both hold the same bytes: for inline text, the same text; for
+    /// shared text, the same allocation. Equal text in two allocations is not
+    /// the same representation: use `==` for text equality.
+    #[inline(always)]
+    pub fn same_repr(&self, other: &Str) -> bool {
+        self.words == other.words
     }
 
     #[inline(always)]
@@ -546,12 +554,25 @@ impl Serialize for Value {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        let mut scratch = Scratch::default();
-        d.deserialize_any(ValueVisitor {
+        // The stacks are kept per thread between documents so that reading one
+        // does not grow them again; `take` leaves empty ones behind, so a read
+        // nested inside another simply starts its own.
+        let mut scratch = SCRATCH.take();
+        let out = d.deserialize_any(ValueVisitor {
             depth: 0,
             scratch: &mut scratch,
-        })
+        });
+        scratch.items.clear();
+        scratch.entries.clear();
+        if scratch.entries.capacity() <= 4096 && scratch.items.capacity() <= 4096 {
+            SCRATCH.set(scratch);
+        }
+        out
     }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
 }
 
 /// How deep a document may nest; deeper input is refused rather than overflowing the stack.
@@ -599,6 +620,29 @@ impl Visitor<'_> for KeySeed {
     fn visit_string<E: de::Error>(self, v: String) -> Result<Str, E> {
         Ok(Str::from(v))
     }
+}
+
+/// Moves `stack[start..]` into a new exactly-sized `Arc` slice with one
+/// allocation and one copy.
+fn take_tail<T>(stack: &mut Vec<T>, start: usize) -> Arc<[T]> {
+    let n = stack.len() - start;
+    let mut arc = Arc::<[T]>::new_uninit_slice(n);
+    if let Some(dst) = Arc::get_mut(&mut arc) {
+        // SAFETY: `dst` has room for `n` values; the `n` values at
+        // `stack[start..]` are moved (copied, then forgotten by `set_len`), so
+        // each is owned exactly once, by the new slice.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                stack.as_ptr().add(start),
+                dst.as_mut_ptr().cast::<T>(),
+                n,
+            );
+            stack.set_len(start);
+        }
+    }
+    // SAFETY: a new `Arc` is unique, so `get_mut` succeeded and all `n` slots
+    // were written above.
+    unsafe { arc.assume_init() }
 }
 
 /// A cheap 64-bit filter slot for a key: (length, first and last byte).
@@ -666,7 +710,7 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
                 }
             }
         }
-        Ok(Value::List(self.scratch.items.drain(start..).collect()))
+        Ok(Value::List(take_tail(&mut self.scratch.items, start)))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         if self.depth >= MAX_DEPTH {
@@ -700,7 +744,7 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
             Ok(())
         })();
         match result {
-            Ok(()) => Ok(Value::Object(self.scratch.entries.drain(start..).collect())),
+            Ok(()) => Ok(Value::Object(take_tail(&mut self.scratch.entries, start))),
             Err(e) => {
                 self.scratch.entries.truncate(start);
                 Err(e)

@@ -146,6 +146,35 @@ pub(crate) enum TextOp {
 pub(crate) struct Needle {
     pub lower: String,
     pub ascii: bool,
+    /// Contains `i` or `k`: the only ASCII letters a non-ASCII character can
+    /// lower-case into (`İ` -> `i̇`, the Kelvin sign -> `k`). Without them, an
+    /// ASCII needle can be matched against raw bytes even in non-ASCII text.
+    pub fold_risk: bool,
+    /// Up to 24 ASCII bytes, as little-endian words, for word-at-a-time compares.
+    pub words: Option<[u64; 3]>,
+}
+
+impl Needle {
+    /// Lower-cases `text` once, for case-insensitive matching.
+    pub(crate) fn new(text: &str) -> Needle {
+        let lower = text.to_lowercase();
+        let ascii = lower.is_ascii();
+        let words = (ascii && lower.len() <= 24).then(|| {
+            let mut w = [0u64; 3];
+            for (i, chunk) in lower.as_bytes().chunks(8).enumerate() {
+                let mut b = [0u8; 8];
+                b[..chunk.len()].copy_from_slice(chunk);
+                w[i] = u64::from_le_bytes(b);
+            }
+            w
+        });
+        Needle {
+            fold_risk: lower.contains(['i', 'k']),
+            lower,
+            ascii,
+            words,
+        }
+    }
 }
 
 /// Ordering comparisons.
@@ -900,14 +929,9 @@ impl Compiler<'_> {
                     _ => TextOp::EndsWith,
                 };
                 let node = match (nb.as_const(), ta == Type::Any) {
-                    (Some(Value::Text(s)), false) => Node::TextConst(
-                        t,
-                        Box::new(na),
-                        Box::new(Needle {
-                            lower: s.to_lowercase(),
-                            ascii: s.is_ascii(),
-                        }),
-                    ),
+                    (Some(Value::Text(s)), false) => {
+                        Node::TextConst(t, Box::new(na), Box::new(Needle::new(s)))
+                    }
                     _ => Node::Text(t, Box::new(na), Box::new(nb)),
                 };
                 self.fold(node, Type::Bool, &e.span)
@@ -1006,10 +1030,7 @@ fn specialise(node: Node) -> Node {
             negate: false,
         }))
     };
-    let needle = |s: &str| Needle {
-        lower: s.to_lowercase(),
-        ascii: s.is_ascii(),
-    };
+    let needle = Needle::new;
     match node {
         Node::Eq(a, b, negated) => match (*a, *b) {
             (Node::Field(f), Node::Const(Value::Text(t)))

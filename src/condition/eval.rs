@@ -26,36 +26,34 @@ pub struct Seen {
     pub value: Value,
 }
 
-/// Collects [`Seen`] values when tracing.
-pub(crate) struct Recorder {
-    on: bool,
-    seen: Vec<Seen>,
+/// Collects [`Seen`] values when tracing; one pointer, `None` when not.
+pub(crate) struct Recorder<'r>(Option<&'r mut Vec<Seen>>);
+
+impl<'r> Recorder<'r> {
+    pub(crate) fn off() -> Recorder<'r> {
+        Recorder(None)
+    }
+
+    pub(crate) fn on(seen: &'r mut Vec<Seen>) -> Recorder<'r> {
+        Recorder(Some(seen))
+    }
+
+    #[inline(always)]
+    fn record(&mut self, field: &Arc<str>, value: &Value) {
+        if let Some(seen) = &mut self.0 {
+            push_seen(seen, field, value);
+        }
+    }
 }
 
-impl Recorder {
-    pub(crate) fn off() -> Recorder {
-        Recorder {
-            on: false,
-            seen: Vec::new(),
-        }
-    }
-
-    pub(crate) fn on(seen: Vec<Seen>) -> Recorder {
-        Recorder { on: true, seen }
-    }
-
-    pub(crate) fn into_seen(self) -> Vec<Seen> {
-        self.seen
-    }
-
-    #[inline]
-    fn record(&mut self, field: &Arc<str>, value: &Value) {
-        if self.on && !self.seen.iter().any(|s| s.field == *field) {
-            self.seen.push(Seen {
-                field: field.clone(),
-                value: value.clone(),
-            });
-        }
+/// Kept out of line so that reading a field stays small when not tracing.
+#[inline(never)]
+fn push_seen(seen: &mut Vec<Seen>, field: &Arc<str>, value: &Value) {
+    if !seen.iter().any(|s| s.field == *field) {
+        seen.push(Seen {
+            field: field.clone(),
+            value: value.clone(),
+        });
     }
 }
 
@@ -84,14 +82,8 @@ fn read<'a>(base: &'a Value, segs: &[Seg]) -> &'a Value {
     for seg in segs {
         here = match (seg, here) {
             (Seg::Key(k, hint), Value::Object(entries)) => match entries.get(hint.get()) {
-                Some((key, v)) if key == k => v,
-                _ => match entries.iter().position(|(key, _)| key == k) {
-                    Some(i) => {
-                        hint.set(i);
-                        &entries[i].1
-                    }
-                    None => return &NULL,
-                },
+                Some((key, v)) if key.same_repr(k) => v,
+                _ => find_key(entries, k, hint),
             },
             (Seg::Index(i), Value::List(items)) => match items.get(*i) {
                 Some(v) => v,
@@ -101,6 +93,22 @@ fn read<'a>(base: &'a Value, segs: &[Seg]) -> &'a Value {
         };
     }
     here
+}
+
+/// The lookup when the hint missed: a scan, and the hint updated.
+#[cold]
+fn find_key<'a>(
+    entries: &'a [crate::value::Entry],
+    k: &crate::value::Str,
+    hint: &super::compile::Hint,
+) -> &'a Value {
+    match entries.iter().position(|(key, _)| key == k) {
+        Some(i) => {
+            hint.set(i);
+            &entries[i].1
+        }
+        None => &NULL,
+    }
 }
 
 /// Equality as the language defines it: text ignores case, lists compare by element.
@@ -118,16 +126,49 @@ pub fn loose_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Lower-cases the ASCII letters of eight bytes at once; other bytes are kept.
+#[inline(always)]
+fn ascii_lower(w: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let h = w & LOW7;
+    let at_least_a = h.wrapping_add(0x3f3f_3f3f_3f3f_3f3f);
+    let past_z = h.wrapping_add(0x2525_2525_2525_2525);
+    let upper = at_least_a & !past_z & !w & HIGH;
+    w | (upper >> 2)
+}
+
+/// `bytes` (exactly as long as the needle) equals the needle ignoring ASCII case.
+#[inline]
+fn words_match(bytes: &[u8], words: &[u64; 3]) -> bool {
+    let mut chunks = bytes.chunks(8);
+    for want in words {
+        let Some(chunk) = chunks.next() else {
+            return true;
+        };
+        // SAFETY: `chunk` is readable for its whole length.
+        let got = unsafe { crate::value::load_le(chunk.as_ptr(), chunk.len()) };
+        if ascii_lower(got) != *want {
+            return false;
+        }
+    }
+    true
+}
+
 fn text_const(op: TextOp, hay: &str, needle: &Needle) -> bool {
     let n = needle.lower.as_str();
-    if needle.ascii && hay.is_ascii() {
+    let raw_ok = needle.ascii && (!needle.fold_risk || hay.is_ascii());
+    if raw_ok {
         let (h, nb) = (hay.as_bytes(), n.as_bytes());
-        return match op {
-            TextOp::StartsWith => h.len() >= nb.len() && h[..nb.len()].eq_ignore_ascii_case(nb),
-            TextOp::EndsWith => {
-                h.len() >= nb.len() && h[h.len() - nb.len()..].eq_ignore_ascii_case(nb)
-            }
-            TextOp::Contains => {
+        if h.len() < nb.len() {
+            return false;
+        }
+        return match (op, &needle.words) {
+            (TextOp::StartsWith, Some(w)) => words_match(&h[..nb.len()], w),
+            (TextOp::EndsWith, Some(w)) => words_match(&h[h.len() - nb.len()..], w),
+            (TextOp::StartsWith, None) => h[..nb.len()].eq_ignore_ascii_case(nb),
+            (TextOp::EndsWith, None) => h[h.len() - nb.len()..].eq_ignore_ascii_case(nb),
+            (TextOp::Contains, _) => {
                 nb.is_empty() || h.windows(nb.len()).any(|w| w.eq_ignore_ascii_case(nb))
             }
         };
@@ -141,14 +182,7 @@ fn text_const(op: TextOp, hay: &str, needle: &Needle) -> bool {
 }
 
 fn text_dyn(op: TextOp, hay: &str, needle: &str) -> bool {
-    text_const(
-        op,
-        hay,
-        &Needle {
-            lower: needle.to_lowercase(),
-            ascii: needle.is_ascii(),
-        },
-    )
+    text_const(op, hay, &Needle::new(needle))
 }
 
 fn as_bool(v: &Value) -> Result<bool, EvalError> {
@@ -195,7 +229,7 @@ impl Node {
     pub(crate) fn truth<'a>(
         &'a self,
         env: &Env<'a>,
-        rec: &mut Recorder,
+        rec: &mut Recorder<'_>,
     ) -> Result<bool, EvalError> {
         match self {
             Node::Const(v) => as_bool(v),
@@ -307,7 +341,7 @@ impl Node {
     pub(crate) fn eval<'a>(
         &'a self,
         env: &Env<'a>,
-        rec: &mut Recorder,
+        rec: &mut Recorder<'_>,
     ) -> Result<Cow<'a, Value>, EvalError> {
         Ok(match self {
             Node::Const(v) => Cow::Borrowed(v),
@@ -460,14 +494,14 @@ fn ord_holds(op: OrdOp, ord: std::cmp::Ordering) -> bool {
     }
 }
 
-/// Case-insensitive equality with a lower-cased constant; ASCII compares bytes.
+/// Case-insensitive equality with a lower-cased constant; ASCII compares words.
 #[inline]
 fn eq_needle(hay: &str, n: &Needle) -> bool {
-    if n.ascii {
-        if hay.len() == n.lower.len() && hay.as_bytes().eq_ignore_ascii_case(n.lower.as_bytes()) {
+    if let Some(words) = &n.words {
+        if hay.len() == n.lower.len() && words_match(hay.as_bytes(), words) {
             return true;
         }
-        if hay.is_ascii() {
+        if !n.fold_risk || hay.is_ascii() {
             return false;
         }
     }
@@ -475,7 +509,7 @@ fn eq_needle(hay: &str, n: &Needle) -> bool {
 }
 
 #[inline]
-fn check(c: &Check, env: &Env, rec: &mut Recorder) -> Result<bool, EvalError> {
+fn check(c: &Check, env: &Env, rec: &mut Recorder<'_>) -> Result<bool, EvalError> {
     Ok(run_test(read_field(&c.field, env, rec), &c.test)? != c.negate)
 }
 
@@ -532,7 +566,7 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
 }
 
 #[inline]
-fn read_field<'a>(f: &'a FieldRef, env: &Env<'a>, rec: &mut Recorder) -> &'a Value {
+fn read_field<'a>(f: &'a FieldRef, env: &Env<'a>, rec: &mut Recorder<'_>) -> &'a Value {
     if f.elem {
         read(env.elem.unwrap_or(&NULL), &f.segs)
     } else {
@@ -546,7 +580,7 @@ fn eval_in_elem(
     body: &Node,
     env: &Env,
     item: &Value,
-    rec: &mut Recorder,
+    rec: &mut Recorder<'_>,
 ) -> Result<bool, EvalError> {
     let inner = Env {
         scope: env.scope,
@@ -559,7 +593,7 @@ fn sum_in_elem(
     body: &Node,
     env: &Env,
     item: &Value,
-    rec: &mut Recorder,
+    rec: &mut Recorder<'_>,
 ) -> Result<Value, EvalError> {
     let inner = env_with(env, item);
     body.eval(&inner, rec).map(Cow::into_owned)
@@ -588,6 +622,73 @@ fn arith(op: ArOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
                 "arithmetic needs numbers, got {} {bad}",
                 bad.type_name()
             )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast paths rely on this: apart from `A`-`Z`, the only characters whose
+    /// lower case holds ASCII letters are `İ` (-> `i̇`) and the Kelvin sign (-> `k`).
+    #[test]
+    fn only_i_and_k_fold_into_ascii() {
+        for c in (0x80u32..=0x10FFFF).filter_map(char::from_u32) {
+            for l in c.to_lowercase().filter(char::is_ascii) {
+                assert!(l == 'i' || l == 'k', "{c:?} lower-cases to {l:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn word_compares_agree_with_unicode_lower_case() {
+        let hays = [
+            "PAID",
+            "paid",
+            "Paid ",
+            "pa",
+            "İstanbul",
+            "\u{212A}iwi",
+            "kiwi",
+            "DS-MUG",
+            "ds-",
+            "Ärger",
+            "x@EXAMPLE.com",
+            "",
+        ];
+        let needles = [
+            "paid",
+            "istanbul",
+            "i",
+            "kiwi",
+            "ds-",
+            "@example.com",
+            "ärger",
+            "",
+            "a",
+        ];
+        for h in hays {
+            for n in needles {
+                let needle = Needle::new(n);
+                let lower = h.to_lowercase();
+                assert_eq!(eq_needle(h, &needle), lower == n, "{h:?} == {n:?}");
+                assert_eq!(
+                    text_const(TextOp::StartsWith, h, &needle),
+                    lower.starts_with(n),
+                    "{h:?} starts_with {n:?}"
+                );
+                assert_eq!(
+                    text_const(TextOp::EndsWith, h, &needle),
+                    lower.ends_with(n),
+                    "{h:?} ends_with {n:?}"
+                );
+                assert_eq!(
+                    text_const(TextOp::Contains, h, &needle),
+                    lower.contains(n),
+                    "{h:?} contains {n:?}"
+                );
+            }
         }
     }
 }

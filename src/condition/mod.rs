@@ -121,13 +121,10 @@ impl Condition {
 
     /// Evaluates and records the fields read on the way, for the trace.
     pub fn eval_traced(&self, scope: &Scope, seen: &mut Vec<Seen>) -> Result<Value, EvalError> {
-        let mut rec = eval::Recorder::on(std::mem::take(seen));
-        let out = self
-            .node
+        let mut rec = eval::Recorder::on(seen);
+        self.node
             .eval(&eval::Env::new(scope), &mut rec)
-            .map(|v| v.into_owned());
-        *seen = rec.into_seen();
-        out
+            .map(|v| v.into_owned())
     }
 
     /// The constant this expression folded to, if it did.

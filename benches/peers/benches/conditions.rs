@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use datalogic_rs::{Engine, ParsedData};
+use ordersync::condition::Rates;
 use ordersync::value::Value;
 use ordersync_peers::*;
 

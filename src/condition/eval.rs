@@ -138,21 +138,28 @@ fn ascii_lower(w: u64) -> u64 {
     w | (upper >> 2)
 }
 
-/// `bytes` (exactly as long as the needle) equals the needle ignoring ASCII case.
+/// `bytes` (exactly as long as the needle, at most 24) equals the needle
+/// ignoring ASCII case.
 #[inline]
 fn words_match(bytes: &[u8], words: &[u64; 3]) -> bool {
-    let mut chunks = bytes.chunks(8);
-    for want in words {
-        let Some(chunk) = chunks.next() else {
-            return true;
-        };
-        // SAFETY: `chunk` is readable for its whole length.
-        let got = unsafe { crate::value::load_le(chunk.as_ptr(), chunk.len()) };
-        if ascii_lower(got) != *want {
+    let len = bytes.len();
+    let p = bytes.as_ptr();
+    // SAFETY: every load stays within `bytes`.
+    unsafe {
+        if ascii_lower(crate::value::load_le(p, len.min(8))) != words[0] {
             return false;
         }
+        if len <= 8 {
+            return true;
+        }
+        if ascii_lower(crate::value::load_le(p.add(8), (len - 8).min(8))) != words[1] {
+            return false;
+        }
+        if len <= 16 {
+            return true;
+        }
+        ascii_lower(crate::value::load_le(p.add(16), len - 16)) == words[2]
     }
-    true
 }
 
 fn text_const(op: TextOp, hay: &str, needle: &Needle) -> bool {
@@ -225,14 +232,16 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Node {
-    /// Evaluates in a boolean position: null is false.
+    /// Evaluates in a boolean position: null is false. The common shapes (a
+    /// check, and/or lists of checks) are handled here, small enough to inline;
+    /// everything else goes to [`Node::truth_general`].
+    #[inline]
     pub(crate) fn truth<'a>(
         &'a self,
         env: &Env<'a>,
         rec: &mut Recorder<'_>,
     ) -> Result<bool, EvalError> {
         match self {
-            Node::Const(v) => as_bool(v),
             Node::Test(c) => check(c, env, rec),
             Node::All(cs) => {
                 for c in cs.iter() {
@@ -250,6 +259,19 @@ impl Node {
                 }
                 Ok(false)
             }
+            _ => self.truth_general(env, rec),
+        }
+    }
+
+    #[inline(never)]
+    fn truth_general<'a>(
+        &'a self,
+        env: &Env<'a>,
+        rec: &mut Recorder<'_>,
+    ) -> Result<bool, EvalError> {
+        match self {
+            Node::Const(v) => as_bool(v),
+            Node::Test(_) | Node::All(_) | Node::Any(_) => self.truth(env, rec),
             Node::Not(x) => Ok(!x.truth(env, rec)?),
             Node::And(xs) => {
                 for x in xs.iter() {
@@ -501,9 +523,18 @@ fn eq_needle(hay: &str, n: &Needle) -> bool {
         if hay.len() == n.lower.len() && words_match(hay.as_bytes(), words) {
             return true;
         }
-        if !n.fold_risk || hay.is_ascii() {
+        if !n.fold_risk {
             return false;
         }
+    }
+    eq_needle_unicode(hay, n)
+}
+
+#[cold]
+#[inline(never)]
+fn eq_needle_unicode(hay: &str, n: &Needle) -> bool {
+    if n.ascii && hay.is_ascii() {
+        return hay.eq_ignore_ascii_case(&n.lower);
     }
     eq_ignore_case(hay, &n.lower)
 }

@@ -81,24 +81,46 @@ impl Str {
             return Str::shared(Arc::from(s));
         }
         let p = s.as_ptr();
-        // SAFETY: each load reads only bytes of `s`.
+        // SAFETY: every load reads only bytes of `s`: a whole word at `p + k`
+        // only when `k + 8 <= len`, and the tail as the last eight bytes of `s`
+        // shifted down, or with `load_le` when `s` is shorter than a word.
         let (w0, w1, w2) = unsafe {
-            (
-                load_le(p, len.min(8)),
-                if len > 8 {
-                    load_le(p.add(8), (len - 8).min(8))
-                } else {
-                    0
-                },
-                if len > 16 {
-                    load_le(p.add(16), len - 16)
-                } else {
-                    0
-                },
-            )
+            let word = |at: usize| u64::from_le(std::ptr::read_unaligned(p.add(at) as *const u64));
+            if len < 8 {
+                (load_le(p, len), 0, 0)
+            } else if len < 16 {
+                (
+                    word(0),
+                    word(len - 8)
+                        .checked_shr(8 * (16 - len) as u32)
+                        .unwrap_or(0),
+                    0,
+                )
+            } else {
+                (
+                    word(0),
+                    word(8),
+                    word(len - 8)
+                        .checked_shr(8 * (24 - len) as u32)
+                        .unwrap_or(0),
+                )
+            }
         };
         Str {
             words: [w0.to_le(), w1.to_le(), (w2 | (len as u64) << 56).to_le()],
+        }
+    }
+
+    /// A hash for spotting repeated keys; equal text hashes equal.
+    #[inline]
+    fn quick_hash(&self) -> u64 {
+        if self.tag() != SHARED {
+            let [a, b, c] = self.words;
+            (a ^ b.rotate_left(21) ^ c.rotate_left(42)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        } else {
+            let b = self.as_bytes();
+            (b.len() as u64 ^ u64::from(b[0]) << 8 ^ u64::from(b[b.len() - 1]) << 16)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         }
     }
 
@@ -645,15 +667,10 @@ fn take_tail<T>(stack: &mut Vec<T>, start: usize) -> Arc<[T]> {
     unsafe { arc.assume_init() }
 }
 
-/// A cheap 64-bit filter slot for a key: (length, first and last byte).
+/// A key's slot in a 64-bit filter.
 #[inline]
 fn filter_bit(k: &Str) -> u64 {
-    let b = k.as_bytes();
-    let h = (b.len() as u64)
-        .wrapping_mul(7)
-        .wrapping_add(u64::from(*b.first().unwrap_or(&0)))
-        .wrapping_add(u64::from(*b.last().unwrap_or(&0)).wrapping_mul(3));
-    1u64 << (h & 63)
+    1u64 << (k.quick_hash() >> 58)
 }
 
 impl<'de> Visitor<'de> for ValueVisitor<'_> {

@@ -388,6 +388,24 @@ impl Compiler<'_> {
         (Node::Const(Value::Null), Type::Any)
     }
 
+    fn cannot_compare(
+        &mut self,
+        e: &Expr,
+        (a, ta): (&Expr, &Type),
+        (b, tb): (&Expr, &Type),
+    ) -> (Node, Type) {
+        let message = format!(
+            "cannot compare {} with {}: {} is {} and {} is {}",
+            ta.name(),
+            tb.name(),
+            self.text_of(a),
+            article(ta),
+            self.text_of(b),
+            article(tb)
+        );
+        self.error(ExprError::new(e.span.clone(), message))
+    }
+
     fn fold(&mut self, node: Node, ty: Type, span: &std::ops::Range<usize>) -> (Node, Type) {
         if !node.foldable() {
             return (specialise(node), ty);
@@ -848,18 +866,7 @@ impl Compiler<'_> {
             }
             BinOp::Eq | BinOp::Ne => {
                 if !compatible(&ta, &tb) {
-                    return self.error(ExprError::new(
-                        e.span.clone(),
-                        format!(
-                            "cannot compare {} with {}: {} is {} and {} is {}",
-                            ta.name(),
-                            tb.name(),
-                            self.text_of(a),
-                            article(&ta),
-                            self.text_of(b),
-                            article(&tb)
-                        ),
-                    ));
+                    return self.cannot_compare(e, (a, &ta), (b, &tb));
                 }
                 let node = Node::Eq(Box::new(na), Box::new(nb), op == BinOp::Ne);
                 self.fold(node, Type::Bool, &e.span)
@@ -873,18 +880,7 @@ impl Compiler<'_> {
                     return mismatch(self, b, "numbers or text", &tb);
                 }
                 if !compatible(&ta, &tb) {
-                    return self.error(ExprError::new(
-                        e.span.clone(),
-                        format!(
-                            "cannot compare {} with {}: {} is {} and {} is {}",
-                            ta.name(),
-                            tb.name(),
-                            self.text_of(a),
-                            article(&ta),
-                            self.text_of(b),
-                            article(&tb)
-                        ),
-                    ));
+                    return self.cannot_compare(e, (a, &ta), (b, &tb));
                 }
                 let o = match op {
                     BinOp::Lt => OrdOp::Lt,

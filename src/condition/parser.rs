@@ -82,12 +82,11 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
 /// table take stack for each level.
 fn check_nesting(src: &str) -> Result<(), ExprError> {
     let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     let mut prefixes = 0usize;
     let bytes = src.as_bytes();
     for (i, c) in src.char_indices() {
-        if quote.is_none() {
+        if !quotes.inside() {
             let is_not = c == 'n'
                 && src[i..].starts_with("not")
                 && !bytes
@@ -106,18 +105,10 @@ fn check_nesting(src: &str) -> Result<(), ExprError> {
                 prefixes = 0;
             }
         }
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
+        if !quotes.code(c) {
             continue;
         }
         match c {
-            '"' | '\'' => quote = Some(c),
             '(' | '[' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -132,6 +123,39 @@ fn check_nesting(src: &str) -> Result<(), ExprError> {
         }
     }
     Ok(())
+}
+
+/// Tracks whether the characters of an expression are inside a text literal.
+#[derive(Default)]
+struct Quotes {
+    open: Option<char>,
+    escaped: bool,
+}
+
+impl Quotes {
+    /// Feeds the next character; true when it is code: not inside a literal
+    /// and not the quote that closes one (the opening quote is code).
+    fn code(&mut self, c: char) -> bool {
+        if let Some(q) = self.open {
+            if self.escaped {
+                self.escaped = false;
+            } else if c == '\\' {
+                self.escaped = true;
+            } else if c == q {
+                self.open = None;
+            }
+            return false;
+        }
+        if c == '"' || c == '\'' {
+            self.open = Some(c);
+        }
+        true
+    }
+
+    /// True while inside a literal.
+    fn inside(&self) -> bool {
+        self.open.is_some()
+    }
 }
 
 /// True for the `o` and `t` of a `not` that was counted at its `n`.
@@ -253,21 +277,12 @@ fn describe_expected(rules: &[Rule], src: &str, pos: usize) -> String {
 /// The bracket that closes the innermost one left open in `src`, if any.
 fn unclosed_bracket(src: &str) -> Option<char> {
     let mut stack = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     for c in src.chars() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
+        if !quotes.code(c) {
             continue;
         }
         match c {
-            '"' | '\'' => quote = Some(c),
             '(' => stack.push(')'),
             '[' => stack.push(']'),
             ')' | ']' => {

@@ -269,7 +269,11 @@ fn decide_one(
     scope: &Scope,
     trace: &mut Vec<Step>,
 ) -> Decision {
-    let Some(deliver) = &dest.deliver else {
+    let accepting = dest
+        .deliver
+        .as_ref()
+        .filter(|d| d.accepts.contains(&update.event));
+    let Some(deliver) = accepting else {
         return decision(
             dest,
             Outcome::Skip(SkipReason::NotAccepted(update.event)),
@@ -278,15 +282,6 @@ fn decide_one(
             std::mem::take(trace),
         );
     };
-    if !deliver.accepts.contains(&update.event) {
-        return decision(
-            dest,
-            Outcome::Skip(SkipReason::NotAccepted(update.event)),
-            None,
-            Vec::new(),
-            std::mem::take(trace),
-        );
-    }
     let mut order = update.order.clone();
     let mut changes = Vec::new();
     let mut publish = true;

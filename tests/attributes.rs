@@ -2,6 +2,8 @@
 //! attributes before the destination's overwrite, lists merged unless
 //! `mode: replace`, each condition seeing the order as changed above it.
 
+mod common;
+
 use ordersync::engine::{Decisions, Outcome, Update, decide};
 use ordersync::order::Event;
 use ordersync::rules::{LoadOptions, RuleSet, load_str, render_all};
@@ -57,29 +59,11 @@ fn rules() -> RuleSet {
 }
 
 fn run(rules: &RuleSet, source: &str, event: Event, order: &str) -> Decisions {
-    let order = Value::from_json(order).unwrap();
-    let now = "2026-11-22T12:00:00Z".parse().unwrap();
-    decide(
-        rules,
-        &Update {
-            source,
-            event,
-            order: &order,
-            now,
-        },
-        &[],
-    )
-    .unwrap()
+    common::run(rules, source, event, order, &[])
 }
 
 fn out<'a>(d: &'a Decisions, dest: &str) -> &'a Value {
-    d.decisions
-        .iter()
-        .find(|x| &*x.destination == dest)
-        .unwrap()
-        .order
-        .as_ref()
-        .unwrap()
+    common::decision(d, dest).order.as_ref().unwrap()
 }
 
 #[test]

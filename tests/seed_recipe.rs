@@ -2,9 +2,11 @@
 //! `rules.example.yaml`: marketplaces tag their orders on import, and the store's
 //! updates go back only to the marketplace the order came from.
 
+mod common;
+
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use common::{now, run};
 use ordersync::engine::testing::run_tests;
 use ordersync::engine::{Decisions, Outcome, SkipReason, Update, decide};
 use ordersync::order::Event;
@@ -16,37 +18,8 @@ fn example() -> RuleSet {
     rules::load(&path).unwrap_or_else(|e| panic!("{}", rules::render_all(&e)))
 }
 
-fn now() -> DateTime<Utc> {
-    "2026-11-22T12:00:00Z".parse().unwrap()
-}
-
-fn run(
-    rules: &RuleSet,
-    source: &str,
-    event: Event,
-    order: &str,
-    known: &[(&str, &Value)],
-) -> Decisions {
-    let order = Value::from_json(order).unwrap();
-    decide(
-        rules,
-        &Update {
-            source,
-            event,
-            order: &order,
-            now: now(),
-        },
-        known,
-    )
-    .unwrap()
-}
-
 fn outcome<'a>(d: &'a Decisions, dest: &str) -> &'a Outcome {
-    &d.decisions
-        .iter()
-        .find(|x| &*x.destination == dest)
-        .unwrap()
-        .outcome
+    &common::decision(d, dest).outcome
 }
 
 #[test]

@@ -854,6 +854,9 @@ impl Compiler<'_> {
                         (BinOp::And, Node::And(xs)) | (BinOp::Or, Node::Or(xs)) => {
                             parts.extend(xs.into_vec())
                         }
+                        (BinOp::And, Node::All(cs)) | (BinOp::Or, Node::Any(cs)) => {
+                            parts.extend(cs.into_vec().into_iter().map(|c| Node::Test(Box::new(c))))
+                        }
                         (_, n) => parts.push(n),
                     }
                 }

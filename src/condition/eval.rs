@@ -338,22 +338,12 @@ impl Node {
                 _ => Ok(false),
             },
             Node::ListFn(which @ (ListFn::Any | ListFn::All), list, body) => {
-                let list = list.eval(env, rec)?;
-                let Value::List(items) = &*list else {
-                    return Ok(*which == ListFn::All && list.is_null());
-                };
-                for item in items.iter() {
-                    // `item` borrows from `list`, which may be an owned value; the
-                    // element scope must not outlive it, so evaluate in a nested call.
-                    let hit = eval_in_elem(body, env, item, rec)?;
-                    if *which == ListFn::Any && hit {
-                        return Ok(true);
-                    }
-                    if *which == ListFn::All && !hit {
-                        return Ok(false);
-                    }
+                // A field is read in place; anything else is evaluated first.
+                if let Node::Field(f) = &**list {
+                    return list_truth(*which, read_field(f, env, rec), body, env, rec);
                 }
-                Ok(*which == ListFn::All)
+                let list = list.eval(env, rec)?;
+                list_truth(*which, &list, body, env, rec)
             }
             other => as_bool(&*other.eval(env, rec)?),
         }
@@ -605,6 +595,29 @@ fn read_field<'a>(f: &'a FieldRef, env: &Env<'a>, rec: &mut Recorder<'_>) -> &'a
         rec.record(&f.text, v);
         v
     }
+}
+
+/// `any` or `all` of `body` over the elements of `list`.
+fn list_truth(
+    which: ListFn,
+    list: &Value,
+    body: &Node,
+    env: &Env,
+    rec: &mut Recorder<'_>,
+) -> Result<bool, EvalError> {
+    let Value::List(items) = list else {
+        return Ok(which == ListFn::All && list.is_null());
+    };
+    for item in items.iter() {
+        let hit = eval_in_elem(body, env, item, rec)?;
+        if which == ListFn::Any && hit {
+            return Ok(true);
+        }
+        if which == ListFn::All && !hit {
+            return Ok(false);
+        }
+    }
+    Ok(which == ListFn::All)
 }
 
 fn eval_in_elem(

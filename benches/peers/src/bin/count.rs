@@ -74,6 +74,23 @@ fn main() {
                 black_box(cel_all(&programs, black_box(&ctx)));
             }
         }
+        other if other.starts_with("cond-ordersync:") => {
+            // One condition alone (1-based), to see what each costs.
+            let k: usize = other["cond-ordersync:".len()..]
+                .parse()
+                .expect("a condition number");
+            let conditions = ordersync_compile();
+            let order = Value::from_json(ORDER_JSON).expect("ordersync read");
+            let rates = ordersync::condition::Rates::default();
+            let scope = ordersync_scope(&order, &rates);
+            for _ in 0..n {
+                black_box(
+                    conditions[k - 1]
+                        .eval_bool(black_box(&scope))
+                        .expect("evaluates"),
+                );
+            }
+        }
         other => {
             eprintln!("unknown workload `{other}`");
             std::process::exit(2);

@@ -107,6 +107,8 @@ pub(crate) enum Test {
     HasText(Needle),
     /// `== c` (or `!= c` when negated).
     Eq(Value, bool),
+    /// `< <= > >= n` for a number.
+    OrdNum(OrdOp, f64),
     /// `< <= > >= c`.
     Ord(OrdOp, Value),
     /// `in [..]` (or `not in` when negated).
@@ -1042,6 +1044,8 @@ fn specialise(node: Node) -> Node {
             (a, b) => Node::Eq(Box::new(a), Box::new(b), negated),
         },
         Node::Ord(op, a, b) => match (*a, *b) {
+            (Node::Field(f), Node::Const(Value::Number(n))) => test(f, Test::OrdNum(op, n)),
+            (Node::Const(Value::Number(n)), Node::Field(f)) => test(f, Test::OrdNum(flip(op), n)),
             (Node::Field(f), Node::Const(c)) => test(f, Test::Ord(op, c)),
             (Node::Const(c), Node::Field(f)) => test(f, Test::Ord(flip(op), c)),
             (Node::Len(x), Node::Const(Value::Number(n))) if matches!(*x, Node::Field(_)) => {

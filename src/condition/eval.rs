@@ -551,6 +551,10 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
             _ => false,
         },
         Test::Eq(c, negated) => loose_eq(v, c) != *negated,
+        Test::OrdNum(op, n) => match v {
+            Value::Number(x) => x.partial_cmp(n).is_some_and(|o| ord_holds(*op, o)),
+            _ => false,
+        },
         Test::Ord(op, c) => v.compare(c).is_some_and(|o| ord_holds(*op, o)),
         Test::In(items, negated) => {
             !v.is_null() && items.iter().any(|i| loose_eq(i, v)) != *negated

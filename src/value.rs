@@ -34,43 +34,7 @@ const SHARED: u8 = u8::MAX;
 /// forwarding, which showed as most of the cost of reading an order.
 #[repr(C, align(8))]
 pub struct Str {
-    bytes: [u8; INLINE],
-    /// The length of inline text, or `Shared`. Being an enum with 25 values, it
-    /// leaves the other 231 byte values free for `Value` to keep its own
-    /// discriminant in, so a `Value` is three words, not four.
-    tag: Tag,
-}
-
-/// The last byte of a `Str`.
-#[repr(u8)]
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // constructed by transmuting assembled words
-enum Tag {
-    L0 = 0,
-    L1,
-    L2,
-    L3,
-    L4,
-    L5,
-    L6,
-    L7,
-    L8,
-    L9,
-    L10,
-    L11,
-    L12,
-    L13,
-    L14,
-    L15,
-    L16,
-    L17,
-    L18,
-    L19,
-    L20,
-    L21,
-    L22,
-    L23,
-    Shared = SHARED,
+    words: [u64; 3],
 }
 
 // SAFETY: a `Str` is either plain bytes or a counted reference to an immutable
@@ -142,14 +106,16 @@ impl Str {
                 )
             }
         };
-        Str::from_words([w0.to_le(), w1.to_le(), (w2 | (len as u64) << 56).to_le()])
+        Str {
+            words: [w0.to_le(), w1.to_le(), (w2 | (len as u64) << 56).to_le()],
+        }
     }
 
     /// A hash for spotting repeated keys; equal text hashes equal.
     #[inline]
     fn quick_hash(&self) -> u64 {
         if self.tag() != SHARED {
-            let [a, b, c] = self.words();
+            let [a, b, c] = self.words;
             (a ^ b.rotate_left(21) ^ c.rotate_left(42)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         } else {
             let b = self.as_bytes();
@@ -161,7 +127,9 @@ impl Str {
     fn shared(arc: Arc<str>) -> Str {
         let len = arc.len();
         let ptr = Arc::into_raw(arc) as *const u8 as usize;
-        Str::from_words([ptr as u64, len as u64, (u64::from(SHARED) << 56).to_le()])
+        Str {
+            words: [ptr as u64, len as u64, (u64::from(SHARED) << 56).to_le()],
+        }
     }
 
     /// True when both hold the same bytes: for inline text, the same text; for
@@ -169,37 +137,18 @@ impl Str {
     /// the same representation: use `==` for text equality.
     #[inline(always)]
     pub fn same_repr(&self, other: &Str) -> bool {
-        self.words() == other.words()
-    }
-
-    /// Builds a `Str` from its three words.
-    #[inline(always)]
-    fn from_words(words: [u64; 3]) -> Str {
-        debug_assert!({
-            let tag = (u64::from_le(words[2]) >> 56) as u8;
-            tag as usize <= INLINE || tag == SHARED
-        });
-        // SAFETY: `Str` is three 8-aligned words; every caller puts a length of
-        // at most `INLINE` or `SHARED` in the last byte, a valid `Tag`.
-        unsafe { std::mem::transmute::<[u64; 3], Str>(words) }
-    }
-
-    /// The three words.
-    #[inline(always)]
-    fn words(&self) -> [u64; 3] {
-        // SAFETY: `Str` is three 8-aligned words, every byte initialised.
-        unsafe { *(self as *const Str as *const [u64; 3]) }
+        self.words == other.words
     }
 
     #[inline(always)]
     fn tag(&self) -> u8 {
-        self.tag as u8
+        (u64::from_le(self.words[2]) >> 56) as u8
     }
 
     /// The `Arc<str>` pointer of a shared `Str`.
     fn raw(&self) -> *const str {
-        let [ptr, len, _] = self.words();
-        std::ptr::slice_from_raw_parts(ptr as usize as *const u8, len as usize) as *const str
+        let ptr = self.words[0] as usize as *const u8;
+        std::ptr::slice_from_raw_parts(ptr, self.words[1] as usize) as *const str
     }
 
     /// The text.
@@ -209,7 +158,8 @@ impl Str {
         if tag != SHARED {
             // SAFETY: the first `tag` bytes were copied from a `&str` in `Str::new`.
             unsafe {
-                let bytes = std::slice::from_raw_parts(self.bytes.as_ptr(), tag as usize);
+                let bytes =
+                    std::slice::from_raw_parts(self.words.as_ptr() as *const u8, tag as usize);
                 std::str::from_utf8_unchecked(bytes)
             }
         } else {
@@ -227,7 +177,7 @@ impl Clone for Str {
             // SAFETY: the pointer came from `Arc::into_raw` and `self` holds a count.
             unsafe { Arc::increment_strong_count(self.raw()) };
         }
-        Str::from_words(self.words())
+        Str { words: self.words }
     }
 }
 
@@ -252,7 +202,7 @@ impl PartialEq for Str {
     #[inline]
     fn eq(&self, other: &Str) -> bool {
         if self.tag() != SHARED && other.tag() != SHARED {
-            return self.words() == other.words();
+            return self.words == other.words;
         }
         self.as_str() == other.as_str()
     }
@@ -888,7 +838,6 @@ mod tests {
         assert_ne!(Str::new("abc"), Str::new("abd"));
         assert_eq!(Str::new(&"y".repeat(30)), Str::from("y".repeat(30)));
         assert_eq!(std::mem::size_of::<Str>(), 24);
-        assert_eq!(std::mem::size_of::<Value>(), 24);
     }
 
     #[test]

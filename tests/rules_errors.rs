@@ -471,3 +471,46 @@ fn the_version_is_a_content_hash() {
     assert_eq!(a.version, b.version);
     assert_ne!(a.version, c.version);
 }
+
+#[test]
+fn tests_may_live_beside_the_rules_and_read_orders_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), BASE).unwrap();
+    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
+    std::fs::write(
+        dir.path().join("fixtures/paid.json"),
+        r#"{"id": "27-1", "financial_status": "paid", "tags": []}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("rules.test.yaml"),
+        "tests:\n  - name: a paid eBay order is imported\n    from: ebay\n    event: created\n    order_file: fixtures/paid.json\n    expect:\n      shop: { tags: [eBay] }\n",
+    )
+    .unwrap();
+    let opts = LoadOptions { env: &env };
+    let rules = load_with(&dir.path().join("rules.yaml"), &opts).unwrap();
+    assert_eq!(rules.tests.len(), 1);
+    assert_eq!(rules.tests[0].name, "a paid eBay order is imported");
+    assert_eq!(rules.tests[0].order.get("financial_status").and_then(|v| v.as_str()), Some("paid"));
+    let results = ordersync::engine::testing::run_tests(&rules);
+    assert!(results[0].passed(), "{:?}", results[0].mismatches);
+
+    // A test file holds only tests, and a missing fixture is an error at its place.
+    std::fs::write(
+        dir.path().join("rules.test.yaml"),
+        "channels: {}\ntests:\n  - name: t\n    from: ebay\n    order_file: fixtures/missing.json\n    expect: { shop: deliver }\n",
+    )
+    .unwrap();
+    let errors = load_with(&dir.path().join("rules.yaml"), &opts).unwrap_err();
+    let lines: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "1:1 unknown key `channels` in the rules file",
+            "5:17 cannot read `fixtures/missing.json`: no such file",
+        ]
+    );
+}

@@ -16,6 +16,34 @@
 //!  rules.yaml --> rules::load --------+   (check / test / explain run this part offline)
 //! ```
 
+//! Deciding one update offline, as `ordersync explain` does:
+//!
+//! ```
+//! use ordersync::engine::{decide, Update};
+//! use ordersync::order::Event;
+//! use ordersync::rules::{load_str, LoadOptions};
+//! use ordersync::value::Value;
+//!
+//! let rules = load_str("rules.yaml", r#"
+//! version: 1
+//! channels:
+//!   shop: { role: commerce_platform, deliver: { url: "http://127.0.0.1:9101/orders" } }
+//!   ebay: { role: marketplace, deliver: { url: "http://127.0.0.1:9102/orders", accepts: [shipped] } }
+//! rules:
+//!   ebay: { attributes: { tags: eBay } }
+//!   shop:
+//!     overwrites:
+//!       ebay: { attributes: { publish: { when: tags contains "eBay", then: true, otherwise: false } } }
+//! "#, &LoadOptions { env: &|_| None }).expect("valid rules");
+//!
+//! let order = Value::from_json(r#"{"id": "5001", "tags": ["Amazon"]}"#).unwrap();
+//! let now = "2026-11-22T12:00:00Z".parse().unwrap();
+//! let update = Update { source: "shop", event: Event::Shipped, order: &order, now };
+//! let decisions = decide(&rules, &update, &[]).unwrap();
+//! assert_eq!(decisions.decisions[0].outcome.to_string(), "skip: publish is false");
+//! assert_eq!(decisions.decisions[0].trace[0].expression.as_ref(), "tags contains \"eBay\"");
+//! ```
+
 pub mod condition;
 pub mod engine;
 pub mod order;

@@ -491,7 +491,13 @@ fn tests_may_live_beside_the_rules_and_read_orders_from_files() {
     let rules = load_with(&dir.path().join("rules.yaml"), &opts).unwrap();
     assert_eq!(rules.tests.len(), 1);
     assert_eq!(rules.tests[0].name, "a paid eBay order is imported");
-    assert_eq!(rules.tests[0].order.get("financial_status").and_then(|v| v.as_str()), Some("paid"));
+    assert_eq!(
+        rules.tests[0]
+            .order
+            .get("financial_status")
+            .and_then(|v| v.as_str()),
+        Some("paid")
+    );
     let results = ordersync::engine::testing::run_tests(&rules);
     assert!(results[0].passed(), "{:?}", results[0].mismatches);
 

@@ -46,6 +46,7 @@
 
 pub mod condition;
 pub mod engine;
+pub mod json;
 pub mod order;
 pub mod report;
 pub mod rules;

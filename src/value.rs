@@ -271,14 +271,29 @@ pub enum Value {
 }
 
 impl Value {
-    /// Reads one JSON document.
-    pub fn from_json(text: &str) -> Result<Value, serde_json::Error> {
-        serde_json::from_str(text)
+    /// Reads one JSON document (see [`crate::json`]).
+    pub fn from_json(text: &str) -> Result<Value, crate::json::JsonError> {
+        crate::json::parse(text)
     }
 
-    /// Reads one JSON document from bytes.
-    pub fn from_json_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
-        serde_json::from_slice(bytes)
+    /// Reads one JSON document from bytes, which must be UTF-8.
+    pub fn from_json_slice(bytes: &[u8]) -> Result<Value, crate::json::JsonError> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => crate::json::parse(text),
+            Err(e) => {
+                let before = &bytes[..e.valid_up_to()];
+                let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+                let line_start = before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
+                Err(crate::json::JsonError {
+                    message: "invalid UTF-8".to_string(),
+                    line,
+                    column: e.valid_up_to() - line_start + 1,
+                })
+            }
+        }
     }
 
     /// Writes the value as compact JSON.
@@ -576,25 +591,38 @@ impl Serialize for Value {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        // The stacks are kept per thread between documents so that reading one
-        // does not grow them again; `take` leaves empty ones behind, so a read
-        // nested inside another simply starts its own.
         let mut scratch = SCRATCH.take();
         let out = d.deserialize_any(ValueVisitor {
             depth: 0,
             scratch: &mut scratch,
         });
-        scratch.items.clear();
-        scratch.entries.clear();
-        if scratch.entries.capacity() <= 4096 && scratch.items.capacity() <= 4096 {
-            SCRATCH.set(scratch);
-        }
+        put_back(scratch);
         out
     }
 }
 
 thread_local! {
     static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// Keeps the stacks for the next document on this thread, unless they grew large.
+fn put_back(mut scratch: Scratch) {
+    scratch.items.clear();
+    scratch.entries.clear();
+    if scratch.entries.capacity() <= 4096 && scratch.items.capacity() <= 4096 {
+        SCRATCH.set(scratch);
+    }
+}
+
+/// Runs `f` with this thread's stacks for list items and object entries. They
+/// are kept between documents so that reading one does not grow them again;
+/// `take` leaves empty ones behind, so a read nested inside another simply
+/// starts its own.
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<Value>, &mut Vec<Entry>) -> R) -> R {
+    let mut scratch = SCRATCH.take();
+    let out = f(&mut scratch.items, &mut scratch.entries);
+    put_back(scratch);
+    out
 }
 
 /// How deep a document may nest; deeper input is refused rather than overflowing the stack.
@@ -646,7 +674,7 @@ impl Visitor<'_> for KeySeed {
 
 /// Moves `stack[start..]` into a new exactly-sized `Arc` slice with one
 /// allocation and one copy.
-fn take_tail<T>(stack: &mut Vec<T>, start: usize) -> Arc<[T]> {
+pub(crate) fn take_tail<T>(stack: &mut Vec<T>, start: usize) -> Arc<[T]> {
     let n = stack.len() - start;
     let mut arc = Arc::<[T]>::new_uninit_slice(n);
     if let Some(dst) = Arc::get_mut(&mut arc) {
@@ -669,7 +697,7 @@ fn take_tail<T>(stack: &mut Vec<T>, start: usize) -> Arc<[T]> {
 
 /// A key's slot in a 64-bit filter.
 #[inline]
-fn filter_bit(k: &Str) -> u64 {
+pub(crate) fn filter_bit(k: &Str) -> u64 {
     1u64 << (k.quick_hash() >> 58)
 }
 

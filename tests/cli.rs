@@ -339,7 +339,7 @@ fn explain_refuses_bad_json_without_panicking() {
     assert_eq!(
         stderr(&out),
         format!(
-            "error: `{}` is not valid JSON: EOF while parsing a value at line 1 column 12\n",
+            "error: `{}` is not valid JSON: EOF while parsing an object at line 1 column 12\n",
             order.display()
         )
     );

@@ -1,0 +1,491 @@
+//! Reading JSON straight into [`Value`].
+//!
+//! Every order that reaches the engine is read from JSON, so this is the
+//! engine's front door. Going through serde would hand each token to a visitor
+//! and move each value through several layers before it lands; reading here
+//! writes each value once: text of up to 23 bytes straight into its inline
+//! form (found eight bytes at a time), numbers without an intermediate string,
+//! and each list or object gathered on one per-thread stack and moved into a
+//! single exactly-sized allocation. The result is the same as serde_json's
+//! reading of the same text (a property test checks it), except that a key
+//! given twice keeps its first place and its last value, nesting stops at
+//! [`MAX_DEPTH`], and a number beyond `f64` is an error.
+
+use std::fmt;
+
+use crate::value::{MAX_DEPTH, Str, Value, with_scratch};
+
+/// Why a document could not be read, and where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at line {line} column {column}")]
+pub struct JsonError {
+    /// What is wrong, as serde_json words it where it has the same error.
+    pub message: String,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1, in bytes.
+    pub column: usize,
+}
+
+/// Reads one JSON document.
+pub(crate) fn parse(text: &str) -> Result<Value, JsonError> {
+    with_scratch(|items, entries| {
+        let mut p = Parser {
+            src: text.as_bytes(),
+            pos: 0,
+            items,
+            entries,
+        };
+        let v = p.value(0)?;
+        p.skip_ws();
+        if p.pos < p.src.len() {
+            return Err(p.error_here("trailing characters"));
+        }
+        Ok(v)
+    })
+}
+
+struct Parser<'s, 'b> {
+    src: &'s [u8],
+    pos: usize,
+    items: &'b mut Vec<Value>,
+    entries: &'b mut Vec<crate::value::Entry>,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// A mask whose lowest set bit is the high bit of the first byte of `w` (in
+/// memory order) that is `"`, `\` or a control character; 0 if there is none.
+/// (Bits above the lowest may be false alarms; only the lowest is used.)
+#[inline(always)]
+fn special(w: u64) -> u64 {
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    has_zero(w ^ (ONES * u64::from(b'"')))
+        | has_zero(w ^ (ONES * u64::from(b'\\')))
+        | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
+}
+
+impl fmt::Debug for Parser<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Parser at {}", self.pos)
+    }
+}
+
+impl Parser<'_, '_> {
+    /// An error about the byte at the current position (or the end).
+    fn error_here(&self, message: &str) -> JsonError {
+        let at = self.pos.min(self.src.len());
+        let before = &self.src[..at];
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = if at < self.src.len() {
+            at - line_start + 1
+        } else {
+            at - line_start
+        };
+        JsonError {
+            message: message.to_string(),
+            line,
+            column,
+        }
+    }
+
+    #[inline]
+    fn skip_ws(&mut self) {
+        while let Some(&b) = self.src.get(self.pos) {
+            if b > b' ' || !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
+                return;
+            }
+            self.pos += 1;
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
+        self.skip_ws();
+        match self.src.get(self.pos) {
+            Some(b'"') => {
+                self.pos += 1;
+                self.string().map(Value::Text)
+            }
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.word(b"true", Value::Bool(true)),
+            Some(b'f') => self.word(b"false", Value::Bool(false)),
+            Some(b'n') => self.word(b"null", Value::Null),
+            Some(_) => Err(self.error_here("expected value")),
+            None => Err(self.error_here("EOF while parsing a value")),
+        }
+    }
+
+    fn word(&mut self, word: &[u8], v: Value) -> Result<Value, JsonError> {
+        if self.src[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(v)
+        } else if self.src.len() - self.pos < word.len() && word.starts_with(&self.src[self.pos..])
+        {
+            self.pos = self.src.len();
+            Err(self.error_here("EOF while parsing a value"))
+        } else {
+            Err(self.error_here("expected value"))
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.error_here(&format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.pos += 1;
+        let start = self.entries.len();
+        self.skip_ws();
+        if self.src.get(self.pos) == Some(&b'}') {
+            self.pos += 1;
+            return Ok(Value::Object(crate::value::take_tail(self.entries, start)));
+        }
+        // A repeated key keeps its first place and its last value; a 64-bit
+        // filter of key hashes makes the check nearly free when there is none.
+        let mut filter = 0u64;
+        loop {
+            self.skip_ws();
+            match self.src.get(self.pos) {
+                Some(b'"') => self.pos += 1,
+                Some(_) => return Err(self.error_here("key must be a string")),
+                None => return Err(self.error_here("EOF while parsing an object")),
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            match self.src.get(self.pos) {
+                Some(b':') => self.pos += 1,
+                Some(_) => return Err(self.error_here("expected `:`")),
+                None => return Err(self.error_here("EOF while parsing an object")),
+            }
+            let v = self.value(depth + 1)?;
+            let bit = crate::value::filter_bit(&key);
+            let repeated = filter & bit != 0
+                && match self.entries[start..].iter_mut().find(|(k, _)| *k == key) {
+                    Some(slot) => {
+                        slot.1 = v.clone();
+                        true
+                    }
+                    None => false,
+                };
+            if !repeated {
+                filter |= bit;
+                self.entries.push((key, v));
+            }
+            self.skip_ws();
+            match self.src.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object(crate::value::take_tail(self.entries, start)));
+                }
+                Some(_) => return Err(self.error_here("expected `,` or `}`")),
+                None => return Err(self.error_here("EOF while parsing an object")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.error_here(&format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.pos += 1;
+        let start = self.items.len();
+        self.skip_ws();
+        if self.src.get(self.pos) == Some(&b']') {
+            self.pos += 1;
+            return Ok(Value::List(crate::value::take_tail(self.items, start)));
+        }
+        loop {
+            let v = self.value(depth + 1)?;
+            self.items.push(v);
+            self.skip_ws();
+            match self.src.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Value::List(crate::value::take_tail(self.items, start)));
+                }
+                Some(_) => return Err(self.error_here("expected `,` or `]`")),
+                None => return Err(self.error_here("EOF while parsing a list")),
+            }
+        }
+    }
+
+    /// Reads a string whose opening quote is consumed.
+    fn string(&mut self) -> Result<Str, JsonError> {
+        let start = self.pos;
+        let src = self.src;
+        let mut i = start;
+        while i + 8 <= src.len() {
+            // SAFETY: `i + 8 <= src.len()`.
+            let word = u64::from_le(unsafe {
+                std::ptr::read_unaligned(src.as_ptr().add(i) as *const u64)
+            });
+            let mask = special(word);
+            if mask != 0 {
+                i += (mask.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        while i < src.len() {
+            match src[i] {
+                b'"' => {
+                    self.pos = i + 1;
+                    // SAFETY: `src` came from a `&str` and `start..i` lies between
+                    // two ASCII bytes, so it is whole UTF-8.
+                    let text = unsafe { std::str::from_utf8_unchecked(&src[start..i]) };
+                    return Ok(Str::new(text));
+                }
+                b'\\' => {
+                    self.pos = i;
+                    return self.escaped_string(start);
+                }
+                0..=0x1f => {
+                    self.pos = i;
+                    return Err(self.error_here(
+                        "control character (\\u0000-\\u001F) found while parsing a string",
+                    ));
+                }
+                _ => i += 1,
+            }
+        }
+        self.pos = src.len();
+        Err(self.error_here("EOF while parsing a string"))
+    }
+
+    /// The rest of a string that has escapes; `pos` is at the first backslash.
+    fn escaped_string(&mut self, start: usize) -> Result<Str, JsonError> {
+        let src = self.src;
+        let mut out: Vec<u8> = src[start..self.pos].to_vec();
+        loop {
+            let Some(&b) = src.get(self.pos) else {
+                return Err(self.error_here("EOF while parsing a string"));
+            };
+            match b {
+                b'"' => {
+                    self.pos += 1;
+                    // Valid UTF-8: copied from a `&str` between ASCII bytes, or
+                    // encoded from a `char` below.
+                    return Ok(Str::from(String::from_utf8(out).unwrap_or_default()));
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    let Some(&e) = src.get(self.pos) else {
+                        return Err(self.error_here("EOF while parsing a string"));
+                    };
+                    self.pos += 1;
+                    let c = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => {
+                            self.pos -= 1;
+                            return Err(self.error_here("invalid escape"));
+                        }
+                    };
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                0..=0x1f => {
+                    return Err(self.error_here(
+                        "control character (\\u0000-\\u001F) found while parsing a string",
+                    ));
+                }
+                _ => {
+                    out.push(b);
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let Some(digits) = self.src.get(self.pos..self.pos + 4) else {
+            self.pos = self.src.len();
+            return Err(self.error_here("EOF while parsing a string"));
+        };
+        let mut n = 0u32;
+        for &d in digits {
+            let v = match d {
+                b'0'..=b'9' => d - b'0',
+                b'a'..=b'f' => d - b'a' + 10,
+                b'A'..=b'F' => d - b'A' + 10,
+                _ => return Err(self.error_here("invalid escape")),
+            };
+            n = n * 16 + u32::from(v);
+            self.pos += 1;
+        }
+        Ok(n)
+    }
+
+    /// `\uXXXX`, with `\uD83D\uDE00` pairs for characters beyond the BMP.
+    fn unicode_escape(&mut self) -> Result<char, JsonError> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                if self.src.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                    return Err(self.error_here("lone leading surrogate in hex escape"));
+                }
+                self.pos += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(self.error_here("invalid unicode code point"));
+                }
+                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return Err(self.error_here("invalid unicode code point")),
+            n => n,
+        };
+        char::from_u32(code).ok_or_else(|| self.error_here("invalid unicode code point"))
+    }
+
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let src = self.src;
+        let start = self.pos;
+        let mut i = start;
+        let negative = src[i] == b'-';
+        if negative {
+            i += 1;
+        }
+        let int_start = i;
+        match src.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(b'0'..=b'9') = src.get(i) {
+                    i += 1;
+                }
+            }
+            Some(_) => {
+                self.pos = i;
+                return Err(self.error_here("invalid number"));
+            }
+            None => {
+                self.pos = i;
+                return Err(self.error_here("EOF while parsing a value"));
+            }
+        }
+        let int_end = i;
+        let mut plain = true;
+        if src.get(i) == Some(&b'.') {
+            plain = false;
+            i += 1;
+            let digits = i;
+            while let Some(b'0'..=b'9') = src.get(i) {
+                i += 1;
+            }
+            if i == digits {
+                self.pos = i;
+                return Err(self.error_here("invalid number"));
+            }
+        }
+        if let Some(b'e' | b'E') = src.get(i) {
+            plain = false;
+            i += 1;
+            if let Some(b'+' | b'-') = src.get(i) {
+                i += 1;
+            }
+            let digits = i;
+            while let Some(b'0'..=b'9') = src.get(i) {
+                i += 1;
+            }
+            if i == digits {
+                self.pos = i;
+                return Err(self.error_here("invalid number"));
+            }
+        }
+        self.pos = i;
+        // Whole numbers of up to 15 digits are exact in an f64: no parsing needed.
+        if plain && int_end - int_start <= 15 {
+            let mut n = 0u64;
+            for &d in &src[int_start..int_end] {
+                n = n * 10 + u64::from(d - b'0');
+            }
+            let f = n as f64;
+            return Ok(Value::Number(if negative { -f } else { f }));
+        }
+        // SAFETY: the bytes checked above are ASCII.
+        let text = unsafe { std::str::from_utf8_unchecked(&src[start..i]) };
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Value::Number(f)),
+            _ => {
+                self.pos = start;
+                Err(self.error_here("number out of range"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn reads_every_kind_of_value() {
+        let v = parse(
+            r#" {"a": [1, -2.5, 1e3, 0, -0, 12345678901234567890], "b": {"c": null},
+            "t": true, "f": false, "s": "x\"y\\z\/\n\u00e9\ud83d\ude00"} "#,
+        )
+        .unwrap();
+        assert_eq!(
+            v.to_json(),
+            r#"{"a":[1,-2.5,1000,0,0,1.2345678901234567e+19],"b":{"c":null},"t":true,"f":false,"s":"x\"y\\z/\né😀"}"#
+        );
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        assert_eq!(
+            err(r#"{"id": "1", "#),
+            "EOF while parsing an object at line 1 column 12"
+        );
+        assert_eq!(
+            err("{\"a\": 1,\n  x}"),
+            "key must be a string at line 2 column 3"
+        );
+        assert_eq!(err("[1 2]"), "expected `,` or `]` at line 1 column 4");
+        assert_eq!(err("{\"a\" 1}"), "expected `:` at line 1 column 6");
+        assert_eq!(err("[01]"), "expected `,` or `]` at line 1 column 3");
+        assert_eq!(err("[1.]"), "invalid number at line 1 column 4");
+        assert_eq!(err("\"a\\qb\""), "invalid escape at line 1 column 4");
+        assert_eq!(
+            err("\"\\ud800\""),
+            "lone leading surrogate in hex escape at line 1 column 8"
+        );
+        assert_eq!(
+            err("\"a\tb\""),
+            "control character (\\u0000-\\u001F) found while parsing a string at line 1 column 3"
+        );
+        assert_eq!(err("1e999"), "number out of range at line 1 column 1");
+        assert_eq!(err("nul"), "EOF while parsing a value at line 1 column 3");
+        assert_eq!(err("{} x"), "trailing characters at line 1 column 4");
+        assert_eq!(err(""), "EOF while parsing a value at line 1 column 0");
+        assert_eq!(
+            err(&"[".repeat(100)),
+            "nested deeper than 64 levels at line 1 column 65"
+        );
+    }
+
+    #[test]
+    fn long_and_escaped_strings() {
+        let long = "é".repeat(40);
+        let v = parse(&format!("[\"{long}\", \"{}\"]", "q".repeat(9))).unwrap();
+        assert_eq!(v.to_json(), format!("[\"{long}\",\"{}\"]", "q".repeat(9)));
+    }
+}

@@ -340,7 +340,15 @@ impl Node {
             Node::ListFn(which @ (ListFn::Any | ListFn::All), list, body) => {
                 // A field is read in place; anything else is evaluated first.
                 if let Node::Field(f) = &**list {
-                    return list_truth(*which, read_field(f, env, rec), body, env, rec);
+                    let items = read_field(f, env, rec);
+                    // The common `any(list, field OP constant)`: test each element
+                    // directly, without setting up an element scope per element.
+                    if let Node::Test(c) = &**body
+                        && c.field.elem
+                    {
+                        return list_check(*which, items, c);
+                    }
+                    return list_truth(*which, items, body, env, rec);
                 }
                 let list = list.eval(env, rec)?;
                 list_truth(*which, &list, body, env, rec)
@@ -599,6 +607,23 @@ fn read_field<'a>(f: &'a FieldRef, env: &Env<'a>, rec: &mut Recorder<'_>) -> &'a
         rec.record(&f.text, v);
         v
     }
+}
+
+/// `any` or `all` of one check of the elements' own fields.
+fn list_check(which: ListFn, list: &Value, c: &Check) -> Result<bool, EvalError> {
+    let Value::List(items) = list else {
+        return Ok(which == ListFn::All && list.is_null());
+    };
+    for item in items.iter() {
+        let hit = run_test(read(item, &c.field.segs), &c.test)? != c.negate;
+        if which == ListFn::Any && hit {
+            return Ok(true);
+        }
+        if which == ListFn::All && !hit {
+            return Ok(false);
+        }
+    }
+    Ok(which == ListFn::All)
 }
 
 /// `any` or `all` of `body` over the elements of `list`.

@@ -2,7 +2,8 @@
 //!
 //! The modules, in the order data flows through them:
 //!
-//! - [`value`] and [`order`]: the order document and its canonical shape (leaves).
+//! - [`value`] and [`order`]: the order document and its canonical shape (leaves);
+//!   [`json`] reads JSON straight into a [`value::Value`].
 //! - [`condition`]: the condition language; text -> AST -> compiled [`condition::Condition`].
 //! - [`rules`]: the control plane; a rules file (YAML, with locations) -> validated
 //!   [`rules::RuleSet`], or every problem in it at once.

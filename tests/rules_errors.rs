@@ -520,3 +520,18 @@ fn tests_may_live_beside_the_rules_and_read_orders_from_files() {
         ]
     );
 }
+
+#[test]
+fn an_alias_bomb_is_refused_not_expanded() {
+    let mut text = String::from("a0: &a0 [x,x,x,x,x,x,x,x,x,x]\n");
+    for i in 1..9 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(",");
+        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    let errors = load_str("rules.yaml", &text, &LoadOptions { env: &env }).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        errors[0].message,
+        "invalid YAML: the document is too large once its aliases are expanded"
+    );
+}

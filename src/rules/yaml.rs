@@ -134,6 +134,10 @@ fn first_line_of(e: &serde_saphyr::Error) -> String {
         None => line,
     };
     let line = line.strip_prefix("error: ").unwrap_or(line);
+    if line.contains("budget breached") {
+        // The parser's limits against alias bombs and runaway documents.
+        return "the document is too large once its aliases are expanded".to_string();
+    }
     // Some messages start with `line N column M: `; the place is printed separately.
     let line = match line
         .strip_prefix("line ")

@@ -47,6 +47,7 @@
 
 pub mod condition;
 pub mod engine;
+pub mod ingress;
 pub mod json;
 pub mod order;
 pub mod report;

@@ -1,0 +1,89 @@
+//! The outside world in: reading what channels send into canonical updates.
+//!
+//! `canonical` reads ordersync's own update format (SPEC 3.5); `shopify` reads
+//! Shopify's order, fulfillment and refund webhooks. Both are pure functions of
+//! the request's headers and body, so they are tested without a server; the
+//! webhook endpoint and the poller (issue 3 and 4) call them after checking the
+//! signature over the raw bytes.
+
+pub mod canonical;
+pub mod shopify;
+
+use crate::order::Event;
+use crate::rules::Format;
+use crate::value::Value;
+
+/// One update read from a channel, before it is stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Incoming {
+    /// The sender's id for this event, for duplicate suppression.
+    pub id: String,
+    /// What happened.
+    pub event: Event,
+    /// When it happened (RFC 3339), if the sender said.
+    pub occurred_at: Option<String>,
+    /// The order, in the canonical shape.
+    pub order: Value,
+}
+
+/// Why a request could not be read; the request is kept in quarantine with this reason.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The body is not JSON.
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    /// The body is JSON but not of the expected shape.
+    #[error("{0}")]
+    Shape(String),
+    /// A header the format needs is missing.
+    #[error("missing header `{0}`")]
+    MissingHeader(&'static str),
+    /// A Shopify topic ordersync does not read.
+    #[error("unsupported Shopify topic `{0}`")]
+    Topic(String),
+}
+
+/// Reads one request body in a channel's format. `header` looks a header up
+/// by its lower-case name.
+pub fn decode(
+    format: Format,
+    header: &dyn Fn(&str) -> Option<String>,
+    body: &[u8],
+) -> Result<Incoming, DecodeError> {
+    let doc = Value::from_json_slice(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    match format {
+        Format::Ordersync => canonical::read(&doc),
+        Format::Shopify => shopify::read(header, &doc),
+    }
+}
+
+/// Reads the canonical updates of a poll response: a JSON array.
+pub fn decode_list(
+    format: Format,
+    body: &[u8],
+) -> Result<Vec<Result<Incoming, DecodeError>>, DecodeError> {
+    let doc = Value::from_json_slice(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let Value::List(items) = doc else {
+        return Err(DecodeError::Shape(
+            "a poll response must be a JSON array of updates".to_string(),
+        ));
+    };
+    Ok(items
+        .iter()
+        .map(|item| match format {
+            Format::Ordersync => canonical::read(item),
+            Format::Shopify => shopify::read_polled(item),
+        })
+        .collect())
+}
+
+/// Text of a scalar (numbers without a fraction as integers), for ids.
+pub(crate) fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Text(s) if !s.is_empty() => Some(s.to_string()),
+        Value::Number(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.0e15 => {
+            Some(format!("{}", *n as i64))
+        }
+        _ => None,
+    }
+}

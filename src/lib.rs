@@ -9,6 +9,9 @@
 //!   [`rules::RuleSet`], or every problem in it at once.
 //! - [`engine`]: deciding; (rule set, source, update, what destinations have) ->
 //!   one decision per destination with its trace. Pure: no I/O, no clock.
+//! - [`ingress`]: channels' payloads read into canonical updates, and their
+//!   signatures checked; [`delivery`]: when a delivery is tried again. (The pure
+//!   parts so far: the daemon that uses them comes with issue 3.)
 //! - [`report`]: how decisions, traces and test results are shown to people.
 //!
 //! ```text
@@ -46,6 +49,7 @@
 //! ```
 
 pub mod condition;
+pub mod delivery;
 pub mod engine;
 pub mod ingress;
 pub mod json;

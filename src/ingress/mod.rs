@@ -8,6 +8,7 @@
 
 pub mod canonical;
 pub mod shopify;
+pub mod signature;
 
 use crate::order::Event;
 use crate::rules::Format;

@@ -1,0 +1,7 @@
+//! The outside world out: handing decided updates to destinations.
+//!
+//! So far the pure parts (issue 3 groundwork): how a response is classified
+//! and when to try again ([`retry`]). The HTTP client and the attempt records
+//! come with the daemon.
+
+pub mod retry;

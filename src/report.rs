@@ -256,6 +256,12 @@ pub fn tests_text(results: &[TestResult]) -> String {
             }
         }
     }
+    if results.is_empty() {
+        let _ = writeln!(
+            out,
+            "no tests: add cases under `tests:`, or in a `.test.yaml` file beside the rules"
+        );
+    }
     let failed = results.iter().filter(|r| !r.passed()).count();
     let _ = writeln!(out, "\n{} passed, {failed} failed", results.len() - failed);
     out

@@ -287,6 +287,24 @@ impl Node {
         }
     }
 
+    /// Collects the order's fields this node names, outside list elements, in order.
+    pub(crate) fn root_fields(&self, out: &mut Vec<(Arc<str>, Box<[Seg]>)>) {
+        let mut add = |f: &FieldRef| {
+            if !f.elem && !out.iter().any(|(t, _)| *t == f.text) {
+                out.push((f.text.clone(), f.segs.clone()));
+            }
+        };
+        match self {
+            Node::Field(f) => add(f),
+            Node::Test(c) => add(&c.field),
+            Node::All(cs) | Node::Any(cs) => cs.iter().for_each(|c| add(&c.field)),
+            _ => {}
+        }
+        for child in self.children() {
+            child.root_fields(out);
+        }
+    }
+
     /// True if any part reads `destination`.
     pub(crate) fn uses_destination(&self) -> bool {
         matches!(self, Node::Destination) || self.children().iter().any(|c| c.uses_destination())
@@ -421,8 +439,7 @@ impl Compiler<'_> {
             now: chrono::DateTime::UNIX_EPOCH,
             rates: self.env.rates,
         };
-        let mut rec = super::eval::Recorder::off();
-        match node.eval(&super::eval::Env::new(&scope), &mut rec) {
+        match node.eval(&super::eval::Env::new(&scope)) {
             Ok(v) => (Node::Const(v.into_owned()), ty),
             Err(e) => self.error(ExprError::new(span.clone(), e.message())),
         }

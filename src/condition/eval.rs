@@ -26,37 +26,6 @@ pub struct Seen {
     pub value: Value,
 }
 
-/// Collects [`Seen`] values when tracing; one pointer, `None` when not.
-pub(crate) struct Recorder<'r>(Option<&'r mut Vec<Seen>>);
-
-impl<'r> Recorder<'r> {
-    pub(crate) fn off() -> Recorder<'r> {
-        Recorder(None)
-    }
-
-    pub(crate) fn on(seen: &'r mut Vec<Seen>) -> Recorder<'r> {
-        Recorder(Some(seen))
-    }
-
-    #[inline(always)]
-    fn record(&mut self, field: &Arc<str>, value: &Value) {
-        if let Some(seen) = &mut self.0 {
-            push_seen(seen, field, value);
-        }
-    }
-}
-
-/// Kept out of line so that reading a field stays small when not tracing.
-#[inline(never)]
-fn push_seen(seen: &mut Vec<Seen>, field: &Arc<str>, value: &Value) {
-    if !seen.iter().any(|s| s.field == *field) {
-        seen.push(Seen {
-            field: field.clone(),
-            value: value.clone(),
-        });
-    }
-}
-
 /// The scope plus the current list element.
 pub(crate) struct Env<'a> {
     scope: &'a Scope<'a>,
@@ -109,6 +78,11 @@ fn find_key<'a>(
         }
         None => &NULL,
     }
+}
+
+/// Reads a resolved path from `base` (null when missing).
+pub(crate) fn read_path<'a>(base: &'a Value, segs: &[Seg]) -> &'a Value {
+    read(base, segs)
 }
 
 /// Equality as the language defines it: text ignores case, lists compare by element.
@@ -236,16 +210,12 @@ impl Node {
     /// check, and/or lists of checks) are handled here, small enough to inline;
     /// everything else goes to [`Node::truth_general`].
     #[inline]
-    pub(crate) fn truth<'a>(
-        &'a self,
-        env: &Env<'a>,
-        rec: &mut Recorder<'_>,
-    ) -> Result<bool, EvalError> {
+    pub(crate) fn truth<'a>(&'a self, env: &Env<'a>) -> Result<bool, EvalError> {
         match self {
-            Node::Test(c) => check(c, env, rec),
+            Node::Test(c) => check(c, env),
             Node::All(cs) => {
                 for c in cs.iter() {
-                    if !check(c, env, rec)? {
+                    if !check(c, env)? {
                         return Ok(false);
                     }
                 }
@@ -253,29 +223,25 @@ impl Node {
             }
             Node::Any(cs) => {
                 for c in cs.iter() {
-                    if check(c, env, rec)? {
+                    if check(c, env)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
-            _ => self.truth_general(env, rec),
+            _ => self.truth_general(env),
         }
     }
 
     #[inline(never)]
-    fn truth_general<'a>(
-        &'a self,
-        env: &Env<'a>,
-        rec: &mut Recorder<'_>,
-    ) -> Result<bool, EvalError> {
+    fn truth_general<'a>(&'a self, env: &Env<'a>) -> Result<bool, EvalError> {
         match self {
             Node::Const(v) => as_bool(v),
-            Node::Test(_) | Node::All(_) | Node::Any(_) => self.truth(env, rec),
-            Node::Not(x) => Ok(!x.truth(env, rec)?),
+            Node::Test(_) | Node::All(_) | Node::Any(_) => self.truth(env),
+            Node::Not(x) => Ok(!x.truth(env)?),
             Node::And(xs) => {
                 for x in xs.iter() {
-                    if !x.truth(env, rec)? {
+                    if !x.truth(env)? {
                         return Ok(false);
                     }
                 }
@@ -283,19 +249,19 @@ impl Node {
             }
             Node::Or(xs) => {
                 for x in xs.iter() {
-                    if x.truth(env, rec)? {
+                    if x.truth(env)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
-            Node::IsEmpty(x, negated) => Ok(x.eval(env, rec)?.is_empty() != *negated),
+            Node::IsEmpty(x, negated) => Ok(x.eval(env)?.is_empty() != *negated),
             Node::Eq(a, b, negated) => {
-                let (a, b) = (a.eval(env, rec)?, b.eval(env, rec)?);
+                let (a, b) = (a.eval(env)?, b.eval(env)?);
                 Ok(loose_eq(&a, &b) != *negated)
             }
             Node::Ord(op, a, b) => {
-                let (a, b) = (a.eval(env, rec)?, b.eval(env, rec)?);
+                let (a, b) = (a.eval(env)?, b.eval(env)?);
                 let Some(ord) = a.compare(&b) else {
                     return Ok(false);
                 };
@@ -306,12 +272,12 @@ impl Node {
                     OrdOp::Ge => ord.is_ge(),
                 })
             }
-            Node::TextConst(op, a, needle) => match &*a.eval(env, rec)? {
+            Node::TextConst(op, a, needle) => match &*a.eval(env)? {
                 Value::Text(s) => Ok(text_const(*op, s, needle)),
                 _ => Ok(false),
             },
             Node::Text(op, a, b) => {
-                let (a, b) = (a.eval(env, rec)?, b.eval(env, rec)?);
+                let (a, b) = (a.eval(env)?, b.eval(env)?);
                 Ok(match (&*a, &*b) {
                     (Value::Text(h), Value::Text(n)) => text_dyn(*op, h, n),
                     (Value::List(items), needle)
@@ -323,24 +289,24 @@ impl Node {
                 })
             }
             Node::In(a, b, negated) => {
-                let b = b.eval(env, rec)?;
+                let b = b.eval(env)?;
                 let Value::List(items) = &*b else {
                     return Ok(false);
                 };
-                let a = a.eval(env, rec)?;
+                let a = a.eval(env)?;
                 if a.is_null() {
                     return Ok(false);
                 }
                 Ok(items.iter().any(|i| loose_eq(i, &a)) != *negated)
             }
-            Node::Matches(a, re) => match &*a.eval(env, rec)? {
+            Node::Matches(a, re) => match &*a.eval(env)? {
                 Value::Text(s) => Ok(re.is_match(s)),
                 _ => Ok(false),
             },
             Node::ListFn(which @ (ListFn::Any | ListFn::All), list, body) => {
                 // A field is read in place; anything else is evaluated first.
                 if let Node::Field(f) = &**list {
-                    let items = read_field(f, env, rec);
+                    let items = read_field(f, env);
                     // The common `any(list, field OP constant)`: test each element
                     // directly, without setting up an element scope per element.
                     if let Node::Test(c) = &**body
@@ -348,24 +314,20 @@ impl Node {
                     {
                         return list_check(*which, items, c);
                     }
-                    return list_truth(*which, items, body, env, rec);
+                    return list_truth(*which, items, body, env);
                 }
-                let list = list.eval(env, rec)?;
-                list_truth(*which, &list, body, env, rec)
+                let list = list.eval(env)?;
+                list_truth(*which, &list, body, env)
             }
-            other => as_bool(&*other.eval(env, rec)?),
+            other => as_bool(&*other.eval(env)?),
         }
     }
 
     /// Evaluates to a value, borrowing from the order where it can.
-    pub(crate) fn eval<'a>(
-        &'a self,
-        env: &Env<'a>,
-        rec: &mut Recorder<'_>,
-    ) -> Result<Cow<'a, Value>, EvalError> {
+    pub(crate) fn eval<'a>(&'a self, env: &Env<'a>) -> Result<Cow<'a, Value>, EvalError> {
         Ok(match self {
             Node::Const(v) => Cow::Borrowed(v),
-            Node::Field(f) => Cow::Borrowed(read_field(f, env, rec)),
+            Node::Field(f) => Cow::Borrowed(read_field(f, env)),
             Node::Event => Cow::Owned(Value::text(env.scope.event.as_str())),
             Node::Source => Cow::Owned(Value::text(env.scope.source)),
             Node::Destination => Cow::Owned(
@@ -391,9 +353,9 @@ impl Node {
             | Node::In(..)
             | Node::Matches(..)
             | Node::ListFn(ListFn::Any | ListFn::All, ..) => {
-                Cow::Owned(Value::Bool(self.truth(env, rec)?))
+                Cow::Owned(Value::Bool(self.truth(env)?))
             }
-            Node::Neg(x) => match &*x.eval(env, rec)? {
+            Node::Neg(x) => match &*x.eval(env)? {
                 Value::Number(n) => Cow::Owned(Value::Number(-n)),
                 Value::Null => Cow::Owned(Value::Null),
                 other => {
@@ -404,10 +366,10 @@ impl Node {
                 }
             },
             Node::Arith(op, a, b) => {
-                let (a, b) = (a.eval(env, rec)?, b.eval(env, rec)?);
+                let (a, b) = (a.eval(env)?, b.eval(env)?);
                 Cow::Owned(arith(*op, &a, &b)?)
             }
-            Node::Len(x) => Cow::Owned(match &*x.eval(env, rec)? {
+            Node::Len(x) => Cow::Owned(match &*x.eval(env)? {
                 Value::Null => Value::Number(0.0),
                 Value::Text(s) => Value::Number(s.chars().count() as f64),
                 Value::List(l) => Value::Number(l.len() as f64),
@@ -419,7 +381,7 @@ impl Node {
                     )));
                 }
             }),
-            Node::Lower(x) | Node::Upper(x) => Cow::Owned(match &*x.eval(env, rec)? {
+            Node::Lower(x) | Node::Upper(x) => Cow::Owned(match &*x.eval(env)? {
                 Value::Text(s) if matches!(self, Node::Lower(_)) => Value::text(&s.to_lowercase()),
                 Value::Text(s) => Value::text(&s.to_uppercase()),
                 Value::Null => Value::Null,
@@ -428,23 +390,23 @@ impl Node {
             Node::List(xs) => {
                 let mut items = Vec::with_capacity(xs.len());
                 for x in xs.iter() {
-                    items.push(x.eval(env, rec)?.into_owned());
+                    items.push(x.eval(env)?.into_owned());
                 }
                 Cow::Owned(Value::list(items))
             }
             Node::ListFn(which, list, body) => {
-                let list = list.eval(env, rec)?;
+                let list = list.eval(env)?;
                 let Value::List(items) = &*list else {
                     return Ok(Cow::Owned(Value::Number(0.0)));
                 };
                 let mut total = 0.0;
                 for item in items.iter() {
                     if *which == ListFn::Count {
-                        if eval_in_elem(body, env, item, rec)? {
+                        if eval_in_elem(body, env, item)? {
                             total += 1.0;
                         }
                     } else {
-                        match sum_in_elem(body, env, item, rec)? {
+                        match sum_in_elem(body, env, item)? {
                             Value::Number(n) => total += n,
                             Value::Null => {}
                             other => {
@@ -459,8 +421,8 @@ impl Node {
                 Cow::Owned(Value::Number(total))
             }
             Node::Convert(amount, from, to) => {
-                let amount = amount.eval(env, rec)?;
-                let (from, to) = (from.eval(env, rec)?, to.eval(env, rec)?);
+                let amount = amount.eval(env)?;
+                let (from, to) = (from.eval(env)?, to.eval(env)?);
                 let n = match &*amount {
                     Value::Number(n) => *n,
                     Value::Null => return Ok(Cow::Owned(Value::Null)),
@@ -480,7 +442,7 @@ impl Node {
                 };
                 Cow::Owned(Value::Number(n * rate(&from)? / rate(&to)?))
             }
-            Node::DaysSince(x) => match &*x.eval(env, rec)? {
+            Node::DaysSince(x) => match &*x.eval(env)? {
                 Value::Null => Cow::Owned(Value::Null),
                 Value::Text(s) => {
                     let t = parse_timestamp(s).ok_or_else(|| {
@@ -496,7 +458,7 @@ impl Node {
                     )));
                 }
             },
-            Node::Guard(x, text) => match x.eval(env, rec) {
+            Node::Guard(x, text) => match x.eval(env) {
                 Ok(v) => v,
                 Err(e) if e.message().contains(" in `") => return Err(e),
                 Err(e) => return Err(EvalError::new(format!("{} in `{text}`", e.message()))),
@@ -538,8 +500,8 @@ fn eq_needle_unicode(hay: &str, n: &Needle) -> bool {
 }
 
 #[inline]
-fn check(c: &Check, env: &Env, rec: &mut Recorder<'_>) -> Result<bool, EvalError> {
-    Ok(run_test(read_field(&c.field, env, rec), &c.test)? != c.negate)
+fn check(c: &Check, env: &Env) -> Result<bool, EvalError> {
+    Ok(run_test(read_field(&c.field, env), &c.test)? != c.negate)
 }
 
 /// A [`Test`] of one field's value: the same results as the general nodes.
@@ -599,13 +561,11 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
 }
 
 #[inline]
-fn read_field<'a>(f: &'a FieldRef, env: &Env<'a>, rec: &mut Recorder<'_>) -> &'a Value {
+fn read_field<'a>(f: &'a FieldRef, env: &Env<'a>) -> &'a Value {
     if f.elem {
         read(env.elem.unwrap_or(&NULL), &f.segs)
     } else {
-        let v = read(env.scope.order, &f.segs);
-        rec.record(&f.text, v);
-        v
+        read(env.scope.order, &f.segs)
     }
 }
 
@@ -627,18 +587,12 @@ fn list_check(which: ListFn, list: &Value, c: &Check) -> Result<bool, EvalError>
 }
 
 /// `any` or `all` of `body` over the elements of `list`.
-fn list_truth(
-    which: ListFn,
-    list: &Value,
-    body: &Node,
-    env: &Env,
-    rec: &mut Recorder<'_>,
-) -> Result<bool, EvalError> {
+fn list_truth(which: ListFn, list: &Value, body: &Node, env: &Env) -> Result<bool, EvalError> {
     let Value::List(items) = list else {
         return Ok(which == ListFn::All && list.is_null());
     };
     for item in items.iter() {
-        let hit = eval_in_elem(body, env, item, rec)?;
+        let hit = eval_in_elem(body, env, item)?;
         if which == ListFn::Any && hit {
             return Ok(true);
         }
@@ -649,27 +603,17 @@ fn list_truth(
     Ok(which == ListFn::All)
 }
 
-fn eval_in_elem(
-    body: &Node,
-    env: &Env,
-    item: &Value,
-    rec: &mut Recorder<'_>,
-) -> Result<bool, EvalError> {
+fn eval_in_elem(body: &Node, env: &Env, item: &Value) -> Result<bool, EvalError> {
     let inner = Env {
         scope: env.scope,
         elem: Some(item),
     };
-    body.truth(&inner, rec)
+    body.truth(&inner)
 }
 
-fn sum_in_elem(
-    body: &Node,
-    env: &Env,
-    item: &Value,
-    rec: &mut Recorder<'_>,
-) -> Result<Value, EvalError> {
+fn sum_in_elem(body: &Node, env: &Env, item: &Value) -> Result<Value, EvalError> {
     let inner = env_with(env, item);
-    body.eval(&inner, rec).map(Cow::into_owned)
+    body.eval(&inner).map(Cow::into_owned)
 }
 
 fn env_with<'b>(env: &Env<'b>, item: &'b Value) -> Env<'b> {

@@ -94,6 +94,9 @@ pub struct Condition {
     /// The static type of its result.
     pub ty: Type,
     node: compile::Node,
+    /// The order's fields the expression names (outside `any`/`all` elements),
+    /// for traces.
+    fields: Vec<(Arc<str>, Box<[compile::Seg]>)>,
 }
 
 impl Condition {
@@ -101,33 +104,46 @@ impl Condition {
     pub fn compile(text: &str, env: &CompileEnv) -> Result<Condition, Vec<ExprError>> {
         let expr = parser::parse(text).map_err(|e| vec![e])?;
         let (node, ty) = compile::compile(&expr, text, env)?;
+        let mut fields = Vec::new();
+        node.root_fields(&mut fields);
         Ok(Condition {
             text: Arc::from(text),
             ty,
             node,
+            fields,
         })
     }
 
     /// Evaluates to a value.
     pub fn eval(&self, scope: &Scope) -> Result<Value, EvalError> {
-        let mut rec = eval::Recorder::off();
         self.node
-            .eval(&eval::Env::new(scope), &mut rec)
+            .eval(&eval::Env::new(scope))
             .map(|v| v.into_owned())
     }
 
     /// Evaluates to true or false (null is false).
     pub fn eval_bool(&self, scope: &Scope) -> Result<bool, EvalError> {
-        let mut rec = eval::Recorder::off();
-        self.node.truth(&eval::Env::new(scope), &mut rec)
+        self.node.truth(&eval::Env::new(scope))
     }
 
     /// Evaluates and records the fields read on the way, for the trace.
     pub fn eval_traced(&self, scope: &Scope, seen: &mut Vec<Seen>) -> Result<Value, EvalError> {
-        let mut rec = eval::Recorder::on(seen);
-        self.node
-            .eval(&eval::Env::new(scope), &mut rec)
-            .map(|v| v.into_owned())
+        let out = self
+            .node
+            .eval(&eval::Env::new(scope))
+            .map(|v| v.into_owned());
+        // The values it saw: every field of the order the expression names,
+        // read again (the order does not change during an evaluation). Fields
+        // a short-circuit skipped are shown too, which explains more, not less.
+        for (field, segs) in &self.fields {
+            if !seen.iter().any(|s| s.field == *field) {
+                seen.push(Seen {
+                    field: field.clone(),
+                    value: eval::read_path(scope.order, segs).clone(),
+                });
+            }
+        }
+        out
     }
 
     /// The constant this expression folded to, if it did.

@@ -17,7 +17,7 @@ use crate::value::{Value, eq_ignore_case, fmt_number};
 
 static NULL: Value = Value::Null;
 
-/// A field read while evaluating, and the value it had: the "values it saw" of a trace.
+/// A field of the order an expression names, and its value: the "values it saw" of a trace.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Seen {
     /// The path as written.

@@ -122,6 +122,7 @@ impl Condition {
     }
 
     /// Evaluates to true or false (null is false).
+    #[inline]
     pub fn eval_bool(&self, scope: &Scope) -> Result<bool, EvalError> {
         self.node.truth(&eval::Env::new(scope))
     }

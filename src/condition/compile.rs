@@ -131,6 +131,9 @@ pub(crate) struct FieldRef {
     /// Read from the current list element (inside `any`/`all`/`count`/`sum`).
     pub elem: bool,
     pub segs: Box<[Seg]>,
+    /// The path when it is a single key (most are), held inline to save a
+    /// pointer chase and the loop.
+    pub one: Option<Seg>,
     /// The path as written, for traces.
     pub text: Arc<str>,
 }
@@ -646,6 +649,10 @@ impl Compiler<'_> {
         (
             Node::Field(Box::new(FieldRef {
                 elem,
+                one: match out.as_slice() {
+                    [seg @ Seg::Key(..)] => Some(seg.clone()),
+                    _ => None,
+                },
                 segs: out.into(),
                 text,
             })),

@@ -562,10 +562,24 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
 
 #[inline]
 fn read_field<'a>(f: &'a FieldRef, env: &Env<'a>) -> &'a Value {
-    if f.elem {
-        read(env.elem.unwrap_or(&NULL), &f.segs)
+    let base = if f.elem {
+        env.elem.unwrap_or(&NULL)
     } else {
-        read(env.scope.order, &f.segs)
+        env.scope.order
+    };
+    read_ref(base, f)
+}
+
+/// Reads `f` from `base`: a single key straight from the field, else the path.
+#[inline]
+fn read_ref<'a>(base: &'a Value, f: &'a FieldRef) -> &'a Value {
+    match (&f.one, base) {
+        (Some(Seg::Key(k, hint)), Value::Object(entries)) => match entries.get(hint.get()) {
+            Some((key, v)) if key.same_repr(k) => v,
+            _ => find_key(entries, k, hint),
+        },
+        (Some(_), _) => &NULL,
+        (None, _) => read(base, &f.segs),
     }
 }
 
@@ -575,7 +589,7 @@ fn list_check(which: ListFn, list: &Value, c: &Check) -> Result<bool, EvalError>
         return Ok(which == ListFn::All && list.is_null());
     };
     for item in items.iter() {
-        let hit = run_test(read(item, &c.field.segs), &c.test)? != c.negate;
+        let hit = run_test(read_ref(item, &c.field), &c.test)? != c.negate;
         if which == ListFn::Any && hit {
             return Ok(true);
         }

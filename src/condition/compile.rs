@@ -222,6 +222,8 @@ pub(crate) enum Node {
     All(Box<[Check]>),
     /// Checks joined by `or`.
     Any(Box<[Check]>),
+    /// `all` (true) or `any` (false) of a check of each element of a list field.
+    Each(bool, Box<FieldRef>, Box<Check>),
     Event,
     Source,
     Destination,
@@ -265,6 +267,7 @@ impl Node {
             | Node::Test(_)
             | Node::All(_)
             | Node::Any(_)
+            | Node::Each(..)
             | Node::Event
             | Node::Source
             | Node::Destination
@@ -301,6 +304,7 @@ impl Node {
             Node::Field(f) => add(f),
             Node::Test(c) => add(&c.field),
             Node::All(cs) | Node::Any(cs) => cs.iter().for_each(|c| add(&c.field)),
+            Node::Each(_, list, _) => add(list),
             _ => {}
         }
         for child in self.children() {
@@ -323,6 +327,7 @@ impl Node {
                 | Node::Test(_)
                 | Node::All(_)
                 | Node::Any(_)
+                | Node::Each(..)
                 | Node::Event
                 | Node::Source
                 | Node::Destination
@@ -847,6 +852,18 @@ impl Compiler<'_> {
                             article(&bt)
                         ),
                     ));
+                }
+                // `any(list, field OP constant)` over the elements' own fields is
+                // one node: each element is tested in place.
+                if matches!(which, ListFn::Any | ListFn::All)
+                    && let (Node::Field(f), Node::Test(c)) = (&list, &body)
+                    && c.field.elem
+                    && !f.elem
+                {
+                    let (Node::Field(f), Node::Test(c)) = (list, body) else {
+                        unreachable!("matched just above")
+                    };
+                    return (Node::Each(which == ListFn::All, f, c), result);
                 }
                 (Node::ListFn(which, Box::new(list), Box::new(body)), result)
             }

@@ -238,6 +238,10 @@ impl Node {
         match self {
             Node::Const(v) => as_bool(v),
             Node::Test(_) | Node::All(_) | Node::Any(_) => self.truth(env),
+            Node::Each(all, list, c) => {
+                let which = if *all { ListFn::All } else { ListFn::Any };
+                list_check(which, read_field(list, env), c)
+            }
             Node::Not(x) => Ok(!x.truth(env)?),
             Node::And(xs) => {
                 for x in xs.iter() {
@@ -342,6 +346,7 @@ impl Node {
             Node::Test(_)
             | Node::All(_)
             | Node::Any(_)
+            | Node::Each(..)
             | Node::Not(_)
             | Node::And(_)
             | Node::Or(_)

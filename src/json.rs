@@ -135,15 +135,24 @@ impl Parser<'_, '_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
+    /// Enters a list or an object: checks the depth, steps over the opening
+    /// bracket and any space, and says whether `close` follows at once.
+    fn open(&mut self, depth: usize, close: u8) -> Result<bool, JsonError> {
         if depth >= MAX_DEPTH {
             return Err(self.error_here(&format!("nested deeper than {MAX_DEPTH} levels")));
         }
         self.pos += 1;
-        let start = self.entries.len();
         self.skip_ws();
-        if self.src.get(self.pos) == Some(&b'}') {
+        let empty = self.src.get(self.pos) == Some(&close);
+        if empty {
             self.pos += 1;
+        }
+        Ok(empty)
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
+        let start = self.entries.len();
+        if self.open(depth, b'}')? {
             return Ok(Value::Object(crate::value::take_tail(self.entries, start)));
         }
         // A repeated key keeps its first place and its last value; a 64-bit
@@ -191,14 +200,8 @@ impl Parser<'_, '_> {
     }
 
     fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
-        if depth >= MAX_DEPTH {
-            return Err(self.error_here(&format!("nested deeper than {MAX_DEPTH} levels")));
-        }
-        self.pos += 1;
         let start = self.items.len();
-        self.skip_ws();
-        if self.src.get(self.pos) == Some(&b']') {
-            self.pos += 1;
+        if self.open(depth, b']')? {
             return Ok(Value::List(crate::value::take_tail(self.items, start)));
         }
         loop {

@@ -43,6 +43,14 @@ fn variant(from: &str, to: &str) -> String {
     BASE.replacen(from, to, 1)
 }
 
+/// `line:column message` of each error.
+fn places(errors: &[ordersync::rules::RuleError]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
+        .collect()
+}
+
 fn check(from: &str, to: &str, want: &str) {
     let got = load(&variant(from, to))
         .err()
@@ -417,10 +425,7 @@ fn every_problem_is_reported_at_once() {
         )
         .replace("then: true", "then: true, else: false");
     let errors = load_str("rules.yaml", &text, &LoadOptions { env: &env }).unwrap_err();
-    let lines: Vec<String> = errors
-        .iter()
-        .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
-        .collect();
+    let lines = places(&errors);
     assert_eq!(
         lines,
         [
@@ -508,10 +513,7 @@ fn tests_may_live_beside_the_rules_and_read_orders_from_files() {
     )
     .unwrap();
     let errors = load_with(&dir.path().join("rules.yaml"), &opts).unwrap_err();
-    let lines: Vec<String> = errors
-        .iter()
-        .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
-        .collect();
+    let lines = places(&errors);
     assert_eq!(
         lines,
         [

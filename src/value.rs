@@ -677,21 +677,15 @@ impl Visitor<'_> for KeySeed {
 pub(crate) fn take_tail<T>(stack: &mut Vec<T>, start: usize) -> Arc<[T]> {
     let n = stack.len() - start;
     let mut arc = Arc::<[T]>::new_uninit_slice(n);
-    if let Some(dst) = Arc::get_mut(&mut arc) {
-        // SAFETY: `dst` has room for `n` values; the `n` values at
-        // `stack[start..]` are moved (copied, then forgotten by `set_len`), so
-        // each is owned exactly once, by the new slice.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                stack.as_ptr().add(start),
-                dst.as_mut_ptr().cast::<T>(),
-                n,
-            );
-            stack.set_len(start);
-        }
+    let dst = Arc::get_mut(&mut arc).expect("a new Arc is unique");
+    // SAFETY: `dst` has room for `n` values; the `n` values at `stack[start..]`
+    // are moved (copied, then forgotten by `set_len`), so each is owned exactly
+    // once, by the new slice.
+    unsafe {
+        std::ptr::copy_nonoverlapping(stack.as_ptr().add(start), dst.as_mut_ptr().cast::<T>(), n);
+        stack.set_len(start);
     }
-    // SAFETY: a new `Arc` is unique, so `get_mut` succeeded and all `n` slots
-    // were written above.
+    // SAFETY: all `n` slots were written above.
     unsafe { arc.assume_init() }
 }
 

@@ -150,3 +150,52 @@ fn polled_lists_are_read_item_by_item() {
         "a poll response must be a JSON array of updates"
     );
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300), topic in "[a-z/_]{0,20}") {
+            let topic = topic.clone();
+            let header = move |name: &str| match name {
+                "x-shopify-topic" => Some(topic.clone()),
+                "x-shopify-event-id" => Some("e".to_string()),
+                _ => None,
+            };
+            let _ = decode(Format::Shopify, &header, &bytes);
+            let _ = decode(Format::Ordersync, &header, &bytes);
+            let _ = decode_list(Format::Shopify, &bytes);
+            let _ = decode_list(Format::Ordersync, &bytes);
+        }
+
+        #[test]
+        fn on_a_damaged_order(cut in 0usize..ORDER.len(), insert in prop_oneof![Just("null"), Just("[]"), Just("{}"), Just("\"x\""), Just("1"), Just(",")]) {
+            // Replace a value-shaped piece of the real payload with another kind of value.
+            let at = ORDER.char_indices().map(|(i, _)| i).find(|&i| i >= cut).unwrap_or(ORDER.len());
+            let mut text = ORDER.to_string();
+            text.insert_str(at, insert);
+            for topic in ["orders/create", "fulfillments/create", "refunds/create"] {
+                let _ = decode(Format::Shopify, &headers(topic), text.as_bytes());
+            }
+            let swapped = ORDER
+                .replace("\"129.90\"", insert)
+                .replace("\"eBay, VIP ,  \"", insert)
+                .replace("[{\"name\": \"invoice_number\", \"value\": \"INV-1042\"}, {\"name\": \"gift\", \"value\": \"yes\"}]", insert);
+            for topic in ["orders/create", "fulfillments/create", "refunds/create"] {
+                let _ = decode(Format::Shopify, &headers(topic), swapped.as_bytes());
+            }
+        }
+    }
+}

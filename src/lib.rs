@@ -11,7 +11,8 @@
 //!   one decision per destination with its trace. Pure: no I/O, no clock.
 //! - [`ingress`]: channels' payloads read into canonical updates, and their
 //!   signatures checked; [`delivery`]: when a delivery is tried again. (The pure
-//!   parts so far: the daemon that uses them comes with issue 3.)
+//!   parts so far: the daemon that uses them comes with issue 3.) [`identity`]:
+//!   the ordersync id carried in tags, and which update is stale.
 //! - [`report`]: how decisions, traces and test results are shown to people.
 //!
 //! ```text
@@ -51,6 +52,7 @@
 pub mod condition;
 pub mod delivery;
 pub mod engine;
+pub mod identity;
 pub mod ingress;
 pub mod json;
 pub mod order;

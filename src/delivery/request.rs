@@ -1,0 +1,161 @@
+//! What a delivery sends (SPEC 6.3), as pure functions: the JSON body, the
+//! headers, the idempotency key, and the destination's id read from its answer.
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::ingress::signature;
+use crate::order::Event;
+use crate::value::Value;
+
+/// One decided update for one destination.
+#[derive(Clone, Copy, Debug)]
+pub struct Outgoing<'a> {
+    /// What happened.
+    pub event: Event,
+    /// ordersync's id for the order.
+    pub order_id: &'a str,
+    /// The destination's own id for the order, once known.
+    pub external_id: Option<&'a str>,
+    /// The source channel.
+    pub source: &'a str,
+    /// The destination channel.
+    pub destination: &'a str,
+    /// The rules version that decided it.
+    pub rules_version: &'a str,
+    /// The order as decided for this destination.
+    pub order: &'a Value,
+}
+
+/// The request body: `{"event", "order_id", "external_id", "source",
+/// "destination", "rules_version", "order"}`.
+pub fn body(o: &Outgoing) -> Vec<u8> {
+    let doc = json!({
+        "event": o.event,
+        "order_id": o.order_id,
+        "external_id": o.external_id,
+        "source": o.source,
+        "destination": o.destination,
+        "rules_version": o.rules_version,
+        "order": o.order,
+    });
+    // A `serde_json::Value` always serializes.
+    serde_json::to_vec(&doc).unwrap_or_default()
+}
+
+/// The `Idempotency-Key` for one decision: the same on every retry and after
+/// restarts (it depends only on what identifies the decision), different for
+/// any other decision.
+pub fn idempotency_key(order_id: &str, destination: &str, decision_id: u64) -> String {
+    let mut h = Sha256::new();
+    h.update(order_id.as_bytes());
+    h.update([0]);
+    h.update(destination.as_bytes());
+    h.update([0]);
+    h.update(decision_id.to_le_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("os-{hex}")
+}
+
+/// The request headers: `Content-Type`, `Idempotency-Key`, `X-Ordersync-Event`,
+/// and `X-Ordersync-Signature` when the destination has a `deliver.secret`.
+pub fn headers(
+    event: Event,
+    key: &str,
+    body: &[u8],
+    secret: Option<&[u8]>,
+) -> Vec<(&'static str, String)> {
+    let mut h = vec![
+        ("Content-Type", "application/json".to_string()),
+        ("Idempotency-Key", key.to_string()),
+        ("X-Ordersync-Event", event.as_str().to_string()),
+    ];
+    if let Some(secret) = secret {
+        h.push(("X-Ordersync-Signature", signature::sign(secret, body)));
+    }
+    h
+}
+
+/// The destination's id for the order from a 2xx body `{"id": "..."}`, if it gave one.
+pub fn linked_id(response_body: &[u8]) -> Option<String> {
+    let doc = Value::from_json_slice(response_body).ok()?;
+    crate::ingress::id_text(doc.get("id")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Format;
+
+    #[test]
+    fn the_body_carries_what_the_spec_lists() {
+        let order = Value::from_json(r#"{"id":"5001","tags":["eBay"]}"#).unwrap();
+        let o = Outgoing {
+            event: Event::Shipped,
+            order_id: "ord_42",
+            external_id: Some("27-1138"),
+            source: "shopify",
+            destination: "ebay",
+            rules_version: "4c62bbe522eb",
+            order: &order,
+        };
+        let text = String::from_utf8(body(&o)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["event"], "shipped");
+        assert_eq!(v["order_id"], "ord_42");
+        assert_eq!(v["external_id"], "27-1138");
+        assert_eq!(v["source"], "shopify");
+        assert_eq!(v["destination"], "ebay");
+        assert_eq!(v["rules_version"], "4c62bbe522eb");
+        assert_eq!(v["order"], json!({"id": "5001", "tags": ["eBay"]}));
+        let unknown = Outgoing {
+            external_id: None,
+            ..o
+        };
+        let v: serde_json::Value = serde_json::from_slice(&body(&unknown)).unwrap();
+        assert!(v["external_id"].is_null());
+    }
+
+    #[test]
+    fn keys_are_stable_per_decision_and_distinct_across_decisions() {
+        let k = idempotency_key("ord_42", "ebay", 7);
+        assert_eq!(k, idempotency_key("ord_42", "ebay", 7));
+        assert_eq!(k.len(), 3 + 32);
+        assert_ne!(k, idempotency_key("ord_42", "ebay", 8));
+        assert_ne!(k, idempotency_key("ord_42", "amazon", 7));
+        assert_ne!(k, idempotency_key("ord_4", "2ebay", 7));
+    }
+
+    #[test]
+    fn headers_sign_the_body_when_there_is_a_secret() {
+        let b = br#"{"event":"shipped"}"#;
+        let h = headers(Event::Shipped, "os-1", b, Some(b"s3cret"));
+        let get = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
+        assert_eq!(get("Idempotency-Key").as_deref(), Some("os-1"));
+        assert_eq!(get("X-Ordersync-Event").as_deref(), Some("shipped"));
+        let sig = get("X-Ordersync-Signature").unwrap();
+        assert!(signature::verify(
+            Format::Ordersync,
+            b"s3cret",
+            b,
+            Some(&sig)
+        ));
+        assert!(
+            headers(Event::Shipped, "os-1", b, None)
+                .iter()
+                .all(|(k, _)| *k != "X-Ordersync-Signature")
+        );
+    }
+
+    #[test]
+    fn reads_the_destination_id() {
+        assert_eq!(
+            linked_id(br#"{"id": "27-1138", "status": "ok"}"#).as_deref(),
+            Some("27-1138")
+        );
+        assert_eq!(linked_id(br#"{"id": 5001}"#).as_deref(), Some("5001"));
+        assert_eq!(linked_id(b"accepted"), None);
+        assert_eq!(linked_id(br#"{"id": ""}"#), None);
+    }
+}

@@ -7,6 +7,7 @@
 //! signature over the raw bytes.
 
 pub mod canonical;
+pub mod cursor;
 pub mod shopify;
 pub mod signature;
 

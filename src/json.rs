@@ -11,9 +11,9 @@
 //! given twice keeps its first place and its last value, nesting stops at
 //! [`MAX_DEPTH`], and a number beyond `f64` is an error.
 
-use std::fmt;
+use std::sync::Arc;
 
-use crate::value::{MAX_DEPTH, Str, Value, with_scratch};
+use crate::value::{Entry, Str, Value};
 
 /// Why a document could not be read, and where.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +25,66 @@ pub struct JsonError {
     pub line: usize,
     /// Column, from 1, in bytes.
     pub column: usize,
+}
+
+/// How deep a document may nest; deeper input is refused rather than overflowing the stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// Stacks that list items and object entries are gathered on while reading,
+/// shared by the whole document: each finished list or object moves its part
+/// into one exactly-sized `Arc` slice, so reading allocates once per list or
+/// object (and once per long text) and never grows a `Vec` per node.
+#[derive(Default)]
+struct Scratch {
+    items: Vec<Value>,
+    entries: Vec<Entry>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// Keeps the stacks for the next document on this thread, unless they grew large.
+fn put_back(mut scratch: Scratch) {
+    scratch.items.clear();
+    scratch.entries.clear();
+    if scratch.entries.capacity() <= 4096 && scratch.items.capacity() <= 4096 {
+        SCRATCH.set(scratch);
+    }
+}
+
+/// Runs `f` with this thread's stacks for list items and object entries. They
+/// are kept between documents so that reading one does not grow them again;
+/// `take` leaves empty ones behind, so a read nested inside another simply
+/// starts its own.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<Value>, &mut Vec<Entry>) -> R) -> R {
+    let mut scratch = SCRATCH.take();
+    let out = f(&mut scratch.items, &mut scratch.entries);
+    put_back(scratch);
+    out
+}
+
+/// Moves `stack[start..]` into a new exactly-sized `Arc` slice with one
+/// allocation and one copy.
+fn take_tail<T>(stack: &mut Vec<T>, start: usize) -> Arc<[T]> {
+    let n = stack.len() - start;
+    let mut arc = Arc::<[T]>::new_uninit_slice(n);
+    let dst = Arc::get_mut(&mut arc).expect("a new Arc is unique");
+    // SAFETY: `dst` has room for `n` values; the `n` values at `stack[start..]`
+    // are moved (copied, then forgotten by `set_len`), so each is owned exactly
+    // once, by the new slice.
+    unsafe {
+        std::ptr::copy_nonoverlapping(stack.as_ptr().add(start), dst.as_mut_ptr().cast::<T>(), n);
+        stack.set_len(start);
+    }
+    // SAFETY: all `n` slots were written above.
+    unsafe { arc.assume_init() }
+}
+
+/// A key's slot in a 64-bit filter.
+#[inline]
+fn filter_bit(k: &Str) -> u64 {
+    1u64 << (k.quick_hash() >> 58)
 }
 
 /// Reads one JSON document.
@@ -49,7 +109,7 @@ struct Parser<'s, 'b> {
     src: &'s [u8],
     pos: usize,
     items: &'b mut Vec<Value>,
-    entries: &'b mut Vec<crate::value::Entry>,
+    entries: &'b mut Vec<Entry>,
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -64,12 +124,6 @@ fn special(w: u64) -> u64 {
     has_zero(w ^ (ONES * u64::from(b'"')))
         | has_zero(w ^ (ONES * u64::from(b'\\')))
         | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
-}
-
-impl fmt::Debug for Parser<'_, '_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Parser at {}", self.pos)
-    }
 }
 
 impl Parser<'_, '_> {
@@ -153,7 +207,7 @@ impl Parser<'_, '_> {
     fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
         let start = self.entries.len();
         if self.open(depth, b'}')? {
-            return Ok(Value::Object(crate::value::take_tail(self.entries, start)));
+            return Ok(Value::Object(take_tail(self.entries, start)));
         }
         // A repeated key keeps its first place and its last value; a 64-bit
         // filter of key hashes makes the check nearly free when there is none.
@@ -173,7 +227,7 @@ impl Parser<'_, '_> {
                 None => return Err(self.error_here("EOF while parsing an object")),
             }
             let v = self.value(depth + 1)?;
-            let bit = crate::value::filter_bit(&key);
+            let bit = filter_bit(&key);
             let repeated = filter & bit != 0
                 && match self.entries[start..].iter_mut().find(|(k, _)| *k == key) {
                     Some(slot) => {
@@ -191,7 +245,7 @@ impl Parser<'_, '_> {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Value::Object(crate::value::take_tail(self.entries, start)));
+                    return Ok(Value::Object(take_tail(self.entries, start)));
                 }
                 Some(_) => return Err(self.error_here("expected `,` or `}`")),
                 None => return Err(self.error_here("EOF while parsing an object")),
@@ -202,7 +256,7 @@ impl Parser<'_, '_> {
     fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
         let start = self.items.len();
         if self.open(depth, b']')? {
-            return Ok(Value::List(crate::value::take_tail(self.items, start)));
+            return Ok(Value::List(take_tail(self.items, start)));
         }
         loop {
             let v = self.value(depth + 1)?;
@@ -212,7 +266,7 @@ impl Parser<'_, '_> {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Value::List(crate::value::take_tail(self.items, start)));
+                    return Ok(Value::List(take_tail(self.items, start)));
                 }
                 Some(_) => return Err(self.error_here("expected `,` or `]`")),
                 None => return Err(self.error_here("EOF while parsing a list")),
@@ -454,35 +508,52 @@ mod tests {
 
     #[test]
     fn errors_name_the_place() {
-        assert_eq!(
-            err(r#"{"id": "1", "#),
-            "EOF while parsing an object at line 1 column 12"
-        );
-        assert_eq!(
-            err("{\"a\": 1,\n  x}"),
-            "key must be a string at line 2 column 3"
-        );
-        assert_eq!(err("[1 2]"), "expected `,` or `]` at line 1 column 4");
-        assert_eq!(err("{\"a\" 1}"), "expected `:` at line 1 column 6");
-        assert_eq!(err("[01]"), "expected `,` or `]` at line 1 column 3");
-        assert_eq!(err("[1.]"), "invalid number at line 1 column 4");
-        assert_eq!(err("\"a\\qb\""), "invalid escape at line 1 column 4");
-        assert_eq!(
-            err("\"\\ud800\""),
-            "lone leading surrogate in hex escape at line 1 column 8"
-        );
-        assert_eq!(
-            err("\"a\tb\""),
-            "control character (\\u0000-\\u001F) found while parsing a string at line 1 column 3"
-        );
-        assert_eq!(err("1e999"), "number out of range at line 1 column 1");
-        assert_eq!(err("nul"), "EOF while parsing a value at line 1 column 3");
-        assert_eq!(err("{} x"), "trailing characters at line 1 column 4");
-        assert_eq!(err(""), "EOF while parsing a value at line 1 column 0");
-        assert_eq!(
-            err(&"[".repeat(100)),
-            "nested deeper than 64 levels at line 1 column 65"
-        );
+        let rows = [
+            (
+                r#"{"id": "1", "#.to_string(),
+                "EOF while parsing an object at line 1 column 12",
+            ),
+            (
+                "{\"a\": 1,\n  x}".to_string(),
+                "key must be a string at line 2 column 3",
+            ),
+            (
+                "[1 2]".to_string(),
+                "expected `,` or `]` at line 1 column 4",
+            ),
+            ("{\"a\" 1}".to_string(), "expected `:` at line 1 column 6"),
+            ("[01]".to_string(), "expected `,` or `]` at line 1 column 3"),
+            ("[1.]".to_string(), "invalid number at line 1 column 4"),
+            ("\"a\\qb\"".to_string(), "invalid escape at line 1 column 4"),
+            (
+                "\"\\ud800\"".to_string(),
+                "lone leading surrogate in hex escape at line 1 column 8",
+            ),
+            (
+                "\"a\tb\"".to_string(),
+                "control character (\\u0000-\\u001F) found while parsing a string at line 1 column 3",
+            ),
+            (
+                "1e999".to_string(),
+                "number out of range at line 1 column 1",
+            ),
+            (
+                "nul".to_string(),
+                "EOF while parsing a value at line 1 column 3",
+            ),
+            ("{} x".to_string(), "trailing characters at line 1 column 4"),
+            (
+                "".to_string(),
+                "EOF while parsing a value at line 1 column 0",
+            ),
+            (
+                "[".repeat(100),
+                "nested deeper than 64 levels at line 1 column 65",
+            ),
+        ];
+        for (text, want) in rows {
+            assert_eq!(err(&text), want, "{text:?}");
+        }
     }
 
     #[test]

@@ -134,21 +134,13 @@ fn why(rules: &RuleSet, decisions: &Decisions, d: &Decision) -> String {
             plural_fields(missing)
         ),
         Outcome::Error(m) => format!("error: {m}"),
-        Outcome::Deliver => {
-            let conds = d.trace.iter().filter(|s| &*s.rule == "publish").count();
-            if conds == 0 {
-                format!(
-                    "{} accepts {}, and no rule stops it",
-                    d.destination, decisions.event
-                )
-            } else {
-                let s = d.trace.iter().rev().find(|s| &*s.rule == "publish");
-                match s {
-                    Some(s) => format!("published to {}: {}", d.destination, step_said(s)),
-                    None => String::new(),
-                }
-            }
-        }
+        Outcome::Deliver => match d.trace.iter().rev().find(|s| &*s.rule == "publish") {
+            Some(s) => format!("published to {}: {}", d.destination, step_said(s)),
+            None => format!(
+                "{} accepts {}, and no rule stops it",
+                d.destination, decisions.event
+            ),
+        },
     }
 }
 

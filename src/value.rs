@@ -9,16 +9,14 @@
 //! - lists and objects are `Arc` slices, so cloning an order is a reference-count
 //!   increment and setting one field copies only the path to it.
 //!
-//! Reading JSON into this form costs fewer allocations than serde_json into a typed
-//! struct (which allocates every `String`); see `BENCHMARKS.md`.
+//! `crate::json` reads JSON into this form.
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
 const INLINE: usize = 23;
 const SHARED: u8 = u8::MAX;
@@ -113,7 +111,7 @@ impl Str {
 
     /// A hash for spotting repeated keys; equal text hashes equal.
     #[inline]
-    fn quick_hash(&self) -> u64 {
+    pub(crate) fn quick_hash(&self) -> u64 {
         if self.tag() != SHARED {
             let [a, b, c] = self.words;
             (a ^ b.rotate_left(21) ^ c.rotate_left(42)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -402,36 +400,22 @@ impl Value {
         Some(here)
     }
 
-    /// Returns a copy with `path` set to `value`, creating objects on the way. Only
-    /// the objects along the path are copied; everything else stays shared.
-    pub fn with_path(&self, path: &[&str], value: Value) -> Value {
-        let Some((first, rest)) = path.split_first() else {
-            return value;
-        };
-        let mut entries: Vec<Entry> = match self {
-            Value::Object(e) => e.to_vec(),
-            _ => Vec::new(),
-        };
-        match entries.iter_mut().find(|(k, _)| k.as_str() == *first) {
-            Some((_, v)) => *v = v.with_path(rest, value),
-            None => entries.push((Str::new(first), Value::Null.with_path(rest, value))),
-        }
-        Value::Object(Arc::from(entries))
-    }
-
     /// Sets `path` to `value` in place, creating objects on the way. An object
     /// shared with other values is copied first (once: later sets on the same
     /// copy change it in place), so the others never see the change.
-    pub fn set_path(&mut self, path: &[&str], value: Value) {
+    pub fn set_path<S: AsRef<str>>(&mut self, path: &[S], value: Value) {
         let Some((first, rest)) = path.split_first() else {
             *self = value;
             return;
         };
+        let first = first.as_ref();
         let Value::Object(entries) = self else {
-            *self = Value::Null.with_path(path, value);
+            let mut child = Value::Null;
+            child.set_path(rest, value);
+            *self = Value::object(vec![(Str::new(first), child)]);
             return;
         };
-        match entries.iter().position(|(k, _)| k.as_str() == *first) {
+        match entries.iter().position(|(k, _)| k.as_str() == first) {
             Some(i) => {
                 if Arc::get_mut(entries).is_none() {
                     *entries = entries.iter().cloned().collect();
@@ -441,7 +425,9 @@ impl Value {
                 }
             }
             None => {
-                let added = (Str::new(first), Value::Null.with_path(rest, value));
+                let mut child = Value::Null;
+                child.set_path(rest, value);
+                let added = (Str::new(first), child);
                 *entries = entries
                     .iter()
                     .cloned()
@@ -589,209 +575,6 @@ impl Serialize for Value {
     }
 }
 
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        let mut scratch = SCRATCH.take();
-        let out = d.deserialize_any(ValueVisitor {
-            depth: 0,
-            scratch: &mut scratch,
-        });
-        put_back(scratch);
-        out
-    }
-}
-
-thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
-}
-
-/// Keeps the stacks for the next document on this thread, unless they grew large.
-fn put_back(mut scratch: Scratch) {
-    scratch.items.clear();
-    scratch.entries.clear();
-    if scratch.entries.capacity() <= 4096 && scratch.items.capacity() <= 4096 {
-        SCRATCH.set(scratch);
-    }
-}
-
-/// Runs `f` with this thread's stacks for list items and object entries. They
-/// are kept between documents so that reading one does not grow them again;
-/// `take` leaves empty ones behind, so a read nested inside another simply
-/// starts its own.
-pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<Value>, &mut Vec<Entry>) -> R) -> R {
-    let mut scratch = SCRATCH.take();
-    let out = f(&mut scratch.items, &mut scratch.entries);
-    put_back(scratch);
-    out
-}
-
-/// How deep a document may nest; deeper input is refused rather than overflowing the stack.
-pub const MAX_DEPTH: usize = 64;
-
-/// Stacks that list items and object entries are gathered on while reading,
-/// shared by the whole document: each finished list or object moves its part
-/// into one exactly-sized `Arc` slice, so reading allocates once per list or
-/// object (and once per long text) and never grows a `Vec` per node.
-#[derive(Default)]
-struct Scratch {
-    items: Vec<Value>,
-    entries: Vec<Entry>,
-}
-
-struct ValueVisitor<'s> {
-    depth: usize,
-    scratch: &'s mut Scratch,
-}
-
-impl<'de> DeserializeSeed<'de> for ValueVisitor<'_> {
-    type Value = Value;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Str;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Str, D::Error> {
-        d.deserialize_str(KeySeed)
-    }
-}
-
-impl Visitor<'_> for KeySeed {
-    type Value = Str;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string key")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Str, E> {
-        Ok(Str::new(v))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Str, E> {
-        Ok(Str::from(v))
-    }
-}
-
-/// Moves `stack[start..]` into a new exactly-sized `Arc` slice with one
-/// allocation and one copy.
-pub(crate) fn take_tail<T>(stack: &mut Vec<T>, start: usize) -> Arc<[T]> {
-    let n = stack.len() - start;
-    let mut arc = Arc::<[T]>::new_uninit_slice(n);
-    let dst = Arc::get_mut(&mut arc).expect("a new Arc is unique");
-    // SAFETY: `dst` has room for `n` values; the `n` values at `stack[start..]`
-    // are moved (copied, then forgotten by `set_len`), so each is owned exactly
-    // once, by the new slice.
-    unsafe {
-        std::ptr::copy_nonoverlapping(stack.as_ptr().add(start), dst.as_mut_ptr().cast::<T>(), n);
-        stack.set_len(start);
-    }
-    // SAFETY: all `n` slots were written above.
-    unsafe { arc.assume_init() }
-}
-
-/// A key's slot in a 64-bit filter.
-#[inline]
-pub(crate) fn filter_bit(k: &Str) -> u64 {
-    1u64 << (k.quick_hash() >> 58)
-}
-
-impl<'de> Visitor<'de> for ValueVisitor<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v as f64))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v as f64))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Number(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Text(Str::new(v)))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Text(Str::from(v)))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom(format!(
-                "nested deeper than {MAX_DEPTH} levels"
-            )));
-        }
-        let start = self.scratch.items.len();
-        loop {
-            let next = seq.next_element_seed(ValueVisitor {
-                depth: self.depth + 1,
-                scratch: self.scratch,
-            });
-            match next {
-                Ok(Some(v)) => self.scratch.items.push(v),
-                Ok(None) => break,
-                Err(e) => {
-                    self.scratch.items.truncate(start);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(Value::List(take_tail(&mut self.scratch.items, start)))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom(format!(
-                "nested deeper than {MAX_DEPTH} levels"
-            )));
-        }
-        let start = self.scratch.entries.len();
-        // A repeated key keeps its first place and its last value, so an object
-        // never holds a key twice. A 64-bit filter makes the check for a repeat
-        // nearly free when there is none.
-        let mut filter: u64 = 0;
-        let result = (|| {
-            while let Some(k) = map.next_key_seed(KeySeed)? {
-                let v = map.next_value_seed(ValueVisitor {
-                    depth: self.depth + 1,
-                    scratch: self.scratch,
-                })?;
-                let bit = filter_bit(&k);
-                if filter & bit != 0
-                    && let Some(slot) = self.scratch.entries[start..]
-                        .iter_mut()
-                        .find(|(x, _)| *x == k)
-                {
-                    slot.1 = v;
-                    continue;
-                }
-                filter |= bit;
-                self.scratch.entries.push((k, v));
-            }
-            Ok(())
-        })();
-        match result {
-            Ok(()) => Ok(Value::Object(take_tail(&mut self.scratch.entries, start))),
-            Err(e) => {
-                self.scratch.entries.truncate(start);
-                Err(e)
-            }
-        }
-    }
-}
-
 impl From<&serde_json::Value> for Value {
     fn from(v: &serde_json::Value) -> Value {
         match v {
@@ -831,9 +614,10 @@ mod tests {
     }
 
     #[test]
-    fn with_path_copies_only_the_spine() {
+    fn set_path_on_a_copy_copies_only_the_spine() {
         let v = Value::from_json(r#"{"a":{"b":1},"c":[1]}"#).unwrap();
-        let w = v.with_path(&["a", "d"], Value::Bool(true));
+        let mut w = v.clone();
+        w.set_path(&["a", "d"], Value::Bool(true));
         assert_eq!(w.to_json(), r#"{"a":{"b":1,"d":true},"c":[1]}"#);
         assert_eq!(v.to_json(), r#"{"a":{"b":1},"c":[1]}"#);
     }

@@ -178,3 +178,32 @@ fn an_undeclared_attribute_field_is_an_error_with_a_hint() {
     );
     assert_eq!((errors[0].line, errors[0].column), (23, 7));
 }
+
+#[test]
+fn source_attributes_without_destination_are_applied_once_and_shared() {
+    let rules = rules();
+    assert!(
+        !rules.channel("market").unwrap().shared_attributes,
+        "`note` reads `destination`"
+    );
+    assert!(rules.channel("store").unwrap().shared_attributes);
+    // Every destination still gets the shared attributes' changes and trace.
+    let d = run(
+        &rules,
+        "store",
+        Event::Shipped,
+        r#"{"id":"S-2","tags":["Market"]}"#,
+    );
+    for dest in ["market", "wholesale"] {
+        let x = common::decision(&d, dest);
+        assert_eq!(x.changes[0].field, "tags", "{dest}");
+        assert_eq!(
+            x.changes[0].after.to_json(),
+            if dest == "market" {
+                r#"["Synced"]"#
+            } else {
+                r#"["Synced","Wholesale"]"#
+            }
+        );
+    }
+}

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 
 use ordersync::condition::ast::{BinOp, Expr, ExprKind, Segment};
-use ordersync::condition::parser::{self, MAX_DEPTH, MAX_LEN};
+use ordersync::condition::parser::{self, MAX_DEPTH, MAX_LEN, MAX_TREE_DEPTH};
 use ordersync::condition::{CompileEnv, Condition, Rates, Scope};
 use ordersync::order::{CANONICAL_ORDER, Event};
 use ordersync::rules::{self, LoadOptions};
@@ -262,7 +262,7 @@ proptest! {
         let printed = e.to_string();
         prop_assume!(printed.len() <= MAX_LEN);
         prop_assert!(bracket_depth(&e) <= MAX_DEPTH, "generator made too deep a tree: {printed}");
-        prop_assert!(e.depth() <= 2 * MAX_DEPTH);
+        prop_assert!(e.depth() <= MAX_TREE_DEPTH);
         let parsed = parser::parse(&printed);
         prop_assert_eq!(parsed, Ok(e.clone()), "printed as {}", printed);
     }
@@ -567,7 +567,7 @@ fn deep_input_is_refused_or_parsed_without_overflowing_the_stack() {
             let result = parser::parse(&input);
             if let Ok(e) = &result {
                 assert!(
-                    e.depth() <= 2 * MAX_DEPTH,
+                    e.depth() <= MAX_TREE_DEPTH,
                     "{name}: accepted a tree deeper than the limit"
                 );
             }

@@ -99,19 +99,20 @@ pub(crate) struct Check {
 /// A test of one field against constants.
 #[derive(Clone, Debug)]
 pub(crate) enum Test {
-    /// `== "text"` (or `!=` when negated), the text lower-cased once.
-    EqText(Needle, bool),
-    /// `in ["a", "b"]` (or `not in` when negated), all text.
+    /// `== "text"`, the text lower-cased once (`!=` is the check negated).
+    EqText(Needle),
+    /// `in ["a", "b"]` (or `not in` when negated), all text. `not in` keeps its
+    /// own flag because it is not the negation of `in`: both are false for null.
     InText(Box<[Needle]>, bool),
     /// A list field `contains "text"`.
     HasText(Needle),
-    /// `== c` (or `!= c` when negated).
-    Eq(Value, bool),
+    /// `== c` (`!=` is the check negated).
+    Eq(Value),
     /// `< <= > >= n` for a number.
     OrdNum(OrdOp, f64),
     /// `< <= > >= c`.
     Ord(OrdOp, Value),
-    /// `in [..]` (or `not in` when negated).
+    /// `in [..]` (or `not in`, with its own flag as for `InText`).
     In(Box<[Value]>, bool),
     /// A list field `contains c`.
     Has(Value),
@@ -119,8 +120,8 @@ pub(crate) enum Test {
     Text(TextOp, Needle),
     /// `matches` a regex.
     Matches(Regex),
-    /// `is empty` (or `is not empty` when negated).
-    Empty(bool),
+    /// `is empty` (`is not empty` is the check negated).
+    Empty,
     /// `len(field) OP n`.
     Len(OrdOp, f64),
 }
@@ -1065,22 +1066,23 @@ fn specialise(node: Node) -> Node {
             OrdOp::Ge => OrdOp::Le,
         }
     }
-    let test = |f: Box<FieldRef>, t: Test| {
+    let negated_test = |f: Box<FieldRef>, t: Test, negate: bool| {
         Node::Test(Box::new(Check {
             field: *f,
             test: t,
-            negate: false,
+            negate,
         }))
     };
+    let test = |f: Box<FieldRef>, t: Test| negated_test(f, t, false);
     let needle = Needle::new;
     match node {
         Node::Eq(a, b, negated) => match (*a, *b) {
             (Node::Field(f), Node::Const(Value::Text(t)))
             | (Node::Const(Value::Text(t)), Node::Field(f)) => {
-                test(f, Test::EqText(needle(&t), negated))
+                negated_test(f, Test::EqText(needle(&t)), negated)
             }
             (Node::Field(f), Node::Const(c)) | (Node::Const(c), Node::Field(f)) => {
-                test(f, Test::Eq(c, negated))
+                negated_test(f, Test::Eq(c), negated)
             }
             (a, b) => Node::Eq(Box::new(a), Box::new(b), negated),
         },
@@ -1120,7 +1122,7 @@ fn specialise(node: Node) -> Node {
             a => Node::Matches(Box::new(a), re),
         },
         Node::IsEmpty(a, negated) => match *a {
-            Node::Field(f) => test(f, Test::Empty(negated)),
+            Node::Field(f) => negated_test(f, Test::Empty, negated),
             a => Node::IsEmpty(Box::new(a), negated),
         },
         Node::Not(x) => match *x {

@@ -45,8 +45,9 @@ impl<'a> Env<'a> {
     }
 }
 
+/// Reads a resolved path from `base` (null when missing).
 #[inline]
-fn read<'a>(base: &'a Value, segs: &[Seg]) -> &'a Value {
+pub(crate) fn read<'a>(base: &'a Value, segs: &[Seg]) -> &'a Value {
     let mut here = base;
     for seg in segs {
         here = match (seg, here) {
@@ -78,11 +79,6 @@ fn find_key<'a>(
         }
         None => &NULL,
     }
-}
-
-/// Reads a resolved path from `base` (null when missing).
-pub(crate) fn read_path<'a>(base: &'a Value, segs: &[Seg]) -> &'a Value {
-    read(base, segs)
 }
 
 /// Equality as the language defines it: text ignores case, lists compare by element.
@@ -513,7 +509,7 @@ fn check(c: &Check, env: &Env) -> Result<bool, EvalError> {
 #[inline]
 fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
     Ok(match t {
-        Test::EqText(n, negated) => matches!(v, Value::Text(s) if eq_needle(s, n)) != *negated,
+        Test::EqText(n) => matches!(v, Value::Text(s) if eq_needle(s, n)),
         Test::InText(needles, negated) => {
             !v.is_null()
                 && matches!(v, Value::Text(s) if needles.iter().any(|n| eq_needle(s, n)))
@@ -525,7 +521,7 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
                 .any(|i| matches!(i, Value::Text(s) if eq_needle(s, n))),
             _ => false,
         },
-        Test::Eq(c, negated) => loose_eq(v, c) != *negated,
+        Test::Eq(c) => loose_eq(v, c),
         Test::OrdNum(op, n) => match v {
             Value::Number(x) => x.partial_cmp(n).is_some_and(|o| ord_holds(*op, o)),
             _ => false,
@@ -546,7 +542,7 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
             Value::Text(s) => re.is_match(s),
             _ => false,
         },
-        Test::Empty(negated) => v.is_empty() != *negated,
+        Test::Empty => v.is_empty(),
         Test::Len(op, n) => {
             let len = match v {
                 Value::Null => 0.0,

@@ -127,7 +127,8 @@ impl Condition {
         self.node.truth(&eval::Env::new(scope))
     }
 
-    /// Evaluates and records the fields read on the way, for the trace.
+    /// Evaluates, and adds to `seen` each field of the order the expression
+    /// names with its value, for the trace.
     pub fn eval_traced(&self, scope: &Scope, seen: &mut Vec<Seen>) -> Result<Value, EvalError> {
         let out = self
             .node
@@ -140,7 +141,7 @@ impl Condition {
             if !seen.iter().any(|s| s.field == *field) {
                 seen.push(Seen {
                     field: field.clone(),
-                    value: eval::read_path(scope.order, segs).clone(),
+                    value: eval::read(scope.order, segs).clone(),
                 });
             }
         }

@@ -186,33 +186,35 @@ pub fn decide(rules: &RuleSet, update: &Update, known: Known) -> Result<Decision
         }
         import_step = Some(step);
     }
-    let decisions = source
-        .routes
-        .iter()
-        .map(|&d| {
-            let dest = &rules.channels[d];
-            let mut trace: Vec<Step> = import_step.iter().cloned().collect();
-            if let Some(e) = &import_error {
-                return decision(
-                    dest,
-                    Outcome::Error(format!("import: {e}")),
-                    None,
-                    Vec::new(),
-                    trace,
-                );
-            }
-            if ignored {
-                return decision(
-                    dest,
-                    Outcome::Skip(SkipReason::IgnoredByImport),
-                    None,
-                    Vec::new(),
-                    trace,
-                );
-            }
-            decide_one(source, d, dest, update, known, &scope, &mut trace)
-        })
-        .collect();
+    // Source attributes that never read `destination` come out the same for
+    // every destination: apply them once, on the first destination that takes
+    // the event, and start each destination from a copy.
+    let mut shared: Option<Applied> = None;
+    let mut decisions = Vec::with_capacity(source.routes.len());
+    for &d in &source.routes {
+        let dest = &rules.channels[d];
+        let trace: Vec<Step> = import_step.iter().cloned().collect();
+        let decided = if let Some(e) = &import_error {
+            decision(
+                dest,
+                Outcome::Error(format!("import: {e}")),
+                None,
+                Vec::new(),
+                trace,
+            )
+        } else if ignored {
+            decision(
+                dest,
+                Outcome::Skip(SkipReason::IgnoredByImport),
+                None,
+                Vec::new(),
+                trace,
+            )
+        } else {
+            decide_one(source, d, dest, update, known, &scope, trace, &mut shared)
+        };
+        decisions.push(decided);
+    }
     Ok(Decisions {
         rules_version: rules.version.clone(),
         source: source.name.clone(),
@@ -260,6 +262,92 @@ fn traced(
     (step, result)
 }
 
+/// The order as the attributes so far left it, and what they changed and traced.
+#[derive(Clone)]
+struct Applied {
+    order: Value,
+    changes: Vec<Change>,
+    trace: Vec<Step>,
+    /// Why the attributes stopped early, if they did.
+    stop: Option<Stop>,
+}
+
+#[derive(Clone)]
+enum Stop {
+    /// `publish` came out false: later attributes are not evaluated.
+    Unpublished,
+    /// An attribute failed to evaluate; the message names it.
+    Failed(String),
+}
+
+impl Applied {
+    fn new(order: &Value, trace: Vec<Step>) -> Applied {
+        Applied {
+            order: order.clone(),
+            changes: Vec::new(),
+            trace,
+            stop: None,
+        }
+    }
+
+    /// Applies `attrs` top to bottom, each seeing the order as changed above it.
+    fn apply<'r>(
+        &mut self,
+        attrs: impl Iterator<Item = &'r Attribute>,
+        scope: &Scope,
+        destination: Option<&str>,
+    ) {
+        for attr in attrs {
+            if self.stop.is_some() {
+                return;
+            }
+            let here = Scope {
+                order: &self.order,
+                destination,
+                ..*scope
+            };
+            let value = match attribute_value(attr, &here, &mut self.trace) {
+                Ok(Some(v)) => v,
+                Ok(None) => continue,
+                Err(e) => {
+                    let message = format!("{} ({}): {}", attr.name, attr.place, e.message());
+                    self.stop = Some(Stop::Failed(message));
+                    return;
+                }
+            };
+            if attr.name == "publish" {
+                if !matches!(value, Value::Bool(true)) {
+                    self.stop = Some(Stop::Unpublished);
+                }
+                continue;
+            }
+            let before = self
+                .order
+                .get_path(&attr.name)
+                .cloned()
+                .unwrap_or(Value::Null);
+            let after = if attr.replace {
+                value
+            } else {
+                merge(&before, value)
+            };
+            if before.same(&after) {
+                continue;
+            }
+            self.order.set_path(&attr.path, after.clone());
+            match self.changes.iter_mut().find(|c| c.field == attr.name) {
+                Some(c) => c.after = after,
+                None => self.changes.push(Change {
+                    field: attr.name.clone(),
+                    before,
+                    after,
+                }),
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn decide_one(
     source: &Channel,
     d: usize,
@@ -267,7 +355,8 @@ fn decide_one(
     update: &Update,
     known: Known,
     scope: &Scope,
-    trace: &mut Vec<Step>,
+    trace: Vec<Step>,
+    shared: &mut Option<Applied>,
 ) -> Decision {
     let accepting = dest
         .deliver
@@ -279,75 +368,45 @@ fn decide_one(
             Outcome::Skip(SkipReason::NotAccepted(update.event)),
             None,
             Vec::new(),
-            std::mem::take(trace),
-        );
-    };
-    let mut order = update.order.clone();
-    let mut changes = Vec::new();
-    let mut publish = true;
-    let overwrite = source.overwrites.iter().find(|o| o.destination == d);
-    let attrs = source
-        .attributes
-        .iter()
-        .chain(overwrite.into_iter().flat_map(|o| o.attributes.iter()));
-    for attr in attrs {
-        let dscope = Scope {
-            order: &order,
-            destination: Some(&dest.name),
-            ..*scope
-        };
-        let value = match attribute_value(attr, &dscope, trace) {
-            Ok(Some(v)) => v,
-            Ok(None) => continue,
-            Err(e) => {
-                let message = format!("{} ({}): {}", attr.name, attr.place, e.message());
-                return decision(
-                    dest,
-                    Outcome::Error(message),
-                    None,
-                    changes,
-                    std::mem::take(trace),
-                );
-            }
-        };
-        if attr.name == "publish" {
-            publish = matches!(value, Value::Bool(true));
-            if !publish {
-                break;
-            }
-            continue;
-        }
-        let before = order.get_path(&attr.name).cloned().unwrap_or(Value::Null);
-        let after = if attr.replace {
-            value
-        } else {
-            merge(&before, value)
-        };
-        if !before.same(&after) {
-            let path: Vec<&str> = attr.path.iter().map(String::as_str).collect();
-            order.set_path(&path, after.clone());
-            match changes
-                .iter_mut()
-                .find(|c: &&mut Change| c.field == attr.name)
-            {
-                Some(c) => c.after = after,
-                None => changes.push(Change {
-                    field: attr.name.clone(),
-                    before,
-                    after,
-                }),
-            }
-        }
-    }
-    let trace = std::mem::take(trace);
-    if !publish {
-        return decision(
-            dest,
-            Outcome::Skip(SkipReason::PublishFalse),
-            None,
-            changes,
             trace,
         );
+    };
+    let mut applied = if source.shared_attributes {
+        shared
+            .get_or_insert_with(|| {
+                let mut a = Applied::new(update.order, trace);
+                a.apply(source.attributes.iter(), scope, None);
+                a
+            })
+            .clone()
+    } else {
+        let mut a = Applied::new(update.order, trace);
+        a.apply(source.attributes.iter(), scope, Some(&dest.name));
+        a
+    };
+    if let Some(overwrite) = source.overwrites.iter().find(|o| o.destination == d) {
+        applied.apply(overwrite.attributes.iter(), scope, Some(&dest.name));
+    }
+    let Applied {
+        order,
+        changes,
+        trace,
+        stop,
+    } = applied;
+    match stop {
+        Some(Stop::Failed(message)) => {
+            return decision(dest, Outcome::Error(message), None, changes, trace);
+        }
+        Some(Stop::Unpublished) => {
+            return decision(
+                dest,
+                Outcome::Skip(SkipReason::PublishFalse),
+                None,
+                changes,
+                trace,
+            );
+        }
+        None => {}
     }
     let missing: Vec<String> = deliver
         .require
@@ -432,19 +491,20 @@ fn merge(before: &Value, value: Value) -> Value {
 }
 
 /// Whether a destination already has this order: equal apart from `updated_at`,
-/// which changes on every echo.
+/// which changes on every echo. Compared in place, without copying either.
 fn same_content(a: &Value, b: &Value) -> bool {
-    let strip = |v: &Value| -> Value {
-        match v {
-            Value::Object(entries) => Value::object(
-                entries
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "updated_at")
-                    .cloned()
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
+    const IGNORED: &str = "updated_at";
+    let (Value::Object(x), Value::Object(y)) = (a, b) else {
+        return a.same(b);
     };
-    strip(a).same(&strip(b))
+    let kept = |entries: &[crate::value::Entry]| {
+        entries
+            .iter()
+            .filter(|(k, _)| k.as_str() != IGNORED)
+            .count()
+    };
+    kept(x) == kept(y)
+        && x.iter()
+            .filter(|(k, _)| k.as_str() != IGNORED)
+            .all(|(k, v)| b.get(k).is_some_and(|w| v.same(w)))
 }

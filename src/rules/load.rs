@@ -361,13 +361,8 @@ fn fields<'n>(
     match &n.kind {
         Kind::Map(entries) => {
             for (i, (k, _)) in entries.iter().enumerate() {
-                if let Some((first, _)) = entries[..i].iter().find(|(p, _)| p.name == k.name) {
-                    cx.key(
-                        doc,
-                        k,
-                        format!("duplicate key `{}`", k.name),
-                        Some(format!("first defined at line {}", first.loc.line)),
-                    );
+                // A repeated key was reported by `check_duplicates`; the first one counts.
+                if entries[..i].iter().any(|(p, _)| p.name == k.name) {
                     continue;
                 }
                 if !allowed.is_empty() && !allowed.contains(&k.name.as_str()) {
@@ -397,7 +392,8 @@ fn list_names(names: &[&str]) -> String {
     quoted.join(", ")
 }
 
-/// Repeated keys in maps that `fields` does not walk (orders in tests).
+/// Reports every repeated key in a document, once, wherever it is; readers of
+/// the tree then take the first of the repeats.
 fn check_duplicates(cx: &mut Ctx, doc: &Doc, n: &Node) {
     match &n.kind {
         Kind::Map(entries) => {
@@ -661,6 +657,9 @@ fn build(
     }
     if !cx.errors.is_empty() {
         return Err(finish(cx.errors));
+    }
+    for doc in &docs {
+        check_duplicates(&mut cx, doc, &doc.root);
     }
     // Pass 2: interpolation.
     for doc in &mut docs {
@@ -1121,6 +1120,7 @@ fn channel<'n>(
         routes: Vec::new(),
         import: None,
         attributes: Vec::new(),
+        shared_attributes: true,
         overwrites: Vec::new(),
     };
     let Some(f) = fields(cx, doc, d.node, &format!("channel `{name}`"), &CHANNEL_KEYS) else {
@@ -1410,6 +1410,10 @@ fn source_rules(
             rates,
             &format!("`rules.{source}.attributes`"),
         );
+        channels[ci].shared_attributes = !channels[ci]
+            .attributes
+            .iter()
+            .any(Attribute::uses_destination);
     }
     if let Some(o) = f.get("overwrites") {
         let Some(of) = fields(cx, doc, o, "`overwrites`", &[]) else {
@@ -1840,7 +1844,6 @@ fn test_case(
     };
     let order = match (f.get("order"), f.get("order_file")) {
         (Some(o), None) => {
-            check_duplicates(cx, doc, o);
             if !matches!(o.kind, Kind::Map(_)) {
                 cx.node(
                     doc,
@@ -1951,7 +1954,6 @@ fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<Expected> {
             let mut outcome: Option<Expected> = None;
             for (i, (k, v)) in entries.iter().enumerate() {
                 if entries[..i].iter().any(|(p, _)| p.name == k.name) {
-                    cx.key(doc, k, format!("duplicate key `{}`", k.name), None);
                     continue;
                 }
                 match k.name.as_str() {

@@ -149,6 +149,9 @@ pub struct Channel {
     pub import: Option<Condition>,
     /// `rules.<this channel>.attributes`, for every destination.
     pub attributes: Vec<Attribute>,
+    /// None of `attributes` reads `destination`, so they come out the same for
+    /// every destination and the engine applies them once per update.
+    pub shared_attributes: bool,
     /// `rules.<this channel>.overwrites`, per destination.
     pub overwrites: Vec<Overwrite>,
 }
@@ -179,6 +182,18 @@ pub struct Attribute {
     pub replace: bool,
     /// Where it was written.
     pub place: Place,
+}
+
+impl Attribute {
+    /// True if any condition of this attribute reads `destination`.
+    pub fn uses_destination(&self) -> bool {
+        match &self.value {
+            AttrValue::Constant(_) => false,
+            AttrValue::Expr(c) => c.uses_destination(),
+            AttrValue::When { when, .. } => when.uses_destination(),
+            AttrValue::Cases { cases, .. } => cases.iter().any(|(c, _)| c.uses_destination()),
+        }
+    }
 }
 
 /// How an attribute's value is found.

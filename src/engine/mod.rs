@@ -189,7 +189,14 @@ pub fn decide(rules: &RuleSet, update: &Update, known: Known) -> Result<Decision
     // Source attributes that never read `destination` come out the same for
     // every destination: apply them once, on the first destination that takes
     // the event, and start each destination from a copy.
-    let mut shared: Option<Applied> = None;
+    let mut shared = Shared {
+        applied: None,
+        uses_left: source
+            .routes
+            .iter()
+            .filter(|&&d| accepts(&rules.channels[d], update.event))
+            .count(),
+    };
     let mut decisions = Vec::with_capacity(source.routes.len());
     for &d in &source.routes {
         let dest = &rules.channels[d];
@@ -260,6 +267,30 @@ fn traced(
         error: result.as_ref().err().map(|e| e.message().to_string()),
     };
     (step, result)
+}
+
+/// Whether `dest` takes `event`.
+fn accepts(dest: &Channel, event: Event) -> bool {
+    dest.deliver
+        .as_ref()
+        .is_some_and(|d| d.accepts.contains(&event))
+}
+
+/// The source attributes applied once, for the destinations that take the event;
+/// the last of them takes it instead of a copy.
+struct Shared {
+    applied: Option<Applied>,
+    uses_left: usize,
+}
+
+impl Shared {
+    fn get(&mut self, make: impl FnOnce() -> Applied) -> Applied {
+        self.uses_left = self.uses_left.saturating_sub(1);
+        if self.uses_left == 0 {
+            return self.applied.take().unwrap_or_else(make);
+        }
+        self.applied.get_or_insert_with(make).clone()
+    }
 }
 
 /// The order as the attributes so far left it, and what they changed and traced.
@@ -356,12 +387,12 @@ fn decide_one(
     known: Known,
     scope: &Scope,
     trace: Vec<Step>,
-    shared: &mut Option<Applied>,
+    shared: &mut Shared,
 ) -> Decision {
     let accepting = dest
         .deliver
         .as_ref()
-        .filter(|d| d.accepts.contains(&update.event));
+        .filter(|_| accepts(dest, update.event));
     let Some(deliver) = accepting else {
         return decision(
             dest,
@@ -372,13 +403,11 @@ fn decide_one(
         );
     };
     let mut applied = if source.shared_attributes {
-        shared
-            .get_or_insert_with(|| {
-                let mut a = Applied::new(update.order, trace);
-                a.apply(source.attributes.iter(), scope, None);
-                a
-            })
-            .clone()
+        shared.get(|| {
+            let mut a = Applied::new(update.order, trace);
+            a.apply(source.attributes.iter(), scope, None);
+            a
+        })
     } else {
         let mut a = Applied::new(update.order, trace);
         a.apply(source.attributes.iter(), scope, Some(&dest.name));

@@ -24,7 +24,7 @@ fn main() {
     let (Some(what), Some(n)) = (args.next(), args.next().and_then(|n| n.parse::<u64>().ok()))
     else {
         eprintln!(
-            "usage: count <read-typed|read-ordersync|cond-floor|cond-ordersync|cond-datalogic|cond-cel> <iterations>"
+            "usage: count <read-typed|read-ordersync|cond-floor|cond-ordersync|cond-datalogic|cond-cel|decide-shopify|cond-ordersync:K> <iterations>"
         );
         std::process::exit(2);
     };
@@ -72,6 +72,26 @@ fn main() {
             let ctx = cel_context(&env, &order);
             for _ in 0..n {
                 black_box(cel_all(&programs, black_box(&ctx)));
+            }
+        }
+        "decide-shopify" => {
+            // One whole decision of the example rules for a Shopify `created` update.
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules.example.yaml");
+            let rules =
+                ordersync::rules::load(std::path::Path::new(path)).expect("the example rules load");
+            let order = Value::from_json(ORDER_JSON).expect("ordersync read");
+            let now =
+                ordersync::condition::parse_timestamp("2026-11-22T12:00:00Z").expect("a time");
+            let update = ordersync::engine::Update {
+                source: "shopify",
+                event: ordersync::order::Event::Created,
+                order: &order,
+                now,
+            };
+            for _ in 0..n {
+                black_box(
+                    ordersync::engine::decide(&rules, black_box(&update), &[]).expect("decides"),
+                );
             }
         }
         other if other.starts_with("cond-ordersync:") => {

@@ -204,6 +204,34 @@ impl Parser<'_, '_> {
         Ok(empty)
     }
 
+    /// After a member of a list or an object: steps over `,` (false) or the
+    /// closing bracket (true).
+    #[inline]
+    fn next_or_close(&mut self, close: u8, what: &str) -> Result<bool, JsonError> {
+        self.skip_ws();
+        match self.src.get(self.pos) {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(&b) if b == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(_) => Err(self.not_closed(close, what, false)),
+            None => Err(self.not_closed(close, what, true)),
+        }
+    }
+
+    #[cold]
+    fn not_closed(&self, close: u8, what: &str, at_end: bool) -> JsonError {
+        if at_end {
+            self.error_here(&format!("EOF while parsing {what}"))
+        } else {
+            self.error_here(&format!("expected `,` or `{}`", close as char))
+        }
+    }
+
     fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
         let start = self.entries.len();
         if self.open(depth, b'}')? {
@@ -240,15 +268,8 @@ impl Parser<'_, '_> {
                 filter |= bit;
                 self.entries.push((key, v));
             }
-            self.skip_ws();
-            match self.src.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(Value::Object(take_tail(self.entries, start)));
-                }
-                Some(_) => return Err(self.error_here("expected `,` or `}`")),
-                None => return Err(self.error_here("EOF while parsing an object")),
+            if self.next_or_close(b'}', "an object")? {
+                return Ok(Value::Object(take_tail(self.entries, start)));
             }
         }
     }
@@ -261,15 +282,8 @@ impl Parser<'_, '_> {
         loop {
             let v = self.value(depth + 1)?;
             self.items.push(v);
-            self.skip_ws();
-            match self.src.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(Value::List(take_tail(self.items, start)));
-                }
-                Some(_) => return Err(self.error_here("expected `,` or `]`")),
-                None => return Err(self.error_here("EOF while parsing a list")),
+            if self.next_or_close(b']', "a list")? {
+                return Ok(Value::List(take_tail(self.items, start)));
             }
         }
     }

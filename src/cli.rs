@@ -16,6 +16,28 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: take updates in, decide them, deliver them.
+    Serve {
+        /// The rules file or directory.
+        #[arg(long, default_value = "rules.yaml")]
+        rules: PathBuf,
+        /// The SQLite database (default `ordersync.db`, or `$STATE_DIRECTORY/ordersync.db`
+        /// under systemd).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Where to listen (port 0 picks a free port and prints it).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The largest webhook body accepted, in bytes; larger ones get 413.
+        #[arg(long, default_value_t = 2 * 1024 * 1024)]
+        max_body_bytes: usize,
+        /// How long SIGTERM waits for work in flight before exiting (e.g. `20s`).
+        #[arg(long, default_value = "20s", value_parser = duration_arg)]
+        shutdown_timeout: std::time::Duration,
+        /// Delivery requests in flight at once, across all destinations.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+    },
     /// Validate a rules file or directory; list every error; exit 1 if any.
     Check {
         /// The rules file or directory.
@@ -53,4 +75,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    ordersync::rules::parse_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a duration such as 500ms, 20s or 1m"))
 }

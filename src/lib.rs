@@ -50,6 +50,7 @@
 //! ```
 
 pub mod condition;
+pub mod daemon;
 pub mod delivery;
 pub mod engine;
 pub mod identity;
@@ -58,5 +59,6 @@ pub mod json;
 pub mod order;
 pub mod report;
 pub mod rules;
+pub mod store;
 pub mod suggest;
 pub mod value;

@@ -28,6 +28,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs to standard error; the level filter comes from `ORDERSYNC_LOG` (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ORDERSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
@@ -53,6 +63,40 @@ fn report_errors(errors: &[RuleError], json: bool) {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve {
+            rules,
+            db,
+            listen,
+            max_body_bytes,
+            shutdown_timeout,
+            concurrency,
+        } => {
+            init_logging();
+            let db = db.unwrap_or_else(|| match std::env::var_os("STATE_DIRECTORY") {
+                // systemd may list several directories, separated by colons.
+                Some(dirs) => std::env::split_paths(&dirs)
+                    .next()
+                    .unwrap_or_default()
+                    .join("ordersync.db"),
+                None => "ordersync.db".into(),
+            });
+            let config = ordersync::daemon::Config {
+                rules,
+                db,
+                listen,
+                max_body: max_body_bytes,
+                shutdown_timeout,
+                concurrency,
+            };
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            match runtime.block_on(ordersync::daemon::serve(config)) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         Command::Check { path, json } => {
             let Some(rules) = load_or_report(&path, json) else {
                 return Ok(ExitCode::from(1));

@@ -1,7 +1,6 @@
 //! What a delivery sends (SPEC 6.3), as pure functions: the JSON body, the
 //! headers, the idempotency key, and the destination's id read from its answer.
 
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::ingress::signature;
@@ -23,24 +22,36 @@ pub struct Outgoing<'a> {
     pub destination: &'a str,
     /// The rules version that decided it.
     pub rules_version: &'a str,
-    /// The order as decided for this destination.
-    pub order: &'a Value,
 }
 
 /// The request body: `{"event", "order_id", "external_id", "source",
-/// "destination", "rules_version", "order"}`.
-pub fn body(o: &Outgoing) -> Vec<u8> {
-    let doc = json!({
-        "event": o.event,
-        "order_id": o.order_id,
-        "external_id": o.external_id,
-        "source": o.source,
-        "destination": o.destination,
-        "rules_version": o.rules_version,
-        "order": o.order,
-    });
-    // A `serde_json::Value` always serializes.
-    serde_json::to_vec(&doc).unwrap_or_default()
+/// "destination", "rules_version", "order"}`, where `order_json` is the order
+/// as decided for this destination, already JSON (as stored with the decision).
+pub fn body(o: &Outgoing, order_json: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(order_json.len() + 256);
+    let text = |out: &mut Vec<u8>, s: &str| {
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    };
+    out.extend_from_slice(b"{\"event\":");
+    text(&mut out, o.event.as_str());
+    out.extend_from_slice(b",\"order_id\":");
+    text(&mut out, o.order_id);
+    out.extend_from_slice(b",\"external_id\":");
+    match o.external_id {
+        Some(id) => text(&mut out, id),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"source\":");
+    text(&mut out, o.source);
+    out.extend_from_slice(b",\"destination\":");
+    text(&mut out, o.destination);
+    out.extend_from_slice(b",\"rules_version\":");
+    text(&mut out, o.rules_version);
+    out.extend_from_slice(b",\"order\":");
+    out.extend_from_slice(order_json.as_bytes());
+    out.push(b'}');
+    out
 }
 
 /// The `Idempotency-Key` for one decision: the same on every retry and after
@@ -87,6 +98,7 @@ pub fn linked_id(response_body: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::rules::Format;
+    use serde_json::json;
 
     #[test]
     fn the_body_carries_what_the_spec_lists() {
@@ -98,9 +110,8 @@ mod tests {
             source: "shopify",
             destination: "ebay",
             rules_version: "4c62bbe522eb",
-            order: &order,
         };
-        let text = String::from_utf8(body(&o)).unwrap();
+        let text = String::from_utf8(body(&o, &order.to_json())).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["event"], "shipped");
         assert_eq!(v["order_id"], "ord_42");
@@ -113,7 +124,7 @@ mod tests {
             external_id: None,
             ..o
         };
-        let v: serde_json::Value = serde_json::from_slice(&body(&unknown)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body(&unknown, "{}")).unwrap();
         assert!(v["external_id"].is_null());
     }
 

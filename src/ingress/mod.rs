@@ -80,7 +80,7 @@ pub fn decode_list(
 }
 
 /// Text of a scalar (numbers without a fraction as integers), for ids.
-pub(crate) fn id_text(v: &Value) -> Option<String> {
+pub fn id_text(v: &Value) -> Option<String> {
     match v {
         Value::Text(s) if !s.is_empty() => Some(s.to_string()),
         Value::Number(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.0e15 => {

@@ -13,11 +13,12 @@ use crate::rules::Format;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The header a format's signature comes in (lower case).
+/// The header a format's signature comes in, as its senders write it
+/// (HTTP header names match ignoring case).
 pub fn header_name(format: Format) -> &'static str {
     match format {
-        Format::Ordersync => "x-ordersync-signature",
-        Format::Shopify => "x-shopify-hmac-sha256",
+        Format::Ordersync => "X-Ordersync-Signature",
+        Format::Shopify => "X-Shopify-Hmac-Sha256",
     }
 }
 

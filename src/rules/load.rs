@@ -430,7 +430,7 @@ fn text<'n>(cx: &mut Ctx, doc: &Doc, n: &'n Node, what: &str) -> Option<&'n str>
 }
 
 /// Reads `10s`, `500ms`, `2m`, `1h30m`, `1d`.
-pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
+pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     if s.is_empty() {
         return None;

@@ -9,6 +9,7 @@
 
 pub mod error;
 mod load;
+pub use load::parse_duration;
 pub mod yaml;
 
 use std::fmt;

@@ -1,0 +1,326 @@
+//! Delivery (SPEC 6.3): hands each pending delivery to its destination.
+//!
+//! Deliveries form lanes, one per (order, destination). A lane sends one
+//! delivery at a time, in the order they were decided, and moves on only once
+//! the outcome is committed, so a restart can never replay them out of order.
+//! Lanes run concurrently, so one order's failing destination never holds up
+//! another order. A retried delivery keeps its lane (and its place) until it is
+//! delivered, rejected or dead; rejected and dead ones do not block the lane.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use super::Live;
+use crate::delivery::request::{self, Outgoing};
+use crate::delivery::retry::{self, Disposition};
+use crate::store::{Attempt, DeliveryStatus, Job, Writer, order_ref};
+
+/// Response bodies kept per attempt, at most.
+const KEEP_RESPONSE: usize = 64 * 1024;
+
+type LaneKey = (i64, Arc<str>);
+
+#[derive(Default)]
+struct Lane {
+    queue: VecDeque<Job>,
+    busy: bool,
+    /// The destination's id for the order, once a delivery has learned it.
+    external_id: Option<String>,
+}
+
+enum Msg {
+    Jobs(Vec<Job>),
+    Done(LaneKey, Option<String>),
+}
+
+/// What the delivery tasks share.
+struct Shared {
+    client: reqwest::Client,
+    writer: Writer,
+    live: Arc<Live>,
+    permits: Semaphore,
+    stopping: watch::Receiver<bool>,
+}
+
+/// The running dispatcher.
+pub struct Dispatcher {
+    /// Resolves when every delivery task has finished (after `stopping`).
+    pub finished: mpsc::Receiver<()>,
+}
+
+/// Starts the dispatcher: `jobs` brings new deliveries (from the writer);
+/// `stopping` turns true when the daemon shuts down, after which no new
+/// attempt starts and requests in flight finish.
+pub fn start(
+    jobs: mpsc::UnboundedReceiver<Vec<Job>>,
+    writer: Writer,
+    live: Arc<Live>,
+    concurrency: usize,
+    stopping: watch::Receiver<bool>,
+) -> Dispatcher {
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("ordersync/", env!("CARGO_PKG_VERSION")))
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new());
+    let shared = Arc::new(Shared {
+        client,
+        writer,
+        live,
+        permits: Semaphore::new(concurrency.max(1)),
+        stopping: stopping.clone(),
+    });
+    // Every task holds a clone of `alive`; the receiver ends when all are gone.
+    let (alive, finished) = mpsc::channel(1);
+    tokio::spawn(run(jobs, shared, stopping, alive));
+    Dispatcher { finished }
+}
+
+async fn run(
+    mut jobs: mpsc::UnboundedReceiver<Vec<Job>>,
+    shared: Arc<Shared>,
+    mut stopping: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Msg>();
+    let mut lanes: HashMap<LaneKey, Lane> = HashMap::new();
+    loop {
+        let msg = tokio::select! {
+            Some(batch) = jobs.recv() => Msg::Jobs(batch),
+            Some(done) = done_rx.recv() => done,
+            _ = stopping.wait_for(|s| *s) => break,
+            else => break,
+        };
+        match msg {
+            Msg::Jobs(batch) => {
+                for job in batch {
+                    let key = (job.order_id, job.destination.clone());
+                    lanes.entry(key).or_default().queue.push_back(job);
+                }
+                let idle: Vec<LaneKey> = lanes
+                    .iter()
+                    .filter(|(_, l)| !l.busy && !l.queue.is_empty())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in idle {
+                    start_next(&mut lanes, key, &shared, &done_tx, &alive);
+                }
+            }
+            Msg::Done(key, learned) => {
+                if let Some(lane) = lanes.get_mut(&key) {
+                    lane.busy = false;
+                    if learned.is_some() {
+                        lane.external_id = learned;
+                    }
+                    if lane.queue.is_empty() {
+                        lanes.remove(&key);
+                    } else {
+                        start_next(&mut lanes, key, &shared, &done_tx, &alive);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn start_next(
+    lanes: &mut HashMap<LaneKey, Lane>,
+    key: LaneKey,
+    shared: &Arc<Shared>,
+    done: &mpsc::UnboundedSender<Msg>,
+    alive: &mpsc::Sender<()>,
+) {
+    let Some(lane) = lanes.get_mut(&key) else {
+        return;
+    };
+    let Some(mut job) = lane.queue.pop_front() else {
+        return;
+    };
+    lane.busy = true;
+    if job.external_id.is_none() {
+        job.external_id = lane.external_id.clone();
+    }
+    let (shared, done, alive) = (shared.clone(), done.clone(), alive.clone());
+    tokio::spawn(async move {
+        let learned = deliver(&shared, job).await;
+        let _ = done.send(Msg::Done(key, learned));
+        drop(alive);
+    });
+}
+
+/// Makes attempts until the delivery is delivered, rejected or dead, or the
+/// daemon stops; answers the destination id it learned, if any.
+async fn deliver(shared: &Shared, mut job: Job) -> Option<String> {
+    let mut stopping = shared.stopping.clone();
+    loop {
+        if let Some(at) = job.not_before {
+            let wait = (at - Utc::now()).to_std().unwrap_or_default();
+            if !wait.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stopping.wait_for(|s| *s) => return None,
+                }
+            }
+        }
+        if *stopping.borrow() {
+            return None;
+        }
+        let attempt = {
+            let Ok(_permit) = shared.permits.acquire().await else {
+                return None;
+            };
+            attempt(shared, &job).await
+        };
+        let status = attempt.status;
+        let next_at = attempt.next_at;
+        let learned = attempt.linked_id.clone();
+        // Until the outcome is on disk the lane does not move on. If the
+        // store is failing, keep trying to record: the attempt happened.
+        let mut record = attempt;
+        loop {
+            match shared.writer.record(record.clone()).await {
+                Ok(()) => break,
+                Err(crate::store::StoreError::Closed) => return None,
+                Err(e) => {
+                    tracing::error!(error = %e, delivery = record.delivery_id, "could not record a delivery attempt; trying again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    record.at = Utc::now();
+                }
+            }
+        }
+        job.attempts += 1;
+        match status {
+            DeliveryStatus::Pending => job.not_before = next_at,
+            _ => return learned,
+        }
+    }
+}
+
+/// One HTTP request for a delivery, and what it means.
+async fn attempt(shared: &Shared, job: &Job) -> Attempt {
+    let rules = shared.live.rules();
+    let order_id = order_ref(job.order_id);
+    let now = Utc::now();
+    let mut result = Attempt {
+        delivery_id: job.delivery_id,
+        order_id: job.order_id,
+        destination: job.destination.clone(),
+        external_id: job.external_id.clone(),
+        at: now,
+        http_status: None,
+        error: None,
+        response: Vec::new(),
+        duration: Duration::ZERO,
+        status: DeliveryStatus::Dead,
+        next_at: None,
+        linked_id: None,
+    };
+    let Some(deliver) = rules
+        .channel(&job.destination)
+        .and_then(|c| c.deliver.as_ref())
+    else {
+        result.error = Some(format!(
+            "channel `{}` no longer takes deliveries in rules {}",
+            job.destination, rules.version
+        ));
+        return result;
+    };
+    let body = request::body(
+        &Outgoing {
+            event: job.event,
+            order_id: &order_id,
+            external_id: job.external_id.as_deref(),
+            source: &job.source,
+            destination: &job.destination,
+            rules_version: &job.rules_version,
+        },
+        &job.order_json,
+    );
+    let secret = deliver.secret.as_ref().map(|s| s.0.as_bytes());
+    let mut req = shared
+        .client
+        .post(&deliver.url)
+        .timeout(deliver.timeout);
+    for (name, value) in request::headers(job.event, &job.idempotency_key, &body, secret) {
+        req = req.header(name, value);
+    }
+    let started = Instant::now();
+    let sent = req.body(body).send().await;
+    let mut retry_after = None;
+    let disposition = match sent {
+        Ok(resp) => {
+            let code = resp.status().as_u16();
+            result.http_status = Some(code);
+            retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| retry::parse_retry_after(v, Utc::now()));
+            match read_capped(resp).await {
+                Ok(bytes) => result.response = bytes,
+                Err(e) => result.error = Some(format!("reading the response: {e}")),
+            }
+            retry::classify(code)
+        }
+        Err(e) => {
+            result.error = Some(describe(&e));
+            Disposition::Retry
+        }
+    };
+    result.duration = started.elapsed();
+    match disposition {
+        Disposition::Delivered => {
+            result.status = DeliveryStatus::Delivered;
+            result.linked_id = request::linked_id(&result.response)
+                .filter(|id| job.external_id.as_deref() != Some(id.as_str()));
+        }
+        Disposition::Reject => result.status = DeliveryStatus::Rejected,
+        Disposition::Retry => {
+            let failed = job.attempts + 1;
+            match retry::next_delay(&deliver.retry, failed, retry_after, fastrand::f64()) {
+                Some(wait) => {
+                    result.status = DeliveryStatus::Pending;
+                    result.next_at = chrono::Duration::from_std(wait)
+                        .ok()
+                        .map(|w| Utc::now() + w);
+                }
+                None => result.status = DeliveryStatus::Dead,
+            }
+        }
+    }
+    result
+}
+
+async fn read_capped(mut resp: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = KEEP_RESPONSE.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if room < chunk.len() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        format!("could not connect: {}", root_cause(e))
+    } else {
+        root_cause(e)
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

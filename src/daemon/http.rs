@@ -1,0 +1,215 @@
+//! The HTTP side of the daemon: webhook ingress (SPEC 6.1) and the health
+//! endpoints.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use http_body_util::BodyExt;
+use serde_json::json;
+
+use super::Live;
+use crate::ingress::{self, signature};
+use crate::store::{IngestRequest, Ingested, Quarantined, Writer};
+
+/// What every handler sees.
+#[derive(Clone)]
+pub struct State {
+    /// The rules in force and the shutdown flag.
+    pub live: Arc<Live>,
+    /// The store.
+    pub writer: Writer,
+    /// The largest body accepted.
+    pub max_body: usize,
+}
+
+/// The daemon's routes.
+pub fn router(state: State) -> Router {
+    Router::new()
+        .route("/webhooks/{channel}", post(webhook))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    answer(status, json!({ "error": message.into() }))
+}
+
+async fn webhook(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(channel): Path<String>,
+    req: Request,
+) -> Response {
+    if s.live.is_stopping() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    let rules = s.live.rules();
+    let Some(ch) = rules.channel(&channel) else {
+        return error(StatusCode::NOT_FOUND, format!("unknown channel `{channel}`"));
+    };
+    let Some(hook) = &ch.webhook else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("channel `{channel}` takes no webhooks"),
+        );
+    };
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over the limit of {} bytes", s.max_body),
+        )
+    };
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > s.max_body as u64) {
+        return too_large();
+    }
+    let raw = match read_body(body, s.max_body).await {
+        Ok(Some(raw)) => raw,
+        Ok(None) => return too_large(),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body could not be read: {e}"),
+            );
+        }
+    };
+    // Authenticate the exact bytes received, before reading any of them.
+    let header_name = signature::header_name(hook.format);
+    let given = parts.headers.get(header_name).and_then(|v| v.to_str().ok());
+    if !signature::verify(hook.format, hook.secret.0.as_bytes(), &raw, given) {
+        let why = if given.is_some() { "bad" } else { "missing" };
+        return error(
+            StatusCode::UNAUTHORIZED,
+            format!("{why} signature in `{header_name}`"),
+        );
+    }
+    let received_at = Utc::now();
+    let lookup = |name: &str| header_text(&parts.headers, name);
+    let incoming = match ingress::decode(hook.format, &lookup, &raw) {
+        Ok(incoming) => incoming,
+        Err(e) => {
+            let reason = e.to_string();
+            let kept = s
+                .writer
+                .quarantine(Quarantined {
+                    channel: channel.clone(),
+                    received_at,
+                    reason: reason.clone(),
+                    headers: all_headers(&parts.headers),
+                    body: raw,
+                })
+                .await;
+            return match kept {
+                Ok(id) => {
+                    tracing::warn!(%channel, quarantine = id, %reason, "unreadable webhook body quarantined");
+                    answer(
+                        StatusCode::BAD_REQUEST,
+                        json!({ "error": reason, "quarantined": id }),
+                    )
+                }
+                Err(e) => store_failed(&e),
+            };
+        }
+    };
+    let stored = s
+        .writer
+        .ingest(IngestRequest {
+            channel: ch.name.clone(),
+            incoming,
+            payload: raw,
+            received_at,
+            rules: rules.clone(),
+        })
+        .await;
+    match stored {
+        Ok(Ingested::Stored { update, .. }) => {
+            answer(StatusCode::ACCEPTED, json!({ "update": update }))
+        }
+        Ok(Ingested::Duplicate) => answer(StatusCode::OK, json!({ "duplicate": true })),
+        Err(e) => store_failed(&e),
+    }
+}
+
+fn store_failed(e: &crate::store::StoreError) -> Response {
+    tracing::error!(error = %e, "a webhook could not be stored");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the update could not be stored; send it again",
+    )
+}
+
+/// The body, or `None` when it is over `max` bytes.
+async fn read_body(mut body: axum::body::Body, max: usize) -> Result<Option<Vec<u8>>, axum::Error> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if out.len() + data.len() > max {
+                return Ok(None);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(Some(out))
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn all_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect()
+}
+
+async fn healthz() -> Response {
+    answer(StatusCode::OK, json!({ "status": "alive" }))
+}
+
+async fn readyz(axum::extract::State(s): axum::extract::State<State>) -> Response {
+    if s.live.is_stopping() {
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "stopping" }),
+        );
+    }
+    let rules = s.live.rules();
+    match tokio::time::timeout(Duration::from_secs(2), s.writer.ping()).await {
+        Ok(Ok(())) => answer(
+            StatusCode::OK,
+            json!({ "status": "ready", "store": "ok", "rules_version": &*rules.version }),
+        ),
+        Ok(Err(e)) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "not ready", "store": e.to_string(), "rules_version": &*rules.version }),
+        ),
+        Err(_) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "not ready", "store": "not answering within 2 s", "rules_version": &*rules.version }),
+        ),
+    }
+}

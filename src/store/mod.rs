@@ -1,0 +1,504 @@
+//! The durable store: one SQLite file in WAL mode with `synchronous=FULL`.
+//!
+//! Every change goes through one writer thread ([`Writer`]), which takes the
+//! requests waiting at that moment and commits them in one transaction (group
+//! commit): durability costs one fsync per group, not per webhook, and nobody
+//! gets an answer before their change is on disk. Each request runs in its own
+//! savepoint, so one failing request does not take the others with it.
+//!
+//! [`ingest`](Writer::ingest) is the heart of SPEC 5: store the update, find or
+//! create its order, drop it as stale or a duplicate, decide it, and write the
+//! decisions and outgoing deliveries, all in the same transaction.
+
+mod ingest;
+mod schema;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ingress::Incoming;
+use crate::order::Event;
+use crate::rules::RuleSet;
+
+pub use ingest::Ingested;
+
+/// The most requests committed in one transaction.
+const MAX_GROUP: usize = 1024;
+
+/// A failure of the store itself (disk, corruption), not of the request.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The group this request was in failed to commit.
+    #[error("store: commit failed: {0}")]
+    Commit(String),
+    /// The update could not be decided at all (its source left the rules).
+    #[error("{0}")]
+    Decide(String),
+    /// The writer thread has stopped.
+    #[error("store: the writer has stopped")]
+    Closed,
+}
+
+/// Opens (creating if needed) the database and brings its schema up to date.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path)?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// A time as stored: RFC 3339 UTC with microseconds, so text order is time order.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// ordersync's id for an order, as shown and as written into the orders it creates.
+pub fn order_ref(id: i64) -> String {
+    format!("ord_{id}")
+}
+
+/// The order row id of an `ord_<id>` reference.
+pub fn parse_order_ref(text: &str) -> Option<i64> {
+    text.strip_prefix("ord_")?.parse().ok().filter(|n| *n > 0)
+}
+
+/// One decided update waiting to be handed to a destination.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The delivery row.
+    pub delivery_id: i64,
+    /// ordersync's order.
+    pub order_id: i64,
+    /// Where it goes.
+    pub destination: Arc<str>,
+    /// Where it came from.
+    pub source: Arc<str>,
+    /// What happened.
+    pub event: Event,
+    /// The rules version that decided it.
+    pub rules_version: Arc<str>,
+    /// The order as decided for the destination (JSON).
+    pub order_json: Arc<str>,
+    /// The destination's own id for the order, if known when decided.
+    pub external_id: Option<String>,
+    /// The same on every attempt.
+    pub idempotency_key: Arc<str>,
+    /// Attempts already made.
+    pub attempts: u32,
+    /// Not before this time (a retry's back-off that outlived a restart).
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// What one delivery attempt came to.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    /// The delivery row.
+    pub delivery_id: i64,
+    /// ordersync's order.
+    pub order_id: i64,
+    /// The destination.
+    pub destination: Arc<str>,
+    /// The external id the request carried.
+    pub external_id: Option<String>,
+    /// When the request was sent.
+    pub at: DateTime<Utc>,
+    /// The HTTP status, if an answer came.
+    pub http_status: Option<u16>,
+    /// The transport error, if none came.
+    pub error: Option<String>,
+    /// The response body (capped).
+    pub response: Vec<u8>,
+    /// How long the request took.
+    pub duration: Duration,
+    /// The delivery's status after this attempt.
+    pub status: DeliveryStatus,
+    /// When to try again (for `Pending`).
+    pub next_at: Option<DateTime<Utc>>,
+    /// The destination's id for the order from a 2xx `{"id": ...}`.
+    pub linked_id: Option<String>,
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Not yet delivered; more attempts will be made.
+    Pending,
+    /// A 2xx came back.
+    Delivered,
+    /// A 4xx other than 408 and 429: not tried again.
+    Rejected,
+    /// The retry policy's attempts are used up.
+    Dead,
+}
+
+impl DeliveryStatus {
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Rejected => "rejected",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+}
+
+/// A webhook body that could not be read.
+#[derive(Clone, Debug)]
+pub struct Quarantined {
+    /// The channel it was sent to.
+    pub channel: String,
+    /// When it came.
+    pub received_at: DateTime<Utc>,
+    /// Why it could not be read.
+    pub reason: String,
+    /// Its headers (name, value), for the dashboard.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: Vec<u8>,
+}
+
+/// One update to store and decide.
+pub struct IngestRequest {
+    /// The source channel.
+    pub channel: Arc<str>,
+    /// What was read from the body.
+    pub incoming: Incoming,
+    /// The raw body, kept.
+    pub payload: Vec<u8>,
+    /// When it came; also the `now()` its rules see.
+    pub received_at: DateTime<Utc>,
+    /// The rules it is decided with: those current when it arrived.
+    pub rules: Arc<RuleSet>,
+}
+
+enum Op {
+    Ingest(Box<IngestRequest>, oneshot::Sender<Result<Ingested, StoreError>>),
+    Quarantine(Box<Quarantined>, oneshot::Sender<Result<i64, StoreError>>),
+    Record(Box<Attempt>, oneshot::Sender<Result<(), StoreError>>),
+    Rules(Arc<RuleSet>, oneshot::Sender<Result<(), StoreError>>),
+    Ping(oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// A handle on the writer thread; cheap to clone. The thread ends when every
+/// handle is dropped, after committing what it was sent.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Op>,
+}
+
+/// The running writer thread.
+pub struct WriterThread(thread::JoinHandle<()>);
+
+impl WriterThread {
+    /// Waits for the thread to commit its last group and stop.
+    pub fn join(self) {
+        // A panic in the writer has already been reported by the panic hook.
+        let _ = self.0.join();
+    }
+}
+
+impl Writer {
+    /// Starts the writer on an open connection. New deliveries are sent to
+    /// `jobs` once their transaction has committed.
+    pub fn start(
+        conn: Connection,
+        jobs: mpsc::UnboundedSender<Vec<Job>>,
+    ) -> std::io::Result<(Writer, WriterThread)> {
+        let (tx, rx) = mpsc::channel(8 * MAX_GROUP);
+        let handle = thread::Builder::new()
+            .name("ordersync-store".into())
+            .spawn(move || run(conn, rx, jobs))?;
+        Ok((Writer { tx }, WriterThread(handle)))
+    }
+
+    async fn call<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(op(reply)).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stores an update and decides it (SPEC 5 steps 1-4); answers once committed.
+    pub async fn ingest(&self, request: IngestRequest) -> Result<Ingested, StoreError> {
+        self.call(|r| Op::Ingest(Box::new(request), r)).await
+    }
+
+    /// Keeps an unreadable body; answers with its quarantine id once committed.
+    pub async fn quarantine(&self, q: Quarantined) -> Result<i64, StoreError> {
+        self.call(|r| Op::Quarantine(Box::new(q), r)).await
+    }
+
+    /// Records a delivery attempt and the delivery's new status.
+    pub async fn record(&self, attempt: Attempt) -> Result<(), StoreError> {
+        self.call(|r| Op::Record(Box::new(attempt), r)).await
+    }
+
+    /// Stores a rules version's text, so its decisions can be explained later.
+    pub async fn note_rules(&self, rules: Arc<RuleSet>) -> Result<(), StoreError> {
+        self.call(|r| Op::Rules(rules, r)).await
+    }
+
+    /// Answers once the writer has committed everything sent before it.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.call(Op::Ping).await
+    }
+}
+
+/// What one op produced, waiting for the commit before it is answered.
+enum Done {
+    Ingest(oneshot::Sender<Result<Ingested, StoreError>>, Result<Ingested, StoreError>),
+    Quarantine(oneshot::Sender<Result<i64, StoreError>>, Result<i64, StoreError>),
+    Unit(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, jobs: mpsc::UnboundedSender<Vec<Job>>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = rx.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(op) => group.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut done = Vec::with_capacity(group.len());
+        let committed = commit_group(&mut conn, &mut group, &mut done);
+        let mut new_jobs = Vec::new();
+        for d in done {
+            match d {
+                Done::Ingest(reply, result) => {
+                    let result = match (&committed, result) {
+                        (Ok(()), Ok(mut ingested)) => {
+                            if let Some(jobs) = ingested.jobs_mut() {
+                                new_jobs.append(jobs);
+                            }
+                            Ok(ingested)
+                        }
+                        (Ok(()), Err(e)) => Err(e),
+                        (Err(e), _) => Err(StoreError::Commit(e.to_string())),
+                    };
+                    let _ = reply.send(result);
+                }
+                Done::Quarantine(reply, result) => {
+                    let _ = reply.send(committed_or(&committed, result));
+                }
+                Done::Unit(reply, result) => {
+                    let _ = reply.send(committed_or(&committed, result));
+                }
+            }
+        }
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "a group of store writes failed to commit");
+        }
+        if !new_jobs.is_empty() {
+            // The dispatcher may be gone while shutting down: the jobs are
+            // pending in the store and resume at the next start.
+            let _ = jobs.send(new_jobs);
+        }
+    }
+}
+
+fn committed_or<T>(
+    committed: &Result<(), rusqlite::Error>,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match committed {
+        Ok(()) => result,
+        Err(e) => Err(StoreError::Commit(e.to_string())),
+    }
+}
+
+fn commit_group(
+    conn: &mut Connection,
+    group: &mut Vec<Op>,
+    done: &mut Vec<Done>,
+) -> Result<(), rusqlite::Error> {
+    let mut tx = conn.transaction()?;
+    for op in group.drain(..) {
+        let mut sp = tx.savepoint()?;
+        let (entry, ok) = match op {
+            Op::Ingest(req, reply) => {
+                let r = ingest::ingest(&sp, &req);
+                let ok = r.is_ok();
+                (Done::Ingest(reply, r), ok)
+            }
+            Op::Quarantine(q, reply) => {
+                let r = quarantine(&sp, &q).map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::Quarantine(reply, r), ok)
+            }
+            Op::Record(a, reply) => {
+                let r = record(&sp, &a).map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::Unit(reply, r), ok)
+            }
+            Op::Rules(rules, reply) => {
+                let r = note_rules(&sp, &rules).map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::Unit(reply, r), ok)
+            }
+            Op::Ping(reply) => (Done::Unit(reply, Ok(())), true),
+        };
+        if ok {
+            sp.commit()?;
+        } else {
+            sp.rollback()?;
+            drop(sp);
+        }
+        done.push(entry);
+    }
+    tx.commit()
+}
+
+fn quarantine(conn: &Connection, q: &Quarantined) -> rusqlite::Result<i64> {
+    let headers: serde_json::Map<String, serde_json::Value> = q
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    conn.prepare_cached(
+        "INSERT INTO quarantine (channel, received_at, reason, headers, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        q.channel,
+        stamp(q.received_at),
+        q.reason,
+        serde_json::Value::Object(headers).to_string(),
+        q.body
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<()> {
+    let at = stamp(a.at);
+    conn.prepare_cached(
+        "INSERT INTO attempts (delivery_id, at, external_id, http_status, error, response, duration_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        a.delivery_id,
+        at,
+        a.external_id,
+        a.http_status,
+        a.error,
+        a.response,
+        a.duration.as_secs_f64() * 1000.0
+    ])?;
+    conn.prepare_cached(
+        "UPDATE deliveries SET status = ?2, attempts = attempts + 1, next_at = ?3,
+             last_status = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
+    )?
+    .execute(params![
+        a.delivery_id,
+        a.status.as_str(),
+        a.next_at.map(stamp),
+        a.http_status,
+        a.error,
+        at
+    ])?;
+    if let Some(id) = &a.linked_id {
+        conn.prepare_cached(
+            "INSERT INTO links (channel, external_id, order_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (channel, external_id) DO NOTHING",
+        )?
+        .execute(params![&*a.destination, id, a.order_id])?;
+    }
+    Ok(())
+}
+
+fn note_rules(conn: &Connection, rules: &RuleSet) -> rusqlite::Result<()> {
+    let files: Vec<serde_json::Value> = rules
+        .files
+        .iter()
+        .map(|f| serde_json::json!({"name": f.name, "text": f.text}))
+        .collect();
+    conn.prepare_cached(
+        "INSERT INTO rules_versions (version, files, loaded_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (version) DO NOTHING",
+    )?
+    .execute(params![
+        &*rules.version,
+        serde_json::Value::Array(files).to_string(),
+        stamp(Utc::now())
+    ])?;
+    Ok(())
+}
+
+/// The deliveries still pending, oldest first, to resume after a restart.
+pub fn pending_jobs(conn: &Connection) -> Result<Vec<Job>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT d.id, d.order_id, d.destination, d.source, d.event, c.rules_version, c.body,
+                (SELECT l.external_id FROM links l WHERE l.order_id = d.order_id AND l.channel = d.destination
+                 ORDER BY l.rowid LIMIT 1),
+                d.idempotency_key, d.attempts, d.next_at
+         FROM deliveries d JOIN decisions c ON c.id = d.decision_id
+         WHERE d.status = 'pending' ORDER BY d.id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let event: String = r.get(4)?;
+        let event = event.parse::<Event>().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
+        })?;
+        let next_at: Option<String> = r.get(10)?;
+        Ok(Job {
+            delivery_id: r.get(0)?,
+            order_id: r.get(1)?,
+            destination: Arc::from(r.get::<_, String>(2)?),
+            source: Arc::from(r.get::<_, String>(3)?),
+            event,
+            rules_version: Arc::from(r.get::<_, String>(5)?),
+            order_json: Arc::from(r.get::<_, Option<String>>(6)?.unwrap_or_default()),
+            external_id: r.get(7)?,
+            idempotency_key: Arc::from(r.get::<_, String>(8)?),
+            attempts: r.get(9)?,
+            not_before: next_at.and_then(|t| DateTime::parse_from_rfc3339(&t).ok().map(|t| t.into())),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The id of the order a channel's external id is linked to.
+pub fn linked_order(
+    conn: &Connection,
+    channel: &str,
+    external_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT order_id FROM links WHERE channel = ?1 AND external_id = ?2",
+            params![channel, external_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}

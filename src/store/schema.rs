@@ -1,0 +1,114 @@
+//! The database schema, as embedded migrations applied in order at open.
+//! `PRAGMA user_version` records how many have been applied; each runs in its
+//! own transaction, so a crash mid-migration leaves the previous version.
+
+/// Each entry is one migration; never edit one that has shipped, add another.
+pub const MIGRATIONS: &[&str] = &[r#"
+-- Every version of the rules that decided something, with its text (SPEC 6.4).
+CREATE TABLE rules_versions (
+    version    TEXT PRIMARY KEY,
+    files      TEXT NOT NULL,            -- JSON: [{"name", "text"}]
+    loaded_at  TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- ordersync's own orders; the id is shown as `ord_<id>`.
+CREATE TABLE orders (
+    id         INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL
+);
+
+-- (channel, external id) -> order, and the newest `updated_at` seen from that
+-- channel for it (older updates are stale).
+CREATE TABLE links (
+    channel     TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    order_id    INTEGER NOT NULL,
+    newest_updated_at TEXT,
+    PRIMARY KEY (channel, external_id)
+);
+CREATE INDEX links_by_order ON links (order_id, channel);
+
+-- Every update received, with its raw body. status: decided | ignored | stale.
+CREATE TABLE updates (
+    id          INTEGER PRIMARY KEY,
+    channel     TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    occurred_at TEXT,
+    received_at TEXT NOT NULL,
+    order_id    INTEGER NOT NULL,
+    external_id TEXT,
+    status      TEXT NOT NULL,
+    payload     BLOB NOT NULL,
+    UNIQUE (channel, event_id)
+);
+CREATE INDEX updates_by_order ON updates (order_id);
+
+-- What each channel has of an order: what it last sent us, or what we last
+-- decided to deliver to it. Echo suppression compares against this.
+CREATE TABLE known (
+    order_id INTEGER NOT NULL,
+    channel  TEXT NOT NULL,
+    body     TEXT NOT NULL,
+    PRIMARY KEY (order_id, channel)
+) WITHOUT ROWID;
+
+-- One per update and destination. outcome: deliver | skip | draft | error.
+CREATE TABLE decisions (
+    id            INTEGER PRIMARY KEY,
+    update_id     INTEGER NOT NULL,
+    order_id      INTEGER NOT NULL,
+    destination   TEXT NOT NULL,
+    outcome       TEXT NOT NULL,
+    detail        TEXT NOT NULL,         -- "skip: publish is false", "draft: missing invoice_number"
+    rules_version TEXT NOT NULL,
+    body          TEXT,                  -- the order as decided (deliver, draft)
+    changes       TEXT NOT NULL,         -- JSON
+    trace         TEXT NOT NULL,         -- JSON
+    decided_at    TEXT NOT NULL
+);
+CREATE INDEX decisions_by_update ON decisions (update_id);
+CREATE INDEX decisions_by_order ON decisions (order_id);
+
+-- The hand-over of one `deliver` decision. status: pending | delivered | rejected | dead.
+CREATE TABLE deliveries (
+    id              INTEGER PRIMARY KEY,
+    decision_id     INTEGER NOT NULL UNIQUE,
+    order_id        INTEGER NOT NULL,
+    destination     TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    event           TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_at         TEXT,
+    last_status     INTEGER,
+    last_error      TEXT,
+    updated_at      TEXT NOT NULL
+);
+CREATE INDEX deliveries_pending ON deliveries (id) WHERE status = 'pending';
+CREATE INDEX deliveries_by_order ON deliveries (order_id);
+
+-- Each request made for a delivery and what came back.
+CREATE TABLE attempts (
+    id          INTEGER PRIMARY KEY,
+    delivery_id INTEGER NOT NULL,
+    at          TEXT NOT NULL,
+    external_id TEXT,
+    http_status INTEGER,
+    error       TEXT,
+    response    BLOB,
+    duration_ms REAL NOT NULL
+);
+CREATE INDEX attempts_by_delivery ON attempts (delivery_id);
+
+-- Webhook bodies that could not be read, kept for Order Health (SPEC 6.1).
+CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY,
+    channel     TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    headers     TEXT NOT NULL,           -- JSON object
+    body        BLOB NOT NULL
+);
+"#];

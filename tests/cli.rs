@@ -98,21 +98,21 @@ fn check_lists_every_error_in_a_broken_copy() {
    |           ^^^^^^^^^^ did you mean `marketplace`?
 
 error: unknown event `canceled`
-  --> {p}:61:26
+  --> {p}:62:26
    |
-61 |       accepts: [created, canceled]          # once forwarded, the supplier takes no edits
+62 |       accepts: [created, canceled]          # once forwarded, the supplier takes no edits
    |                          ^^^^^^^^ did you mean `cancelled`?
 
 error: syntax error: expected an operator or the end of the expression, found `contians`
-  --> {p}:93:24
+  --> {p}:94:24
    |
-93 |             when: tags contians \"eBay\"
+94 |             when: tags contians \"eBay\"
    |                        ^^^^^^^^
 
 error: unknown field `total_prize`
-   --> {p}:106:42
+   --> {p}:107:42
     |
-106 |           total_price: {{ value: 'convert(total_prize, currency, \"USD\")' }}
+107 |           total_price: {{ value: 'convert(total_prize, currency, \"USD\")' }}
     |                                          ^^^^^^^^^^^ did you mean `total_price`?
 
 error: rules rejected: 4 errors
@@ -176,14 +176,14 @@ fn a_wrong_expectation_fails_with_a_readable_diff() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     let want = format!(
-        "FAIL  a store shipment goes back only to the marketplace the order came from  ({}:140)
+        "FAIL  a store shipment goes back only to the marketplace the order came from  ({}:141)
   amazon:
     - expected: deliver
     + actual:   skip: publish is false
     trace:
-      note  ({0}:88)
+      note  ({0}:89)
         \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-      publish  ({0}:98)
+      publish  ({0}:99)
         tags contains \"Amazon\" -> false
         where tags = [\"eBay\"]
 ",
@@ -246,27 +246,27 @@ ebay: deliver
   changes:
     note: null -> \"synced by ordersync from shopify\"
   trace:
-    note  ({p}:88)
+    note  ({p}:89)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:92)
+    publish  ({p}:93)
       tags contains \"eBay\" -> true
       where tags = [\"eBay\"]
 
 amazon: skip: publish is false
   why: not published to amazon: `tags contains \"Amazon\"` was false; tags was [\"eBay\"]
   trace:
-    note  ({p}:88)
+    note  ({p}:89)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:98)
+    publish  ({p}:99)
       tags contains \"Amazon\" -> false
       where tags = [\"eBay\"]
 
 etsy: skip: publish is false
   why: not published to etsy: `tags contains \"Etsy\"` was false; tags was [\"eBay\"]
   trace:
-    note  ({p}:88)
+    note  ({p}:89)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:101)
+    publish  ({p}:102)
       tags contains \"Etsy\" -> false
       where tags = [\"eBay\"]
 

@@ -241,10 +241,7 @@ async fn attempt(shared: &Shared, job: &Job) -> Attempt {
         &job.order_json,
     );
     let secret = deliver.secret.as_ref().map(|s| s.0.as_bytes());
-    let mut req = shared
-        .client
-        .post(&deliver.url)
-        .timeout(deliver.timeout);
+    let mut req = shared.client.post(&deliver.url).timeout(deliver.timeout);
     for (name, value) in request::headers(job.event, &job.idempotency_key, &body, secret) {
         req = req.header(name, value);
     }

@@ -60,7 +60,10 @@ async fn webhook(
     }
     let rules = s.live.rules();
     let Some(ch) = rules.channel(&channel) else {
-        return error(StatusCode::NOT_FOUND, format!("unknown channel `{channel}`"));
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("unknown channel `{channel}`"),
+        );
     };
     let Some(hook) = &ch.webhook else {
         return error(
@@ -182,7 +185,12 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
 fn all_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect()
 }
 

@@ -82,6 +82,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
     };
+    for ch in rules.channels.iter().filter(|c| c.poll.is_some()) {
+        tracing::warn!(
+            channel = %ch.name,
+            "polling is not built yet (issue 4): this channel's `poll` is not run; its webhooks are"
+        );
+    }
     let pending = store::pending_jobs(&conn)?;
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let (writer, writer_thread) = Writer::start(conn, jobs_tx.clone())?;

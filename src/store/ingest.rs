@@ -142,7 +142,8 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     // What every channel has of this order, for echo suppression.
     let mut known: Vec<(String, Value)> = Vec::new();
     {
-        let mut stmt = conn.prepare_cached("SELECT channel, body FROM known WHERE order_id = ?1")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT channel, body FROM known WHERE order_id = ?1")?;
         let mut rows = stmt.query([order_id])?;
         while let Some(row) = rows.next()? {
             let body: String = row.get(1)?;
@@ -158,10 +159,14 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
         order,
         now: *received_at,
     };
-    let decided = decide(rules, &update, &known_refs)
-        .map_err(|e| StoreError::Decide(e.to_string()))?;
+    let decided =
+        decide(rules, &update, &known_refs).map_err(|e| StoreError::Decide(e.to_string()))?;
     set_known(conn, order_id, channel, &order.to_json())?;
-    let update_id = insert_update(if decided.ignored { "ignored" } else { "decided" })?;
+    let update_id = insert_update(if decided.ignored {
+        "ignored"
+    } else {
+        "decided"
+    })?;
 
     let mut jobs = Vec::new();
     for d in &decided.decisions {
@@ -206,7 +211,12 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
             continue;
         }
         let body = body.unwrap_or_default();
-        set_known(conn, order_id, &d.destination, decided_json.as_deref().unwrap_or(&body))?;
+        set_known(
+            conn,
+            order_id,
+            &d.destination,
+            decided_json.as_deref().unwrap_or(&body),
+        )?;
         let key = idempotency_key(&order_ref(order_id), &d.destination, decision_id as u64);
         conn.prepare_cached(
             "INSERT INTO deliveries (decision_id, order_id, destination, source, event,
@@ -239,7 +249,11 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     Ok(Ingested::Stored {
         update: update_id,
         order: order_id,
-        status: if decided.ignored { "ignored" } else { "decided" },
+        status: if decided.ignored {
+            "ignored"
+        } else {
+            "decided"
+        },
         jobs,
     })
 }

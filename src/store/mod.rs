@@ -66,7 +66,11 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
+    for (i, sql) in schema::MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(applied.max(0) as usize)
+    {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
@@ -201,7 +205,10 @@ pub struct IngestRequest {
 }
 
 enum Op {
-    Ingest(Box<IngestRequest>, oneshot::Sender<Result<Ingested, StoreError>>),
+    Ingest(
+        Box<IngestRequest>,
+        oneshot::Sender<Result<Ingested, StoreError>>,
+    ),
     Quarantine(Box<Quarantined>, oneshot::Sender<Result<i64, StoreError>>),
     Record(Box<Attempt>, oneshot::Sender<Result<(), StoreError>>),
     Rules(Arc<RuleSet>, oneshot::Sender<Result<(), StoreError>>),
@@ -245,7 +252,10 @@ impl Writer {
         op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(op(reply)).await.map_err(|_| StoreError::Closed)?;
+        self.tx
+            .send(op(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -277,9 +287,18 @@ impl Writer {
 
 /// What one op produced, waiting for the commit before it is answered.
 enum Done {
-    Ingest(oneshot::Sender<Result<Ingested, StoreError>>, Result<Ingested, StoreError>),
-    Quarantine(oneshot::Sender<Result<i64, StoreError>>, Result<i64, StoreError>),
-    Unit(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
+    Ingest(
+        oneshot::Sender<Result<Ingested, StoreError>>,
+        Result<Ingested, StoreError>,
+    ),
+    Quarantine(
+        oneshot::Sender<Result<i64, StoreError>>,
+        Result<i64, StoreError>,
+    ),
+    Unit(
+        oneshot::Sender<Result<(), StoreError>>,
+        Result<(), StoreError>,
+    ),
 }
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, jobs: mpsc::UnboundedSender<Vec<Job>>) {
@@ -482,7 +501,8 @@ pub fn pending_jobs(conn: &Connection) -> Result<Vec<Job>, StoreError> {
             external_id: r.get(7)?,
             idempotency_key: Arc::from(r.get::<_, String>(8)?),
             attempts: r.get(9)?,
-            not_before: next_at.and_then(|t| DateTime::parse_from_rfc3339(&t).ok().map(|t| t.into())),
+            not_before: next_at
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok().map(|t| t.into())),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

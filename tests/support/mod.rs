@@ -1,0 +1,306 @@
+//! Helpers for the tests that run the real daemon: the `ordersync` binary on
+//! port 0 with a SQLite file in a temp dir, and local HTTP servers standing in
+//! for the store, the marketplaces and the supplier.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// The `ordersync serve` process.
+pub struct Daemon {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its database file.
+    pub db: PathBuf,
+    /// Its standard error (the log), once it has stopped.
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts the daemon on `rules` with its database in `dir`, plus extra flags.
+    pub fn start(dir: &Path, rules: &Path, extra: &[&str]) -> Daemon {
+        let db = dir.join("ordersync.db");
+        let log = dir.join(format!("daemon-{}.log", fastrand::u32(..)));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ordersync"))
+            .arg("serve")
+            .arg("--rules")
+            .arg(rules)
+            .arg("--db")
+            .arg(&db)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("ORDERSYNC_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the ordersync binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let Some(base) = line.trim().strip_prefix("ordersync listening on ") else {
+            let _ = child.kill();
+            panic!(
+                "the daemon did not start: {line:?}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        Daemon {
+            base: base.to_string(),
+            child,
+            db,
+            log,
+        }
+    }
+
+    /// A URL on the daemon.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and wait up to `within` for it to exit.
+    pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let until = Instant::now() + within;
+        while Instant::now() < until {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A read-only connection to its database.
+    pub fn sql(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open_with_flags(
+            &self.db,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        c.busy_timeout(Duration::from_secs(5)).unwrap();
+        c
+    }
+
+    /// One number from a query.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.sql().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request a mock destination received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// The path.
+    pub path: String,
+    /// Headers by lower-case name.
+    pub headers: HashMap<String, String>,
+    /// The JSON body.
+    pub body: serde_json::Value,
+}
+
+impl Received {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// What a mock answers.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The status.
+    pub status: u16,
+    /// The body.
+    pub body: String,
+    /// How long to wait before answering.
+    pub delay: Duration,
+}
+
+impl Reply {
+    /// A status with a body.
+    pub fn new(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+type Responder = Box<dyn Fn(&Received, usize) -> Reply + Send + Sync>;
+
+struct MockState {
+    received: Mutex<Vec<Received>>,
+    responder: Mutex<Responder>,
+}
+
+/// A local HTTP server that records every request and answers as told.
+#[derive(Clone)]
+pub struct Mock {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    state: Arc<MockState>,
+}
+
+impl Mock {
+    /// Starts a mock answering 200 `{}` to everything, on the current runtime.
+    pub async fn start() -> Mock {
+        let state = Arc::new(MockState {
+            received: Mutex::new(Vec::new()),
+            responder: Mutex::new(Box::new(|_, _| Reply::new(200, "{}"))),
+        });
+        let app = Router::new().fallback(record).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Mock {
+            base: format!("http://{addr}"),
+            state,
+        }
+    }
+
+    /// Sets how it answers: given the request and how many came before it on that path.
+    pub fn respond(&self, f: impl Fn(&Received, usize) -> Reply + Send + Sync + 'static) {
+        *self.state.responder.lock().unwrap() = Box::new(f);
+    }
+
+    /// Every request so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// The requests so far on one path.
+    pub fn on(&self, path: &str) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+
+    /// Waits until `n` requests have come to `path`; panics after `within`.
+    pub async fn wait_for(&self, path: &str, n: usize, within: Duration) -> Vec<Received> {
+        let until = Instant::now() + within;
+        loop {
+            let got = self.on(path);
+            if got.len() >= n {
+                return got;
+            }
+            if Instant::now() > until {
+                panic!(
+                    "expected {n} requests to {path} within {within:?}, got {}: {got:#?}",
+                    got.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn record(
+    State(state): State<Arc<MockState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received = Received {
+        path: uri.path().to_string(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    };
+    let reply = {
+        let mut all = state.received.lock().unwrap();
+        let before = all.iter().filter(|r| r.path == received.path).count();
+        all.push(received.clone());
+        (state.responder.lock().unwrap())(&received, before)
+    };
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    (
+        StatusCode::from_u16(reply.status).unwrap(),
+        [("content-type", "application/json")],
+        reply.body,
+    )
+        .into_response()
+}
+
+/// Signs a canonical webhook body as a sender does.
+pub fn sign(secret: &str, body: &str) -> String {
+    ordersync::ingress::signature::sign(secret.as_bytes(), body.as_bytes())
+}
+
+/// Signs a Shopify webhook body as Shopify does.
+pub fn sign_shopify(secret: &str, body: &str) -> String {
+    ordersync::ingress::signature::sign_shopify(secret.as_bytes(), body.as_bytes())
+}
+
+/// POSTs a signed canonical update; answers the status and the JSON body.
+pub async fn post_update(
+    client: &reqwest::Client,
+    daemon: &Daemon,
+    channel: &str,
+    secret: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let resp = client
+        .post(daemon.url(&format!("/webhooks/{channel}")))
+        .header("X-Ordersync-Signature", sign(secret, body))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// A canonical update as JSON text.
+pub fn update(id: &str, event: &str, order: serde_json::Value) -> String {
+    serde_json::json!({ "id": id, "event": event, "order": order }).to_string()
+}

@@ -30,8 +30,14 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts the daemon on `rules` with its database in `dir`, plus extra flags.
+    /// Starts the daemon on `rules` with its database in `dir`, on a free
+    /// port, plus extra flags.
     pub fn start(dir: &Path, rules: &Path, extra: &[&str]) -> Daemon {
+        Daemon::start_at(dir, rules, "127.0.0.1:0", extra)
+    }
+
+    /// Starts the daemon listening on `listen`.
+    pub fn start_at(dir: &Path, rules: &Path, listen: &str, extra: &[&str]) -> Daemon {
         let db = dir.join("ordersync.db");
         let log = dir.join(format!("daemon-{}.log", fastrand::u32(..)));
         let mut child = Command::new(env!("CARGO_BIN_EXE_ordersync"))
@@ -40,7 +46,7 @@ impl Daemon {
             .arg(rules)
             .arg("--db")
             .arg(&db)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(extra)
             .env("ORDERSYNC_LOG", "info")
             .stdout(Stdio::piped())

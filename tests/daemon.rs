@@ -38,6 +38,7 @@ channels:
     webhook: {{ format: ordersync, secret: shop-secret }}
     deliver:
       url: "{base}/shop/orders"
+      secret: deliver-secret
       retry: {{ attempts: 3, first: 200ms, max: 400ms }}
   market:
     role: marketplace
@@ -562,4 +563,68 @@ async fn health_and_readiness() {
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["store"], "ok");
     assert_eq!(ready["rules_version"].as_str().unwrap().len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_retried_no_sooner_than_its_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    mock.respond(|_, before| {
+        if before == 0 {
+            Reply {
+                headers: vec![("retry-after", "1".to_string())],
+                ..Reply::new(429, "slow down")
+            }
+        } else {
+            Reply::new(200, "{}")
+        }
+    });
+    let daemon = Daemon::start(dir.path(), &small_rules(dir.path(), &mock), &[]);
+    let client = reqwest::Client::new();
+    let body = update("evt-1", "created", json!({"id": "M-1", "tags": []}));
+    assert_eq!(
+        post_update(&client, &daemon, "market", "market-secret", &body)
+            .await
+            .0,
+        202
+    );
+    let got = mock.wait_for("/shop/orders", 2, WAIT).await;
+    let waited = got[1].at - got[0].at;
+    // The policy alone would wait 100-200 ms; the destination asked for 1 s.
+    assert!(
+        waited >= Duration::from_millis(990),
+        "retried after {waited:?}"
+    );
+    assert_eq!(
+        got[0].header("idempotency-key"),
+        got[1].header("idempotency-key")
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tells_systemd_ready_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let mut daemon = Daemon::start_with(
+        dir.path(),
+        &small_rules(dir.path(), &mock),
+        "127.0.0.1:0",
+        &[],
+        &[("NOTIFY_SOCKET", socket_path.to_str().unwrap())],
+    );
+    let mut buf = [0u8; 256];
+    let n = socket.recv(&mut buf).unwrap();
+    assert_eq!(std::str::from_utf8(&buf[..n]).unwrap().trim(), "READY=1");
+    // READY came after the listener was up: the daemon answers at once.
+    let health = reqwest::get(daemon.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let status = daemon.terminate(WAIT).expect("exits");
+    assert!(status.success());
+    let n = socket.recv(&mut buf).unwrap();
+    assert_eq!(std::str::from_utf8(&buf[..n]).unwrap().trim(), "STOPPING=1");
 }

@@ -61,7 +61,29 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
+    // 16 MiB of page cache (negative: KiB).
+    conn.pragma_update(None, "cache_size", -16_000)?;
     Ok(())
+}
+
+/// How often the checkpointer copies the WAL back into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Checkpoints the WAL from a connection of its own, so that the writer's
+/// commits never wait for the copy into the database (the writer's own
+/// automatic checkpoints are turned off). Ends when `writer` is dropped.
+fn checkpointer(path: &Path, stop: std::sync::mpsc::Receiver<()>) -> Result<(), StoreError> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    loop {
+        match stop.recv_timeout(CHECKPOINT_EVERY) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return Ok(()),
+        }
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed; trying again");
+        }
+    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -239,11 +261,28 @@ impl Writer {
     pub fn start(
         conn: Connection,
         jobs: mpsc::UnboundedSender<Vec<Job>>,
-    ) -> std::io::Result<(Writer, WriterThread)> {
+    ) -> Result<(Writer, WriterThread), StoreError> {
         let (tx, rx) = mpsc::channel(8 * MAX_GROUP);
+        let path = conn.path().map(std::path::PathBuf::from);
+        let (stop_checkpoints, stop) = std::sync::mpsc::channel();
+        if let Some(path) = path.filter(|p| !p.as_os_str().is_empty()) {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            thread::Builder::new()
+                .name("ordersync-wal".into())
+                .spawn(move || {
+                    if let Err(e) = checkpointer(&path, stop) {
+                        tracing::error!(error = %e, "the WAL checkpointer stopped");
+                    }
+                })
+                .map_err(|e| StoreError::Commit(e.to_string()))?;
+        }
         let handle = thread::Builder::new()
             .name("ordersync-store".into())
-            .spawn(move || run(conn, rx, jobs))?;
+            .spawn(move || {
+                run(conn, rx, jobs);
+                drop(stop_checkpoints);
+            })
+            .map_err(|e| StoreError::Commit(e.to_string()))?;
         Ok((Writer { tx }, WriterThread(handle)))
     }
 
@@ -302,6 +341,18 @@ enum Done {
 }
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, jobs: mpsc::UnboundedSender<Vec<Job>>) {
+    run_groups(&mut conn, &mut rx, &jobs);
+    // Leave a small WAL behind: the next start opens faster.
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "the last WAL checkpoint failed");
+    }
+}
+
+fn run_groups(
+    conn: &mut Connection,
+    rx: &mut mpsc::Receiver<Op>,
+    jobs: &mpsc::UnboundedSender<Vec<Job>>,
+) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
         group.push(first);
@@ -312,7 +363,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, jobs: mpsc::UnboundedSe
             }
         }
         let mut done = Vec::with_capacity(group.len());
-        let committed = commit_group(&mut conn, &mut group, &mut done);
+        let committed = commit_group(conn, &mut group, &mut done);
         let mut new_jobs = Vec::new();
         for d in done {
             match d {

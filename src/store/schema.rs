@@ -68,7 +68,6 @@ CREATE TABLE decisions (
     decided_at    TEXT NOT NULL
 );
 CREATE INDEX decisions_by_update ON decisions (update_id);
-CREATE INDEX decisions_by_order ON decisions (order_id);
 
 -- The hand-over of one `deliver` decision. status: pending | delivered | rejected | dead.
 CREATE TABLE deliveries (
@@ -87,7 +86,6 @@ CREATE TABLE deliveries (
     updated_at      TEXT NOT NULL
 );
 CREATE INDEX deliveries_pending ON deliveries (id) WHERE status = 'pending';
-CREATE INDEX deliveries_by_order ON deliveries (order_id);
 
 -- Each request made for a delivery and what came back.
 CREATE TABLE attempts (

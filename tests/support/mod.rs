@@ -38,6 +38,17 @@ impl Daemon {
 
     /// Starts the daemon listening on `listen`.
     pub fn start_at(dir: &Path, rules: &Path, listen: &str, extra: &[&str]) -> Daemon {
+        Daemon::start_with(dir, rules, listen, extra, &[])
+    }
+
+    /// Starts the daemon with extra environment variables.
+    pub fn start_with(
+        dir: &Path,
+        rules: &Path,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let db = dir.join("ordersync.db");
         let log = dir.join(format!("daemon-{}.log", fastrand::u32(..)));
         let mut child = Command::new(env!("CARGO_BIN_EXE_ordersync"))
@@ -49,6 +60,7 @@ impl Daemon {
             .args(["--listen", listen])
             .args(extra)
             .env("ORDERSYNC_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -141,6 +153,10 @@ pub struct Received {
     pub headers: HashMap<String, String>,
     /// The JSON body.
     pub body: serde_json::Value,
+    /// The body as sent.
+    pub raw: Vec<u8>,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 impl Received {
@@ -159,6 +175,8 @@ pub struct Reply {
     pub body: String,
     /// How long to wait before answering.
     pub delay: Duration,
+    /// Extra response headers.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -168,6 +186,7 @@ impl Reply {
             status,
             body: body.to_string(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
     }
 }
@@ -254,6 +273,8 @@ async fn record(
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
             .collect(),
         body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        raw: body.to_vec(),
+        at: Instant::now(),
     };
     let reply = {
         let mut all = state.received.lock().unwrap();
@@ -264,12 +285,16 @@ async fn record(
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
-    (
+    let mut resp = (
         StatusCode::from_u16(reply.status).unwrap(),
         [("content-type", "application/json")],
         reply.body,
     )
-        .into_response()
+        .into_response();
+    for (name, value) in reply.headers {
+        resp.headers_mut().insert(name, value.parse().unwrap());
+    }
+    resp
 }
 
 /// Signs a canonical webhook body as a sender does.

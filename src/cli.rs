@@ -37,6 +37,9 @@ pub enum Command {
         /// Delivery requests in flight at once, across all destinations.
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
+        /// Do not watch the rules file: reload only on SIGHUP.
+        #[arg(long)]
+        no_watch: bool,
     },
     /// Validate a rules file or directory; list every error; exit 1 if any.
     Check {

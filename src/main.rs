@@ -32,8 +32,10 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ORDERSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
@@ -70,6 +72,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_body_bytes,
             shutdown_timeout,
             concurrency,
+            no_watch,
         } => {
             init_logging();
             let db = db.unwrap_or_else(|| match std::env::var_os("STATE_DIRECTORY") {
@@ -87,6 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_body: max_body_bytes,
                 shutdown_timeout,
                 concurrency,
+                watch: !no_watch,
             };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             match runtime.block_on(ordersync::daemon::serve(config)) {

@@ -207,3 +207,41 @@ fn source_attributes_without_destination_are_applied_once_and_shared() {
         );
     }
 }
+
+#[test]
+fn a_constant_tag_on_an_order_without_tags_makes_a_list() {
+    let rules = rules();
+    let d = run(&rules, "market", Event::Created, r#"{"id": "1"}"#);
+    assert_eq!(
+        out(&d, "store").get("tags").unwrap().to_json(),
+        r#"["Market","Imported"]"#
+    );
+    let one = load_str(
+        "rules.yaml",
+        r#"
+version: 1
+channels:
+  store: { role: commerce_platform, deliver: { url: "http://127.0.0.1:9101/orders" } }
+  market: { role: marketplace, webhook: { format: ordersync, secret: s } }
+rules:
+  market: { attributes: { tags: Market } }
+"#,
+        &LoadOptions { env: &|_| None },
+    )
+    .unwrap();
+    let d = run(&one, "market", Event::Created, r#"{"id": "1"}"#);
+    assert_eq!(
+        out(&d, "store").get("tags").unwrap().to_json(),
+        r#"["Market"]"#
+    );
+    let d = run(
+        &one,
+        "market",
+        Event::Created,
+        r#"{"id": "1", "tags": null}"#,
+    );
+    assert_eq!(
+        out(&d, "store").get("tags").unwrap().to_json(),
+        r#"["Market"]"#
+    );
+}

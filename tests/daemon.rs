@@ -199,6 +199,12 @@ async fn the_seed_recipe_end_to_end() {
     assert_eq!(amazon.unwrap(), "skip: publish is false");
 }
 
+/// Sends a signed update from `market` and expects it stored (202).
+async fn accept(client: &reqwest::Client, daemon: &Daemon, body: &str) {
+    let (status, answer) = post_update(client, daemon, "market", "market-secret", body).await;
+    assert_eq!(status, 202, "{answer}");
+}
+
 async fn wait_until(within: Duration, mut ok: impl FnMut() -> bool) {
     let until = Instant::now() + within;
     while !ok() {
@@ -226,12 +232,7 @@ async fn duplicates_are_stored_once_and_stale_updates_are_not_routed() {
     assert_eq!((status, body), (200, json!({"duplicate": true})));
 
     let newer = update("evt-2", "updated", at("2026-11-20T11:00:00Z", "two"));
-    assert_eq!(
-        post_update(&client, &daemon, "market", "market-secret", &newer)
-            .await
-            .0,
-        202
-    );
+    accept(&client, &daemon, &newer).await;
     let older = update("evt-3", "updated", at("2026-11-20T10:30:00Z", "late"));
     assert_eq!(
         post_update(&client, &daemon, "market", "market-secret", &older).await,
@@ -361,12 +362,7 @@ async fn a_retried_delivery_keeps_its_idempotency_key_and_422_is_rejected_with_i
     let client = reqwest::Client::new();
     for (evt, id) in [("evt-1", "M-1"), ("evt-2", "M-2")] {
         let body = update(evt, "created", json!({"id": id, "tags": []}));
-        assert_eq!(
-            post_update(&client, &daemon, "market", "market-secret", &body)
-                .await
-                .0,
-            202
-        );
+        accept(&client, &daemon, &body).await;
     }
     wait_until(WAIT, || {
         daemon.count("SELECT count(*) FROM deliveries WHERE status IN ('delivered', 'rejected')")
@@ -442,12 +438,7 @@ async fn one_orders_updates_arrive_in_order_while_another_orders_destination_fai
     let daemon = Daemon::start(dir.path(), &small_rules(dir.path(), &mock), &[]);
     let client = reqwest::Client::new();
     let bad = update("bad-1", "created", json!({"id": "BAD", "tags": []}));
-    assert_eq!(
-        post_update(&client, &daemon, "market", "market-secret", &bad)
-            .await
-            .0,
-        202
-    );
+    accept(&client, &daemon, &bad).await;
     // 50 updates of one order, one after another.
     for i in 0..50 {
         let body = update(
@@ -455,21 +446,18 @@ async fn one_orders_updates_arrive_in_order_while_another_orders_destination_fai
             "updated",
             json!({"id": "GOOD", "tags": [], "note": format!("v{i}")}),
         );
-        assert_eq!(
-            post_update(&client, &daemon, "market", "market-secret", &body)
-                .await
-                .0,
-            202
-        );
+        accept(&client, &daemon, &body).await;
     }
-    let got = mock
-        .wait_for("/shop/orders", 51, Duration::from_secs(20))
-        .await;
-    let notes: Vec<String> = got
-        .iter()
-        .filter(|r| r.body["order"]["id"] == "GOOD")
-        .map(|r| r.body["order"]["note"].as_str().unwrap().to_string())
-        .collect();
+    // The failing order's retries come in between: wait for all 50 of the other.
+    let good = || -> Vec<String> {
+        mock.on("/shop/orders")
+            .iter()
+            .filter(|r| r.body["order"]["id"] == "GOOD")
+            .map(|r| r.body["order"]["note"].as_str().unwrap().to_string())
+            .collect()
+    };
+    wait_until(Duration::from_secs(20), || good().len() >= 50).await;
+    let notes = good();
     let expected: Vec<String> = (0..50).map(|i| format!("v{i}")).collect();
     assert_eq!(notes, expected);
     assert!(
@@ -527,12 +515,7 @@ async fn pending_deliveries_resume_after_a_restart_with_the_same_key() {
     let mut daemon = Daemon::start(dir.path(), &rules, &[]);
     let client = reqwest::Client::new();
     let body = update("evt-1", "created", json!({"id": "M-1", "tags": []}));
-    assert_eq!(
-        post_update(&client, &daemon, "market", "market-secret", &body)
-            .await
-            .0,
-        202
-    );
+    accept(&client, &daemon, &body).await;
     let first = mock.wait_for("/shop/orders", 1, WAIT).await;
     daemon.kill();
     mock.respond(|_, _| Reply::new(200, "{}"));
@@ -582,12 +565,7 @@ async fn a_429_is_retried_no_sooner_than_its_retry_after() {
     let daemon = Daemon::start(dir.path(), &small_rules(dir.path(), &mock), &[]);
     let client = reqwest::Client::new();
     let body = update("evt-1", "created", json!({"id": "M-1", "tags": []}));
-    assert_eq!(
-        post_update(&client, &daemon, "market", "market-secret", &body)
-            .await
-            .0,
-        202
-    );
+    accept(&client, &daemon, &body).await;
     let got = mock.wait_for("/shop/orders", 2, WAIT).await;
     let waited = got[1].at - got[0].at;
     // The policy alone would wait 100-200 ms; the destination asked for 1 s.

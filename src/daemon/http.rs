@@ -207,10 +207,19 @@ async fn readyz(axum::extract::State(s): axum::extract::State<State>) -> Respons
     }
     let rules = s.live.rules();
     match tokio::time::timeout(Duration::from_secs(2), s.writer.ping()).await {
-        Ok(Ok(())) => answer(
-            StatusCode::OK,
-            json!({ "status": "ready", "store": "ok", "rules_version": &*rules.version }),
-        ),
+        Ok(Ok(())) => {
+            let mut body = json!({
+                "status": "ready",
+                "store": "ok",
+                "rules_version": &*rules.version,
+                "rules_loaded_at": crate::store::stamp(s.live.loaded_at()),
+            });
+            // Still ready: the previous rules keep routing. Say why the new ones were refused.
+            if let Some(e) = s.live.last_error() {
+                body["rules_reload_error"] = json!(e);
+            }
+            answer(StatusCode::OK, body)
+        }
         Ok(Err(e)) => answer(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({ "status": "not ready", "store": e.to_string(), "rules_version": &*rules.version }),

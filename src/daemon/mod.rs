@@ -18,6 +18,7 @@
 
 mod dispatch;
 mod http;
+pub mod reload;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,21 +47,67 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Delivery requests in flight at once, across destinations.
     pub concurrency: usize,
+    /// Watch the rules file (and re-hash it) for changes; SIGHUP reloads either way.
+    pub watch: bool,
 }
 
 /// What the request handlers and delivery tasks share: the rules now in force.
 pub struct Live {
     rules: RwLock<Arc<RuleSet>>,
+    /// When the rules in force were loaded.
+    loaded_at: RwLock<chrono::DateTime<chrono::Utc>>,
+    /// The errors of the last refused reload, until one succeeds.
+    last_error: RwLock<Option<String>>,
     stopping: AtomicBool,
 }
 
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    match lock.read() {
+        Ok(v) => v.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+fn write<T>(lock: &RwLock<T>, value: T) {
+    match lock.write() {
+        Ok(mut v) => *v = value,
+        Err(poisoned) => *poisoned.into_inner() = value,
+    }
+}
+
 impl Live {
+    fn new(rules: Arc<RuleSet>) -> Live {
+        Live {
+            rules: RwLock::new(rules),
+            loaded_at: RwLock::new(chrono::Utc::now()),
+            last_error: RwLock::new(None),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
     /// The rules in force: an update is decided by the set it started with.
     pub fn rules(&self) -> Arc<RuleSet> {
-        match self.rules.read() {
-            Ok(r) => r.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        read(&self.rules)
+    }
+
+    /// When the rules in force were loaded.
+    pub fn loaded_at(&self) -> chrono::DateTime<chrono::Utc> {
+        read(&self.loaded_at)
+    }
+
+    /// The errors of the last refused reload, if it has not been followed by a good one.
+    pub fn last_error(&self) -> Option<String> {
+        read(&self.last_error)
+    }
+
+    fn swap(&self, rules: Arc<RuleSet>) {
+        write(&self.rules, rules);
+        write(&self.loaded_at, chrono::Utc::now());
+        write(&self.last_error, None);
+    }
+
+    fn set_error(&self, error: Option<String>) {
+        write(&self.last_error, error);
     }
 
     fn is_stopping(&self) -> bool {
@@ -92,10 +139,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let (writer, writer_thread) = Writer::start(conn, jobs_tx.clone())?;
     writer.note_rules(rules.clone()).await?;
-    let live = Arc::new(Live {
-        rules: RwLock::new(rules.clone()),
-        stopping: AtomicBool::new(false),
-    });
+    let live = Arc::new(Live::new(rules.clone()));
+    reload::start(
+        reload::Reloader::new(config.rules.clone(), live.clone(), writer.clone()),
+        config.watch,
+    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut dispatcher = dispatch::start(

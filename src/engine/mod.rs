@@ -362,6 +362,12 @@ impl Applied {
             } else {
                 merge(&before, value)
             };
+            // A list field stays a list, also on an order that lacked it.
+            let after = match after {
+                Value::Null | Value::List(_) => after,
+                single if attr.list => Value::list(vec![single]),
+                other => other,
+            };
             if before.same(&after) {
                 continue;
             }

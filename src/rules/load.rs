@@ -1711,6 +1711,7 @@ fn attributes(
             path,
             value,
             replace,
+            list: matches!(field_type, Type::List(_)),
             place,
         });
     }

@@ -181,6 +181,9 @@ pub struct Attribute {
     pub value: AttrValue,
     /// `mode: replace`: lists are replaced instead of gaining the values.
     pub replace: bool,
+    /// The field is a list in the order's shape (`tags`): a single value set
+    /// on an order without the field makes a one-element list.
+    pub list: bool,
     /// Where it was written.
     pub place: Place,
 }

@@ -1,0 +1,289 @@
+//! Hot reload against the running daemon (SPEC 6.4): every way a rules file
+//! is saved takes effect within a second, checked by the routing of the next
+//! update; bad files are refused and the rules in force keep routing.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+use support::{Daemon, Mock, post_update, update};
+
+/// Rules importing `market` orders into `shop`, tagged with `tag`. `extra`
+/// is appended (a broken line, a test).
+fn rules(mock: &Mock, tag: &str, extra: &str) -> String {
+    format!(
+        r#"version: 1
+channels:
+  shop:
+    role: commerce_platform
+    deliver: {{ url: "{base}/shop/orders" }}
+  market:
+    role: marketplace
+    webhook: {{ format: ordersync, secret: market-secret }}
+rules:
+  market:
+    attributes:
+      tags: {tag}
+{extra}"#,
+        base = mock.base
+    )
+}
+
+async fn ready(client: &reqwest::Client, daemon: &Daemon) -> Json {
+    let r = client.get(daemon.url("/readyz")).send().await.unwrap();
+    serde_json::from_str(&r.text().await.unwrap()).unwrap()
+}
+
+/// Waits until `/readyz` shows a version other than `old`; answers it and how long it took.
+async fn new_version(client: &reqwest::Client, daemon: &Daemon, old: &str) -> (String, Duration) {
+    let started = Instant::now();
+    loop {
+        let v = ready(client, daemon).await["rules_version"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if v != old {
+            return (v, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the rules were not reloaded:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Sends one update and answers the tags the store received with it.
+async fn routed_tags(client: &reqwest::Client, daemon: &Daemon, mock: &Mock, n: usize) -> Json {
+    let body = update(
+        &format!("evt-{n}"),
+        "created",
+        json!({"id": format!("M-{n}"), "tags": []}),
+    );
+    let (status, _) = post_update(client, daemon, "market", "market-secret", &body).await;
+    assert_eq!(status, 202);
+    let got = mock
+        .wait_for("/shop/orders", n, Duration::from_secs(10))
+        .await;
+    got.into_iter()
+        .find(|r| r.body["order"]["id"] == format!("M-{n}"))
+        .unwrap()
+        .body["order"]["tags"]
+        .clone()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    mock: Mock,
+    daemon: Daemon,
+    client: reqwest::Client,
+}
+
+async fn setup(extra_flags: &[&str]) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let path = dir.path().join("rules.yaml");
+    std::fs::write(&path, rules(&mock, "One", "")).unwrap();
+    let daemon = Daemon::start(dir.path(), &path, extra_flags);
+    Setup {
+        path,
+        mock,
+        daemon,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+fn version_of(daemon_ready: &Json) -> String {
+    daemon_ready["rules_version"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_place_write_takes_effect_within_a_second() {
+    let s = setup(&[]).await;
+    assert_eq!(
+        routed_tags(&s.client, &s.daemon, &s.mock, 1).await,
+        json!(["One", "ordersync:ord_1"])
+    );
+    let old = version_of(&ready(&s.client, &s.daemon).await);
+    std::fs::write(&s.path, rules(&s.mock, "Two", "")).unwrap();
+    let (new, took) = new_version(&s.client, &s.daemon, &old).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(
+        routed_tags(&s.client, &s.daemon, &s.mock, 2).await,
+        json!(["Two", "ordersync:ord_2"])
+    );
+    // Each decision names the version that made it, and both versions' text is kept.
+    let sql = s.daemon.sql();
+    let versions: Vec<String> = sql
+        .prepare("SELECT rules_version FROM decisions ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(versions, [old.clone(), new.clone()]);
+    let text: String = sql
+        .query_row(
+            "SELECT files FROM rules_versions WHERE version = ?1",
+            [&new],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(text.contains("tags: Two"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_to_a_temp_file_and_a_rename_as_vim_does() {
+    let s = setup(&[]).await;
+    let old = version_of(&ready(&s.client, &s.daemon).await);
+    let temp = s.path.with_file_name(".rules.yaml.swp");
+    std::fs::write(&temp, rules(&s.mock, "Renamed", "")).unwrap();
+    std::fs::rename(&temp, &s.path).unwrap();
+    let (_, took) = new_version(&s.client, &s.daemon, &old).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(
+        routed_tags(&s.client, &s.daemon, &s.mock, 1).await,
+        json!(["Renamed", "ordersync:ord_1"])
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlink_swap_as_kubernetes_does() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    // rules.yaml -> ..data/rules.yaml, ..data -> ..v1
+    let d = dir.path();
+    std::fs::create_dir(d.join("..v1")).unwrap();
+    std::fs::write(d.join("..v1/rules.yaml"), rules(&mock, "Version1", "")).unwrap();
+    symlink("..v1", d.join("..data")).unwrap();
+    symlink("..data/rules.yaml", d.join("rules.yaml")).unwrap();
+    let daemon = Daemon::start(d, &d.join("rules.yaml"), &[]);
+    let client = reqwest::Client::new();
+    let old = version_of(&ready(&client, &daemon).await);
+
+    std::fs::create_dir(d.join("..v2")).unwrap();
+    std::fs::write(d.join("..v2/rules.yaml"), rules(&mock, "Version2", "")).unwrap();
+    symlink("..v2", d.join("..data_tmp")).unwrap();
+    std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
+    let (_, took) = new_version(&client, &daemon, &old).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(
+        routed_tags(&client, &daemon, &mock, 1).await,
+        json!(["Version2", "ordersync:ord_1"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_when_the_file_is_not_watched() {
+    let s = setup(&["--no-watch"]).await;
+    let old = version_of(&ready(&s.client, &s.daemon).await);
+    std::fs::write(&s.path, rules(&s.mock, "Hup", "")).unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        version_of(&ready(&s.client, &s.daemon).await),
+        old,
+        "not watched"
+    );
+    std::process::Command::new("kill")
+        .args(["-HUP", &s.daemon.pid().to_string()])
+        .status()
+        .unwrap();
+    let (_, took) = new_version(&s.client, &s.daemon, &old).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(
+        routed_tags(&s.client, &s.daemon, &s.mock, 1).await,
+        json!(["Hup", "ordersync:ord_1"])
+    );
+    assert!(
+        s.daemon.log_text().contains("trigger=\"SIGHUP\""),
+        "{}",
+        s.daemon.log_text()
+    );
+}
+
+/// Writes a bad file, checks it is refused with `expected` in the error and
+/// the old rules still route, then writes a good one.
+async fn refused(s: &Setup, n: &mut usize, bad: String, expected: &str) {
+    let before = ready(&s.client, &s.daemon).await;
+    std::fs::write(&s.path, bad).unwrap();
+    let started = Instant::now();
+    // The previous case's refusal may still show: wait for this one's.
+    loop {
+        let r = ready(&s.client, &s.daemon).await;
+        let error = r["rules_reload_error"].as_str().unwrap_or("");
+        if error.contains(expected) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no refusal with {expected:?} reported; the last error: {error}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let after = ready(&s.client, &s.daemon).await;
+    assert_eq!(after["status"], "ready");
+    assert_eq!(after["rules_version"], before["rules_version"]);
+    *n += 1;
+    let tags = routed_tags(&s.client, &s.daemon, &s.mock, *n).await;
+    assert_eq!(tags[0], "One", "the old rules keep routing");
+    assert!(
+        s.daemon.log_text().contains("rules reload refused"),
+        "{}",
+        s.daemon.log_text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_files_are_refused_and_the_old_rules_keep_routing() {
+    let s = setup(&[]).await;
+    let mut n = 0;
+    let path = s.path.display().to_string();
+    // A YAML syntax error.
+    refused(
+        &s,
+        &mut n,
+        rules(&s.mock, "Broken", "  shop: [unclosed\n"),
+        &format!("error: invalid YAML: unclosed bracket '['\n  --> {path}:13:9"),
+    )
+    .await;
+    // An unknown field in an expression.
+    refused(
+        &s,
+        &mut n,
+        rules(&s.mock, "Typo", "    import: total_prce > 1\n"),
+        "unknown field `total_prce`",
+    )
+    .await;
+    // A failing test.
+    let failing = "tests:\n  - name: tags say Three\n    from: market\n    event: created\n    order: { id: \"1\" }\n    expect:\n      shop: { tags: [Three] }\n";
+    refused(
+        &s,
+        &mut n,
+        rules(&s.mock, "Four", failing),
+        "test `tags say Three` failed",
+    )
+    .await;
+    // Fixed: accepted, and the error is gone.
+    let old = version_of(&ready(&s.client, &s.daemon).await);
+    std::fs::write(&s.path, rules(&s.mock, "Three", failing)).unwrap();
+    new_version(&s.client, &s.daemon, &old).await;
+    let r = ready(&s.client, &s.daemon).await;
+    assert!(r.get("rules_reload_error").is_none(), "{r}");
+    n += 1;
+    assert_eq!(
+        routed_tags(&s.client, &s.daemon, &s.mock, n).await[0],
+        "Three"
+    );
+    // No decision was ever made by refused rules.
+    let versions = s
+        .daemon
+        .count("SELECT count(DISTINCT rules_version) FROM decisions");
+    assert_eq!(versions, 2);
+}

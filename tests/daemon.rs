@@ -588,11 +588,12 @@ async fn tells_systemd_ready_and_stopping() {
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket.set_read_timeout(Some(WAIT)).unwrap();
+    let rules = small_rules(dir.path(), &mock);
     let mut daemon = Daemon::start_with(
         dir.path(),
-        &small_rules(dir.path(), &mock),
+        &rules,
         "127.0.0.1:0",
-        &[],
+        &["--no-watch"],
         &[("NOTIFY_SOCKET", socket_path.to_str().unwrap())],
     );
     let mut buf = [0u8; 256];
@@ -601,8 +602,67 @@ async fn tells_systemd_ready_and_stopping() {
     // READY came after the listener was up: the daemon answers at once.
     let health = reqwest::get(daemon.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
+    // A reload (ExecReload sends SIGHUP) is framed by RELOADING and READY.
+    let text = std::fs::read_to_string(&rules).unwrap();
+    std::fs::write(&rules, text.replace("tags: Market", "tags: Marketplace")).unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &daemon.pid().to_string()])
+        .status()
+        .unwrap();
+    let n = socket.recv(&mut buf).unwrap();
+    let reloading = std::str::from_utf8(&buf[..n]).unwrap().to_string();
+    assert!(
+        reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
+        "{reloading:?}"
+    );
+    let n = socket.recv(&mut buf).unwrap();
+    assert_eq!(std::str::from_utf8(&buf[..n]).unwrap().trim(), "READY=1");
     let status = daemon.terminate(WAIT).expect("exits");
     assert!(status.success());
     let n = socket.recv(&mut buf).unwrap();
     assert_eq!(std::str::from_utf8(&buf[..n]).unwrap().trim(), "STOPPING=1");
+}
+
+#[test]
+fn the_systemd_unit_verifies() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/ordersync.service"
+    ))
+    .unwrap();
+    let Ok(out) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("skipped: systemd-analyze is not installed here, so the unit is not verified");
+        return;
+    };
+    assert!(out.status.success());
+    // Verify the unit as shipped, with ExecStart pointing at this build.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ordersync.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/ordersync", env!("CARGO_BIN_EXE_ordersync")),
+    )
+    .unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "Type=notify",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "DynamicUser=yes",
+        "StateDirectory=ordersync",
+        "LoadCredential=",
+    ] {
+        assert!(unit.contains(line), "the unit lacks {line}");
+    }
 }

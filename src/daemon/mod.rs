@@ -249,7 +249,7 @@ async fn shutdown_signal() {
 }
 
 /// Tells systemd (when run under it with `Type=notify`); otherwise does nothing.
-fn notify(state: &[sd_notify::NotifyState]) {
+pub(crate) fn notify(state: &[sd_notify::NotifyState]) {
     if let Err(e) = sd_notify::notify(state) {
         tracing::warn!(error = %e, "could not notify systemd");
     }

@@ -62,6 +62,18 @@ impl Reloader {
     pub async fn reload(&self, trigger: &str) -> Reloaded {
         let mut seen = self.seen.lock().await;
         *seen = fingerprint(&self.path);
+        // systemd (Type=notify): RELOADING, then READY whatever the outcome.
+        let mut reloading = vec![sd_notify::NotifyState::Reloading];
+        if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
+            reloading.push(now);
+        }
+        super::notify(&reloading);
+        let outcome = self.load_and_swap(trigger).await;
+        super::notify(&[sd_notify::NotifyState::Ready]);
+        outcome
+    }
+
+    async fn load_and_swap(&self, trigger: &str) -> Reloaded {
         let path = self.path.clone();
         let loaded = tokio::task::spawn_blocking(move || load_and_test(&path)).await;
         let loaded = loaded.unwrap_or_else(|e| Err(format!("the reload failed: {e}")));

@@ -460,11 +460,30 @@ async fn one_orders_updates_arrive_in_order_while_another_orders_destination_fai
     let notes = good();
     let expected: Vec<String> = (0..50).map(|i| format!("v{i}")).collect();
     assert_eq!(notes, expected);
-    assert!(
-        daemon
-            .count("SELECT count(*) FROM deliveries WHERE order_id = 1 AND status != 'delivered'")
-            == 1,
-        "the failing order is still failing"
+    // The failing order's delivery ends `dead` after its 3 attempts, its last answer kept.
+    wait_until(WAIT, || {
+        daemon.count("SELECT count(*) FROM deliveries WHERE order_id = 1 AND status = 'dead'") == 1
+    })
+    .await;
+    let (attempts, last): (i64, i64) = daemon
+        .sql()
+        .query_row(
+            "SELECT attempts, last_status FROM deliveries WHERE order_id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((attempts, last), (3, 503));
+    assert_eq!(
+        daemon.count("SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.order_id = 1 AND a.response = CAST('down' AS BLOB)"),
+        3
+    );
+    assert_eq!(
+        mock.on("/shop/orders")
+            .iter()
+            .filter(|r| r.body["order"]["id"] == "BAD")
+            .count(),
+        3
     );
 }
 

@@ -204,11 +204,12 @@ async fn deliver(shared: &Shared, mut job: Job) -> Option<String> {
 /// One line per attempt: which delivery, where, what came of it; never the order itself.
 fn log_outcome(job: &Job, a: &Attempt) {
     let order = order_ref(job.order_id);
-    let status = a.http_status.map(|s| s.to_string()).unwrap_or_default();
+    // Left out of the line when no answer came.
+    let status = a.http_status;
     let error = a.error.as_deref().unwrap_or("");
     match a.status {
         DeliveryStatus::Delivered => tracing::info!(
-            delivery = job.delivery_id, %order, destination = %job.destination, %status, "delivered"
+            delivery = job.delivery_id, %order, destination = %job.destination, status, "delivered"
         ),
         DeliveryStatus::Pending => {
             let next_in = a
@@ -217,16 +218,16 @@ fn log_outcome(job: &Job, a: &Attempt) {
                 .map(|d| format!("{:.1}s", d.as_secs_f64()))
                 .unwrap_or_default();
             tracing::warn!(
-                delivery = job.delivery_id, %order, destination = %job.destination, %status,
+                delivery = job.delivery_id, %order, destination = %job.destination, status,
                 error, %next_in, attempt = job.attempts, "delivery failed; trying again"
             )
         }
         DeliveryStatus::Rejected => tracing::warn!(
-            delivery = job.delivery_id, %order, destination = %job.destination, %status,
+            delivery = job.delivery_id, %order, destination = %job.destination, status,
             "delivery rejected by the destination; kept for Order Health"
         ),
         DeliveryStatus::Dead => tracing::error!(
-            delivery = job.delivery_id, %order, destination = %job.destination, %status,
+            delivery = job.delivery_id, %order, destination = %job.destination, status,
             error, attempts = job.attempts, "delivery dead: no attempts left"
         ),
     }

@@ -127,6 +127,20 @@ fn special(w: u64) -> u64 {
 }
 
 impl Parser<'_, '_> {
+    /// The end of a run of one or more digits starting at `i` (a fraction or
+    /// an exponent); an empty run is an invalid number.
+    fn digits(&mut self, mut i: usize) -> Result<usize, JsonError> {
+        let start = i;
+        while let Some(b'0'..=b'9') = self.src.get(i) {
+            i += 1;
+        }
+        if i == start {
+            self.pos = i;
+            return Err(self.error_here("invalid number"));
+        }
+        Ok(i)
+    }
+
     /// An error about the byte at the current position (or the end).
     fn error_here(&self, message: &str) -> JsonError {
         let at = self.pos.min(self.src.len());
@@ -452,15 +466,7 @@ impl Parser<'_, '_> {
         let mut plain = true;
         if src.get(i) == Some(&b'.') {
             plain = false;
-            i += 1;
-            let digits = i;
-            while let Some(b'0'..=b'9') = src.get(i) {
-                i += 1;
-            }
-            if i == digits {
-                self.pos = i;
-                return Err(self.error_here("invalid number"));
-            }
+            i = self.digits(i + 1)?;
         }
         if let Some(b'e' | b'E') = src.get(i) {
             plain = false;
@@ -468,14 +474,7 @@ impl Parser<'_, '_> {
             if let Some(b'+' | b'-') = src.get(i) {
                 i += 1;
             }
-            let digits = i;
-            while let Some(b'0'..=b'9') = src.get(i) {
-                i += 1;
-            }
-            if i == digits {
-                self.pos = i;
-                return Err(self.error_here("invalid number"));
-            }
+            i = self.digits(i)?;
         }
         self.pos = i;
         // Whole numbers of up to 15 digits are exact in an f64: no parsing needed.

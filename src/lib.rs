@@ -10,9 +10,12 @@
 //! - [`engine`]: deciding; (rule set, source, update, what destinations have) ->
 //!   one decision per destination with its trace. Pure: no I/O, no clock.
 //! - [`ingress`]: channels' payloads read into canonical updates, and their
-//!   signatures checked; [`delivery`]: when a delivery is tried again. (The pure
-//!   parts so far: the daemon that uses them comes with issue 3.) [`identity`]:
-//!   the ordersync id carried in tags, and which update is stale.
+//!   signatures checked; [`delivery`]: what a delivery sends and when it is
+//!   tried again; [`identity`]: the ordersync id carried in tags, and which
+//!   update is stale.
+//! - [`store`]: the SQLite store and its single writer (group commit), where an
+//!   update is stored and decided in one transaction; [`daemon`]: `serve`, the
+//!   webhook endpoint, the delivery lanes, hot reload and shutdown.
 //! - [`report`]: how decisions, traces and test results are shown to people.
 //!
 //! ```text

@@ -1,8 +1,8 @@
 //! The outside world out: handing decided updates to destinations.
 //!
-//! So far the pure parts (issue 3 groundwork): what a request carries
-//! ([`request`]), how a response is classified and when to try again
-//! ([`retry`]). The HTTP client and the attempt records come with the daemon.
+//! The pure parts: what a request carries ([`request`]), how a response is
+//! classified and when to try again ([`retry`]). The daemon's delivery lanes
+//! (`daemon::dispatch`) make the requests; the store records each attempt.
 
 pub mod request;
 pub mod retry;

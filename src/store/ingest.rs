@@ -162,11 +162,12 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     let decided =
         decide(rules, &update, &known_refs).map_err(|e| StoreError::Decide(e.to_string()))?;
     set_known(conn, order_id, channel, &order.to_json())?;
-    let update_id = insert_update(if decided.ignored {
+    let status = if decided.ignored {
         "ignored"
     } else {
         "decided"
-    })?;
+    };
+    let update_id = insert_update(status)?;
 
     let mut jobs = Vec::new();
     for d in &decided.decisions {
@@ -249,11 +250,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     Ok(Ingested::Stored {
         update: update_id,
         order: order_id,
-        status: if decided.ignored {
-            "ignored"
-        } else {
-            "decided"
-        },
+        status,
         jobs,
     })
 }

@@ -19,7 +19,7 @@ use std::thread;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ingress::Incoming;
@@ -557,19 +557,4 @@ pub fn pending_jobs(conn: &Connection) -> Result<Vec<Job>, StoreError> {
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// The id of the order a channel's external id is linked to.
-pub fn linked_order(
-    conn: &Connection,
-    channel: &str,
-    external_id: &str,
-) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT order_id FROM links WHERE channel = ?1 AND external_id = ?2",
-            params![channel, external_id],
-            |r| r.get(0),
-        )
-        .optional()?)
 }

@@ -37,9 +37,31 @@ pub enum Command {
         /// Delivery requests in flight at once, across all destinations.
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
-        /// Do not watch the rules file: reload only on SIGHUP.
+        /// Do not watch the rules file: reload only on SIGHUP, the API or `ordersync reload`.
         #[arg(long)]
         no_watch: bool,
+        /// A file holding the admin token (else `ORDERSYNC_ADMIN_TOKEN`, else
+        /// `$CREDENTIALS_DIRECTORY/admin-token`). Without a token the admin API is
+        /// open, which is allowed only on a loopback address.
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
+        /// Log format: auto (journald under systemd's journal, else text), text, journald, json.
+        #[arg(long, default_value = "auto")]
+        log_format: ordersync::logging::LogFormat,
+        /// How long settled updates keep their raw payload, and delivered deliveries their attempts.
+        #[arg(long, default_value = "30d", value_parser = duration_arg)]
+        retention: std::time::Duration,
+        /// A pending delivery with no progress for this long is marked stuck.
+        #[arg(long, default_value = "1h", value_parser = duration_arg)]
+        stuck_after: std::time::Duration,
+        /// When housekeeping runs (cron with seconds).
+        #[arg(long, default_value = "0 * * * * *", value_parser = schedule_arg)]
+        housekeeping_schedule: String,
+    },
+    /// Ask the running daemon to reload its rules; exit 1 if it refused them.
+    Reload {
+        #[command(flatten)]
+        admin: Admin,
     },
     /// Validate a rules file or directory; list every error; exit 1 if any.
     Check {
@@ -80,7 +102,25 @@ pub enum Command {
     },
 }
 
+/// How the command line reaches a running daemon.
+#[derive(Debug, clap::Args)]
+pub struct Admin {
+    /// The daemon's address.
+    #[arg(long, env = "ORDERSYNC_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// A file holding the admin token (else `ORDERSYNC_ADMIN_TOKEN`, else
+    /// `$CREDENTIALS_DIRECTORY/admin-token`).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+}
+
+fn schedule_arg(s: &str) -> Result<String, String> {
+    ordersync::rules::parse_schedule(s)
+        .map(|_| s.to_string())
+        .map_err(|e| format!("`{s}` is not a cron schedule with seconds ({e})"))
+}
+
 fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
     ordersync::rules::parse_duration(s)
-        .ok_or_else(|| format!("`{s}` is not a duration such as 500ms, 20s or 1m"))
+        .ok_or_else(|| format!("`{s}` is not a duration such as 500ms, 20s, 1m or 30d"))
 }

@@ -59,6 +59,7 @@ pub mod engine;
 pub mod identity;
 pub mod ingress;
 pub mod json;
+pub mod logging;
 pub mod order;
 pub mod report;
 pub mod rules;

@@ -676,7 +676,9 @@ fn the_systemd_unit_verifies() {
     );
     for line in [
         "Type=notify",
-        "ExecReload=/bin/kill -HUP $MAINPID",
+        "ExecReload=/usr/local/bin/ordersync reload --url http://127.0.0.1:8080",
+        "WatchdogSec=30s",
+        "LoadCredential=admin-token:",
         "DynamicUser=yes",
         "StateDirectory=ordersync",
         "LoadCredential=",

@@ -287,3 +287,133 @@ async fn bad_files_are_refused_and_the_old_rules_keep_routing() {
         .count("SELECT count(DISTINCT rules_version) FROM decisions");
     assert_eq!(versions, 2);
 }
+
+/// `ordersync reload` against the daemon, with the token in the environment.
+fn reload_cli(daemon: &Daemon, token: Option<&str>) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ordersync"));
+    cmd.args(["reload", "--url", &daemon.base])
+        .env_remove("ORDERSYNC_ADMIN_TOKEN")
+        .env_remove("ORDERSYNC_URL")
+        .env_remove("CREDENTIALS_DIRECTORY");
+    if let Some(token) = token {
+        cmd.env("ORDERSYNC_ADMIN_TOKEN", token);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_and_ordersync_reload_take_the_same_path_as_a_saved_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let path = dir.path().join("rules.yaml");
+    std::fs::write(&path, rules(&mock, "One", "")).unwrap();
+    let daemon = Daemon::start_with(
+        dir.path(),
+        &path,
+        "127.0.0.1:0",
+        &["--no-watch"],
+        &[("ORDERSYNC_ADMIN_TOKEN", "s3cret-token")],
+    );
+    let client = reqwest::Client::new();
+    let old = version_of(&ready(&client, &daemon).await);
+
+    // The API: applied at once, so the very next update routes by it.
+    std::fs::write(&path, rules(&mock, "Api", "")).unwrap();
+    let r = client
+        .post(daemon.url("/api/rules/reload"))
+        .bearer_auth("s3cret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Json = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(body["outcome"], "applied");
+    let api_version = body["version"].as_str().unwrap().to_string();
+    assert_ne!(api_version, old);
+    assert_eq!(body["last_reload"]["trigger"], "API");
+    assert_eq!(
+        routed_tags(&client, &daemon, &mock, 1).await,
+        json!(["Api", "ordersync:ord_1"])
+    );
+
+    // `ordersync reload` with a bad file: exit 1, the errors, the old rules kept.
+    std::fs::write(&path, rules(&mock, "Bad", "    import: total_prce > 1\n")).unwrap();
+    let (code, stdout, stderr) = reload_cli(&daemon, Some("s3cret-token"));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("error: unknown field `total_prce`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(&format!(
+            "error: the daemon refused the new rules; version {api_version} keeps routing\n"
+        )),
+        "{stderr}"
+    );
+    let r = client
+        .get(daemon.url("/api/rules"))
+        .bearer_auth("s3cret-token")
+        .send()
+        .await
+        .unwrap();
+    let status: Json = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(status["version"], api_version.as_str());
+    assert_eq!(status["last_reload"]["outcome"], "rejected");
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `total_prce`")
+    );
+    assert_eq!(routed_tags(&client, &daemon, &mock, 2).await[0], "Api");
+
+    // Fixed: exit 0; the same file again is unchanged.
+    std::fs::write(&path, rules(&mock, "Cli", "")).unwrap();
+    let (code, stdout, stderr) = reload_cli(&daemon, Some("s3cret-token"));
+    assert_eq!(code, 0, "{stderr}");
+    let cli_version = version_of(&ready(&client, &daemon).await);
+    assert_eq!(
+        stdout,
+        format!("rules reloaded: version {cli_version} is in force\n")
+    );
+    assert_eq!(routed_tags(&client, &daemon, &mock, 3).await[0], "Cli");
+    let (code, stdout, _) = reload_cli(&daemon, Some("s3cret-token"));
+    assert_eq!(
+        (code, stdout),
+        (
+            0,
+            format!("rules unchanged: version {cli_version} is already in force\n")
+        )
+    );
+
+    // Without the token: refused, exit 2, nothing reloaded.
+    let (code, _, stderr) = reload_cli(&daemon, None);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "error: the daemon refused the request: this needs `Authorization: Bearer <admin token>` \
+         (give the token with --token-file or ORDERSYNC_ADMIN_TOKEN)\n"
+    );
+    // Nobody listening: exit 2 with where it tried.
+    let (code, _, stderr) = {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordersync"))
+            .args(["reload", "--url", "http://127.0.0.1:9"])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            (),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with("error: cannot reach the daemon at http://127.0.0.1:9: "),
+        "{stderr}"
+    );
+}

@@ -133,14 +133,18 @@ fn polled_lists_are_read_item_by_item() {
         br#"[{"id": "evt-1", "event": "created", "order": {"id": "27-1"}}, {"id": "evt-2"}]"#;
     let items = decode_list(Format::Ordersync, body).unwrap();
     assert_eq!(items.len(), 2);
-    assert_eq!(items[0].as_ref().unwrap().id, "evt-1");
+    assert_eq!(items[0].read.as_ref().unwrap().id, "evt-1");
     assert_eq!(
-        items[1].as_ref().unwrap_err().to_string(),
+        items[0].raw,
+        r#"{"id":"evt-1","event":"created","order":{"id":"27-1"}}"#
+    );
+    assert_eq!(
+        items[1].read.as_ref().unwrap_err().to_string(),
         "missing `event`"
     );
     let shopify = format!("[{ORDER}]");
     let items = decode_list(Format::Shopify, shopify.as_bytes()).unwrap();
-    let u = items[0].as_ref().unwrap();
+    let u = items[0].read.as_ref().unwrap();
     assert_eq!(u.id, "5940139491234@2026-11-20T10:31:12-05:00");
     assert_eq!(u.event, Event::Updated);
     assert_eq!(

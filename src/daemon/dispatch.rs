@@ -194,10 +194,26 @@ async fn deliver(shared: &Shared, mut job: Job) -> Option<String> {
         }
         job.attempts += 1;
         log_outcome(&job, &record);
+        count_outcome(shared, &job, status);
         match status {
             DeliveryStatus::Pending => job.not_before = next_at,
             _ => return learned,
         }
+    }
+}
+
+fn count_outcome(shared: &Shared, job: &Job, status: DeliveryStatus) {
+    let metrics = &shared.live.metrics;
+    let outcome = match status {
+        DeliveryStatus::Delivered => "delivered",
+        DeliveryStatus::Pending => "retry",
+        DeliveryStatus::Rejected => "rejected",
+        DeliveryStatus::Dead => "dead",
+    };
+    metrics.deliveries.inc(&[&job.destination, outcome]);
+    if status == DeliveryStatus::Delivered {
+        let waited = (Utc::now() - job.received_at).to_std().unwrap_or_default();
+        metrics.delivery_latency.observe(&job.destination, waited);
     }
 }
 
@@ -337,7 +353,7 @@ async fn read_capped(mut resp: reqwest::Response) -> reqwest::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn describe(e: &reqwest::Error) -> String {
+pub(super) fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".to_string()
     } else if e.is_connect() {

@@ -1,5 +1,5 @@
-//! The HTTP side of the daemon: webhook ingress (SPEC 6.1) and the health
-//! endpoints.
+//! The HTTP side of the daemon: webhook ingress (SPEC 6.1), the health
+//! endpoints, and (behind the admin token, in `api`) `/metrics` and `/api/*`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,19 +13,29 @@ use chrono::Utc;
 use http_body_util::BodyExt;
 use serde_json::json;
 
-use super::Live;
+use super::poll::Poller;
+use super::reload::Reloader;
+use super::{Live, api};
 use crate::ingress::{self, signature};
-use crate::store::{IngestRequest, Ingested, Quarantined, Writer};
+use crate::store::{IngestRequest, Ingested, Quarantined, Reader, Via, Writer};
 
 /// What every handler sees.
 #[derive(Clone)]
 pub struct State {
-    /// The rules in force and the shutdown flag.
+    /// The rules in force, the metrics and the shutdown flag.
     pub live: Arc<Live>,
     /// The store.
     pub writer: Writer,
+    /// Reads that need not wait for the writer.
+    pub reader: Reader,
+    /// The polling schedules, for `/readyz`.
+    pub poller: Arc<Poller>,
+    /// `POST /api/rules/reload` takes the same path as a saved file.
+    pub reloader: Arc<Reloader>,
     /// The largest body accepted.
     pub max_body: usize,
+    /// What `Authorization: Bearer` must say on `/api/*` and `/metrics`.
+    pub admin_token: Option<Arc<str>>,
 }
 
 /// The daemon's routes.
@@ -34,10 +44,11 @@ pub fn router(state: State) -> Router {
         .route("/webhooks/{channel}", post(webhook))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(api::router(state.clone()))
         .with_state(state)
 }
 
-fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+pub(super) fn answer(status: StatusCode, body: serde_json::Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -46,7 +57,7 @@ fn answer(status: StatusCode, body: serde_json::Value) -> Response {
         .into_response()
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     answer(status, json!({ "error": message.into() }))
 }
 
@@ -55,26 +66,55 @@ async fn webhook(
     Path(channel): Path<String>,
     req: Request,
 ) -> Response {
-    if s.live.is_stopping() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
-    }
     let rules = s.live.rules();
-    let Some(ch) = rules.channel(&channel) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("unknown channel `{channel}`"),
+    // Counted under the channel's name only when it is one: the URL is the sender's.
+    let label = rules.channel(&channel).map_or("unknown", |c| &*c.name);
+    let (outcome, response) = receive(&s, &rules, &channel, req).await;
+    s.live.metrics.webhook_requests.inc(&[label, outcome]);
+    if outcome == "unauthorized" {
+        s.live.metrics.signature_failures.inc(&[label]);
+    }
+    response
+}
+
+/// One webhook request: the outcome label for the metrics, and the answer.
+async fn receive(
+    s: &State,
+    rules: &Arc<crate::rules::RuleSet>,
+    channel: &str,
+    req: Request,
+) -> (&'static str, Response) {
+    if s.live.is_stopping() {
+        return (
+            "unavailable",
+            error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+        );
+    }
+    let Some(ch) = rules.channel(channel) else {
+        return (
+            "unknown_channel",
+            error(
+                StatusCode::NOT_FOUND,
+                format!("unknown channel `{channel}`"),
+            ),
         );
     };
     let Some(hook) = &ch.webhook else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("channel `{channel}` takes no webhooks"),
+        return (
+            "unknown_channel",
+            error(
+                StatusCode::NOT_FOUND,
+                format!("channel `{channel}` takes no webhooks"),
+            ),
         );
     };
     let too_large = || {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is over the limit of {} bytes", s.max_body),
+        (
+            "too_large",
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is over the limit of {} bytes", s.max_body),
+            ),
         )
     };
     let (parts, body) = req.into_parts();
@@ -90,9 +130,12 @@ async fn webhook(
         Ok(Some(raw)) => raw,
         Ok(None) => return too_large(),
         Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the body could not be read: {e}"),
+            return (
+                "unreadable",
+                error(
+                    StatusCode::BAD_REQUEST,
+                    format!("the body could not be read: {e}"),
+                ),
             );
         }
     };
@@ -101,9 +144,12 @@ async fn webhook(
     let given = parts.headers.get(header_name).and_then(|v| v.to_str().ok());
     if !signature::verify(hook.format, hook.secret.0.as_bytes(), &raw, given) {
         let why = if given.is_some() { "bad" } else { "missing" };
-        return error(
-            StatusCode::UNAUTHORIZED,
-            format!("{why} signature in `{header_name}`"),
+        return (
+            "unauthorized",
+            error(
+                StatusCode::UNAUTHORIZED,
+                format!("{why} signature in `{header_name}`"),
+            ),
         );
     }
     let received_at = Utc::now();
@@ -115,7 +161,7 @@ async fn webhook(
             let kept = s
                 .writer
                 .quarantine(Quarantined {
-                    channel: channel.clone(),
+                    channel: channel.to_string(),
                     received_at,
                     reason: reason.clone(),
                     headers: all_headers(&parts.headers),
@@ -125,12 +171,15 @@ async fn webhook(
             return match kept {
                 Ok(id) => {
                     tracing::warn!(%channel, quarantine = id, %reason, "unreadable webhook body quarantined");
-                    answer(
-                        StatusCode::BAD_REQUEST,
-                        json!({ "error": reason, "quarantined": id }),
+                    (
+                        "unreadable",
+                        answer(
+                            StatusCode::BAD_REQUEST,
+                            json!({ "error": reason, "quarantined": id }),
+                        ),
                     )
                 }
-                Err(e) => store_failed(&e),
+                Err(e) => ("error", store_failed(&e)),
             };
         }
     };
@@ -138,18 +187,28 @@ async fn webhook(
         .writer
         .ingest(IngestRequest {
             channel: ch.name.clone(),
+            via: Via::Webhook,
             incoming,
             payload: raw,
             received_at,
             rules: rules.clone(),
         })
         .await;
+    s.live.metrics.count_ingested(&ch.name, &stored);
     match stored {
-        Ok(Ingested::Stored { update, .. }) => {
-            answer(StatusCode::ACCEPTED, json!({ "update": update }))
-        }
-        Ok(Ingested::Duplicate) => answer(StatusCode::OK, json!({ "duplicate": true })),
-        Err(e) => store_failed(&e),
+        Ok(Ingested::Stored { update, status, .. }) => (
+            if status == "stale" {
+                "stale"
+            } else {
+                "accepted"
+            },
+            answer(StatusCode::ACCEPTED, json!({ "update": update })),
+        ),
+        Ok(Ingested::Duplicate) => (
+            "duplicate",
+            answer(StatusCode::OK, json!({ "duplicate": true })),
+        ),
+        Err(e) => ("error", store_failed(&e)),
     }
 }
 
@@ -208,11 +267,19 @@ async fn readyz(axum::extract::State(s): axum::extract::State<State>) -> Respons
     let rules = s.live.rules();
     match tokio::time::timeout(Duration::from_secs(2), s.writer.ping()).await {
         Ok(Ok(())) => {
+            let now = Utc::now();
+            let polling: serde_json::Map<String, serde_json::Value> = s
+                .poller
+                .channels()
+                .iter()
+                .map(|c| (c.name.to_string(), c.status_json(now)))
+                .collect();
             let mut body = json!({
                 "status": "ready",
                 "store": "ok",
                 "rules_version": &*rules.version,
                 "rules_loaded_at": crate::store::stamp(s.live.loaded_at()),
+                "polling": polling,
             });
             // Still ready: the previous rules keep routing. Say why the new ones were refused.
             if let Some(e) = s.live.last_error() {

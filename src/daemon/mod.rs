@@ -16,21 +16,25 @@
 //! requests in flight to destinations finish within the deadline, the writer
 //! commits its last group, exit 0. What was left undone is pending in the store.
 
+mod api;
 mod dispatch;
 mod http;
+pub mod jobs;
+pub mod metrics;
+mod poll;
 pub mod reload;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 
 use crate::rules::{self, RuleSet};
-use crate::store::{self, Writer};
+use crate::store::{self, Reader, Writer};
 
 /// How the daemon is started.
 #[derive(Clone, Debug)]
@@ -49,16 +53,30 @@ pub struct Config {
     pub concurrency: usize,
     /// Watch the rules file (and re-hash it) for changes; SIGHUP reloads either way.
     pub watch: bool,
+    /// The bearer token the admin API and `/metrics` require; `None` leaves
+    /// them open, which `serve` allows only on a loopback address.
+    pub admin_token: Option<String>,
+    /// Retention, stuck deliveries, `PRAGMA optimize`.
+    pub housekeeping: jobs::HousekeepingConfig,
 }
 
-/// What the request handlers and delivery tasks share: the rules now in force.
+/// What the request handlers and delivery tasks share: the rules now in
+/// force, the metrics, the shutdown flag.
 pub struct Live {
-    rules: RwLock<Arc<RuleSet>>,
+    /// A watch channel, so the poller hears of every swap.
+    rules: watch::Sender<Arc<RuleSet>>,
     /// When the rules in force were loaded.
     loaded_at: RwLock<chrono::DateTime<chrono::Utc>>,
     /// The errors of the last refused reload, until one succeeds.
     last_error: RwLock<Option<String>>,
+    /// The last reload attempt: when, what triggered it, what it came to.
+    last_reload: RwLock<Option<(chrono::DateTime<chrono::Utc>, String, &'static str)>>,
     stopping: AtomicBool,
+    /// Everything `/metrics` shows.
+    pub metrics: metrics::Metrics,
+    /// When the scheduler's heartbeat job last ran (ms since `started`).
+    heartbeat: AtomicU64,
+    started: Instant,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -77,17 +95,38 @@ fn write<T>(lock: &RwLock<T>, value: T) {
 
 impl Live {
     fn new(rules: Arc<RuleSet>) -> Live {
-        Live {
-            rules: RwLock::new(rules),
+        let live = Live {
+            rules: watch::Sender::new(rules),
             loaded_at: RwLock::new(chrono::Utc::now()),
             last_error: RwLock::new(None),
+            last_reload: RwLock::new(None),
             stopping: AtomicBool::new(false),
-        }
+            metrics: metrics::Metrics::new(),
+            heartbeat: AtomicU64::new(0),
+            started: Instant::now(),
+        };
+        live.metrics
+            .last_reload_success
+            .set(&[], unix_seconds(live.loaded_at()));
+        live.metrics.reload_failing.set(&[], 0.0);
+        live
     }
 
     /// The rules in force: an update is decided by the set it started with.
     pub fn rules(&self) -> Arc<RuleSet> {
-        read(&self.rules)
+        self.rules.borrow().clone()
+    }
+
+    /// The scheduler's heartbeat: called by its every-second job.
+    fn beat(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.heartbeat.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long since the scheduler's last heartbeat.
+    fn beat_age(&self) -> Duration {
+        let now = self.started.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.heartbeat.load(Ordering::Relaxed)))
     }
 
     /// When the rules in force were loaded.
@@ -101,18 +140,40 @@ impl Live {
     }
 
     fn swap(&self, rules: Arc<RuleSet>) {
-        write(&self.rules, rules);
-        write(&self.loaded_at, chrono::Utc::now());
-        write(&self.last_error, None);
+        self.rules.send_replace(rules);
+        let now = chrono::Utc::now();
+        write(&self.loaded_at, now);
+        self.metrics.last_reload_success.set(&[], unix_seconds(now));
+        self.set_error(None);
     }
 
     fn set_error(&self, error: Option<String>) {
+        let failing = if error.is_some() { 1.0 } else { 0.0 };
         write(&self.last_error, error);
+        self.metrics.reload_failing.set(&[], failing);
+    }
+
+    /// Notes a reload attempt's outcome (`applied`, `unchanged`, `rejected`).
+    fn note_reload(&self, trigger: &str, outcome: &'static str) {
+        self.metrics.reloads.inc(&[outcome]);
+        write(
+            &self.last_reload,
+            Some((chrono::Utc::now(), trigger.to_string(), outcome)),
+        );
+    }
+
+    /// The last reload attempt: when, its trigger, its outcome.
+    pub fn last_reload(&self) -> Option<(chrono::DateTime<chrono::Utc>, String, &'static str)> {
+        read(&self.last_reload)
     }
 
     fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
     }
+}
+
+fn unix_seconds(t: chrono::DateTime<chrono::Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
 }
 
 /// Runs the daemon until SIGTERM or Ctrl-C; `Ok` after a clean drain.
@@ -129,21 +190,38 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
     };
-    for ch in rules.channels.iter().filter(|c| c.poll.is_some()) {
-        tracing::warn!(
-            channel = %ch.name,
-            "polling is not built yet (issue 4): this channel's `poll` is not run; its webhooks are"
-        );
-    }
     let pending = store::pending_jobs(&conn)?;
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let (writer, writer_thread) = Writer::start(conn, jobs_tx.clone())?;
     writer.note_rules(rules.clone()).await?;
+    let reader = Reader::new(&config.db);
     let live = Arc::new(Live::new(rules.clone()));
-    reload::start(
-        reload::Reloader::new(config.rules.clone(), live.clone(), writer.clone()),
-        config.watch,
-    );
+    let reloader = reload::Reloader::new(config.rules.clone(), live.clone(), writer.downgrade());
+    reload::start(reloader.clone(), config.watch);
+
+    let scheduler = jobs::start(live.clone())
+        .await
+        .context("cannot start the scheduler")?;
+    jobs::housekeeping(
+        &scheduler,
+        writer.downgrade(),
+        live.clone(),
+        config.housekeeping.clone(),
+    )
+    .await
+    .context("cannot schedule housekeeping")?;
+    let poller = poll::Poller::new(scheduler.clone(), writer.downgrade(), live.clone());
+    poller.apply(&rules).await;
+    {
+        // A reload that changes a channel's `poll` rebuilds its schedule.
+        let (poller, mut swaps) = (poller.clone(), live.rules.subscribe());
+        tokio::spawn(async move {
+            while swaps.changed().await.is_ok() {
+                let rules = swaps.borrow_and_update().clone();
+                poller.apply(&rules).await;
+            }
+        });
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut dispatcher = dispatch::start(
@@ -169,7 +247,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = http::router(http::State {
         live: live.clone(),
         writer: writer.clone(),
+        reader,
+        poller: poller.clone(),
+        reloader,
         max_body: config.max_body,
+        admin_token: config.admin_token.clone().map(Arc::from),
     });
     tracing::info!(
         %addr,
@@ -178,9 +260,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         db = %config.db.display(),
         "ordersync listening"
     );
+    if config.admin_token.is_none() {
+        tracing::warn!(
+            "no admin token: /api and /metrics answer anyone who can reach {addr}; set ORDERSYNC_ADMIN_TOKEN"
+        );
+    }
     // Tests and scripts that listen on port 0 read the address from here.
     println!("ordersync listening on http://{addr}");
     notify(&[sd_notify::NotifyState::Ready]);
+    jobs::watchdog(live.clone(), writer.downgrade());
 
     let signal_live = live.clone();
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
@@ -201,6 +289,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         server.abort();
     }
     let _ = stop_tx.send(true);
+    let mut scheduler = scheduler;
+    if let Err(e) = scheduler.shutdown().await {
+        tracing::warn!(error = %e, "the scheduler did not stop cleanly");
+    }
     let left = deadline.saturating_sub(started.elapsed());
     if tokio::time::timeout(left, dispatcher.finished.recv())
         .await

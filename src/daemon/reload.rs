@@ -17,7 +17,7 @@ use tokio::sync::{Mutex, mpsc};
 use super::Live;
 use crate::engine::testing::run_tests;
 use crate::rules::{self, RuleSet};
-use crate::store::Writer;
+use crate::store::WeakWriter;
 
 /// How long the watcher waits after the last change before reloading, so an
 /// editor's several writes make one reload.
@@ -41,14 +41,14 @@ pub enum Reloaded {
 pub struct Reloader {
     path: PathBuf,
     live: Arc<Live>,
-    writer: Writer,
+    writer: WeakWriter,
     /// The fingerprint of the files at the last attempt, accepted or not.
     seen: Mutex<Option<[u8; 32]>>,
 }
 
 impl Reloader {
     /// A reloader for the rules at `path`, whose current set is in `live`.
-    pub fn new(path: PathBuf, live: Arc<Live>, writer: Writer) -> Arc<Reloader> {
+    pub fn new(path: PathBuf, live: Arc<Live>, writer: WeakWriter) -> Arc<Reloader> {
         let seen = fingerprint(&path);
         Arc::new(Reloader {
             path,
@@ -56,6 +56,11 @@ impl Reloader {
             writer,
             seen: Mutex::new(seen),
         })
+    }
+
+    /// The rules file or directory.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Reads, validates and tests the rules file; swaps it in if all pass.
@@ -85,22 +90,30 @@ impl Reloader {
                     "rules reload refused; the rules in force keep running:\n{errors}"
                 );
                 self.live.set_error(Some(errors.clone()));
+                self.live.note_reload(trigger, "rejected");
                 return Reloaded::Rejected(errors);
             }
         };
         let current = self.live.rules();
         if rules.version == current.version {
             self.live.set_error(None);
+            self.live.note_reload(trigger, "unchanged");
             return Reloaded::Unchanged(current.version.clone());
         }
-        if let Err(e) = self.writer.note_rules(rules.clone()).await {
+        let noted = match self.writer.upgrade() {
+            Ok(w) => w.note_rules(rules.clone()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = noted {
             let message = format!("the new rules could not be recorded in the store: {e}");
             tracing::error!(trigger, "{message}");
             self.live.set_error(Some(message.clone()));
+            self.live.note_reload(trigger, "rejected");
             return Reloaded::Rejected(message);
         }
         let version = rules.version.clone();
         self.live.swap(rules);
+        self.live.note_reload(trigger, "applied");
         tracing::info!(trigger, from = %current.version, to = %version, "rules reloaded");
         Reloaded::Applied(version)
     }

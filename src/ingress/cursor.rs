@@ -1,7 +1,8 @@
-//! Polling cursors (SPEC 6.2), the pure part: what `since` to ask for and how
-//! the cursor moves, so a restart resumes without a gap and late writes inside
-//! the overlap window are caught (the duplicates this re-reads are dropped by
-//! their event ids when stored).
+//! Polling (SPEC 6.2), the pure part: what `since` to ask for and how the
+//! cursor moves, so a restart resumes without a gap and late writes inside the
+//! overlap window are caught (the duplicates this re-reads are dropped by their
+//! event ids when stored); and a schedule's period, and when it counts as
+//! stalled.
 
 use std::time::Duration;
 
@@ -33,6 +34,26 @@ pub fn advance<'a>(
 /// or finer as the timestamps were.
 pub fn format(cursor: DateTime<Utc>) -> String {
     cursor.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// The gap between a schedule's next two runs after `now`: its period there.
+pub fn period(cron: &croner::Cron, now: DateTime<Utc>) -> Option<Duration> {
+    let a = cron.find_next_occurrence(&now, false).ok()?;
+    let b = cron.find_next_occurrence(&a, false).ok()?;
+    (b - a).to_std().ok()
+}
+
+/// A schedule is stalled when no run has started for twice its period, counted
+/// from the last run or, before the first, from when the schedule began.
+pub fn stalled(
+    last_run: Option<DateTime<Utc>>,
+    began: DateTime<Utc>,
+    period: Duration,
+    now: DateTime<Utc>,
+) -> bool {
+    let from = last_run.map_or(began, |t| t.max(began));
+    let twice = chrono::Duration::from_std(period * 2).unwrap_or(chrono::Duration::MAX);
+    now.signed_duration_since(from) > twice
 }
 
 #[cfg(test)]
@@ -70,6 +91,34 @@ mod tests {
         assert!(
             since(c, Duration::from_secs(u64::MAX)).is_some(),
             "a huge overlap does not overflow"
+        );
+    }
+
+    #[test]
+    fn a_schedule_has_a_period_and_stalls_after_two_of_them() {
+        let every_10m = crate::rules::parse_schedule("0 */10 * * * *").unwrap();
+        let now = t("2026-11-20T10:03:00Z");
+        assert_eq!(period(&every_10m, now), Some(Duration::from_secs(600)));
+        let every_second = crate::rules::parse_schedule("* * * * * *").unwrap();
+        assert_eq!(period(&every_second, now), Some(Duration::from_secs(1)));
+        assert!(
+            crate::rules::parse_schedule("*/10 * * * *").is_err(),
+            "seconds are required"
+        );
+        let began = t("2026-11-20T09:00:00Z");
+        let p = Duration::from_secs(600);
+        assert!(!stalled(Some(t("2026-11-20T09:45:00Z")), began, p, now));
+        assert!(stalled(Some(t("2026-11-20T09:40:00Z")), began, p, now));
+        assert!(!stalled(None, t("2026-11-20T09:50:00Z"), p, now));
+        assert!(stalled(None, began, p, now));
+        assert!(
+            !stalled(
+                Some(t("2026-11-19T00:00:00Z")),
+                t("2026-11-20T10:00:00Z"),
+                p,
+                now
+            ),
+            "a schedule rebuilt by a reload counts from its rebuild"
         );
     }
 }

@@ -59,11 +59,9 @@ pub fn decode(
     }
 }
 
-/// Reads the canonical updates of a poll response: a JSON array.
-pub fn decode_list(
-    format: Format,
-    body: &[u8],
-) -> Result<Vec<Result<Incoming, DecodeError>>, DecodeError> {
+/// Reads the updates of a poll response, a JSON array: each item's JSON text
+/// (stored as its payload, or quarantined) with what was read from it.
+pub fn decode_list(format: Format, body: &[u8]) -> Result<Vec<Polled>, DecodeError> {
     let doc = Value::from_json_slice(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
     let Value::List(items) = doc else {
         return Err(DecodeError::Shape(
@@ -72,11 +70,23 @@ pub fn decode_list(
     };
     Ok(items
         .iter()
-        .map(|item| match format {
-            Format::Ordersync => canonical::read(item),
-            Format::Shopify => shopify::read_polled(item),
+        .map(|item| Polled {
+            raw: item.to_json(),
+            read: match format {
+                Format::Ordersync => canonical::read(item),
+                Format::Shopify => shopify::read_polled(item),
+            },
         })
         .collect())
+}
+
+/// One item of a poll response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Polled {
+    /// The item as JSON text.
+    pub raw: String,
+    /// The update read from it, or why it could not be.
+    pub read: Result<Incoming, DecodeError>,
 }
 
 /// Text of a scalar (numbers without a fraction as integers), for ids.

@@ -1179,12 +1179,7 @@ fn channel<'n>(
         let schedule = match pf.get("schedule") {
             Some(s) => {
                 let sched = s.scalar_text().unwrap_or_default();
-                if let Err(e) = croner::parser::CronParser::builder()
-                    .seconds(croner::parser::Seconds::Required)
-                    .dom_and_dow(true)
-                    .build()
-                    .parse(&sched)
-                {
+                if let Err(e) = parse_schedule(&sched) {
                     cx.node(
                         doc,
                         s,
@@ -1314,6 +1309,16 @@ fn channel<'n>(
         );
     }
     (ch, f.get("routes"))
+}
+
+/// Parses a cron schedule with the settings tokio-cron-scheduler 0.15 uses
+/// (six fields, seconds first), so `check` accepts exactly what the daemon runs.
+pub fn parse_schedule(schedule: &str) -> Result<croner::Cron, croner::errors::CronError> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(schedule)
 }
 
 fn cron_reason(e: &croner::errors::CronError) -> String {

@@ -9,7 +9,7 @@
 
 pub mod error;
 mod load;
-pub use load::parse_duration;
+pub use load::{parse_duration, parse_schedule};
 pub mod yaml;
 
 use std::fmt;
@@ -91,7 +91,7 @@ pub struct Webhook {
 }
 
 /// Polling for channels without webhooks.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Poll {
     /// Cron with seconds, as tokio-cron-scheduler reads it.
     pub schedule: String,

@@ -24,6 +24,8 @@ pub enum Ingested {
         status: &'static str,
         /// The deliveries it created; handed to the dispatcher after the commit.
         jobs: Vec<Job>,
+        /// Each decision's destination and outcome kind, for the metrics.
+        outcomes: Vec<(Arc<str>, &'static str)>,
     },
     /// Its id was already stored: nothing was written.
     Duplicate,
@@ -41,6 +43,7 @@ impl Ingested {
 pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested, StoreError> {
     let IngestRequest {
         channel,
+        via,
         incoming,
         payload,
         received_at,
@@ -105,8 +108,8 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     let insert_update = |status: &str| -> rusqlite::Result<i64> {
         conn.prepare_cached(
             "INSERT INTO updates (channel, event_id, event, occurred_at, received_at, order_id,
-                                  external_id, status, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                  external_id, status, payload, via)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             channel,
@@ -117,7 +120,8 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
             order_id,
             external_id,
             status,
-            payload
+            payload,
+            via.as_str()
         ])?;
         Ok(conn.last_insert_rowid())
     };
@@ -128,6 +132,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
             order: order_id,
             status: "stale",
             jobs: Vec::new(),
+            outcomes: Vec::new(),
         });
     }
     if let (Some(ext), Some(at)) = (&external_id, updated_at)
@@ -170,7 +175,9 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     let update_id = insert_update(status)?;
 
     let mut jobs = Vec::new();
+    let mut outcomes = Vec::with_capacity(decided.decisions.len());
     for d in &decided.decisions {
+        outcomes.push((d.destination.clone(), d.outcome.kind()));
         let mut body = None;
         let mut decided_json = None;
         let mut dest_external = None;
@@ -245,6 +252,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
             idempotency_key: Arc::from(key),
             attempts: 0,
             not_before: None,
+            received_at: *received_at,
         });
     }
     Ok(Ingested::Stored {
@@ -252,6 +260,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
         order: order_id,
         status,
         jobs,
+        outcomes,
     })
 }
 

@@ -10,7 +10,9 @@
 //! create its order, drop it as stale or a duplicate, decide it, and write the
 //! decisions and outgoing deliveries, all in the same transaction.
 
+mod housekeeping;
 mod ingest;
+mod reader;
 mod schema;
 
 use std::path::Path;
@@ -26,7 +28,9 @@ use crate::ingress::Incoming;
 use crate::order::Event;
 use crate::rules::RuleSet;
 
+pub use housekeeping::{Housekeeping, Pruned};
 pub use ingest::Ingested;
+pub use reader::{Outbox, Reader};
 
 /// The most requests committed in one transaction.
 const MAX_GROUP: usize = 1024;
@@ -106,6 +110,11 @@ pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// A stored time read back.
+pub fn parse_stamp(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.into())
+}
+
 /// ordersync's id for an order, as shown and as written into the orders it creates.
 pub fn order_ref(id: i64) -> String {
     format!("ord_{id}")
@@ -141,6 +150,8 @@ pub struct Job {
     pub attempts: u32,
     /// Not before this time (a retry's back-off that outlived a restart).
     pub not_before: Option<DateTime<Utc>>,
+    /// When the update it delivers arrived (for the latency metric).
+    pub received_at: DateTime<Utc>,
 }
 
 /// What one delivery attempt came to.
@@ -212,10 +223,42 @@ pub struct Quarantined {
     pub body: Vec<u8>,
 }
 
+/// How an update came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// `POST /webhooks/{channel}`.
+    Webhook,
+    /// A poll run's response.
+    Poll,
+}
+
+impl Via {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Webhook => "webhook",
+            Via::Poll => "poll",
+        }
+    }
+}
+
+/// A channel's polling state as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PollState {
+    /// The largest `updated_at` seen (RFC 3339).
+    pub cursor: Option<String>,
+    /// When the last run started.
+    pub last_run_at: Option<String>,
+    /// When the last run succeeded.
+    pub last_success_at: Option<String>,
+}
+
 /// One update to store and decide.
 pub struct IngestRequest {
     /// The source channel.
     pub channel: Arc<str>,
+    /// Webhook or poll.
+    pub via: Via,
     /// What was read from the body.
     pub incoming: Incoming,
     /// The raw body, kept.
@@ -234,6 +277,9 @@ enum Op {
     Quarantine(Box<Quarantined>, oneshot::Sender<Result<i64, StoreError>>),
     Record(Box<Attempt>, oneshot::Sender<Result<(), StoreError>>),
     Rules(Arc<RuleSet>, oneshot::Sender<Result<(), StoreError>>),
+    PollState(String, oneshot::Sender<Result<PollState, StoreError>>),
+    SavePoll(String, PollState, oneshot::Sender<Result<(), StoreError>>),
+    Housekeep(Housekeeping, oneshot::Sender<Result<Pruned, StoreError>>),
     Ping(oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -242,6 +288,22 @@ enum Op {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Op>,
+}
+
+/// A handle that does not keep the writer running: background jobs hold
+/// this, so the writer stops (and commits its last group) once the daemon
+/// drops its own handles at shutdown.
+#[derive(Clone)]
+pub struct WeakWriter(mpsc::WeakSender<Op>);
+
+impl WeakWriter {
+    /// The writer, unless it has stopped.
+    pub fn upgrade(&self) -> Result<Writer, StoreError> {
+        self.0
+            .upgrade()
+            .map(|tx| Writer { tx })
+            .ok_or(StoreError::Closed)
+    }
 }
 
 /// The running writer thread.
@@ -286,6 +348,11 @@ impl Writer {
         Ok((Writer { tx }, WriterThread(handle)))
     }
 
+    /// A handle that does not keep the writer running.
+    pub fn downgrade(&self) -> WeakWriter {
+        WeakWriter(self.tx.downgrade())
+    }
+
     async fn call<T>(
         &self,
         op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
@@ -318,6 +385,23 @@ impl Writer {
         self.call(|r| Op::Rules(rules, r)).await
     }
 
+    /// A channel's polling cursor and run times.
+    pub async fn poll_state(&self, channel: &str) -> Result<PollState, StoreError> {
+        let channel = channel.to_string();
+        self.call(|r| Op::PollState(channel, r)).await
+    }
+
+    /// Stores a channel's polling cursor and run times.
+    pub async fn save_poll_state(&self, channel: &str, state: PollState) -> Result<(), StoreError> {
+        let channel = channel.to_string();
+        self.call(|r| Op::SavePoll(channel, state, r)).await
+    }
+
+    /// One bounded pass of housekeeping; call again while it reports `more`.
+    pub async fn housekeep(&self, h: Housekeeping) -> Result<Pruned, StoreError> {
+        self.call(|r| Op::Housekeep(h, r)).await
+    }
+
     /// Answers once the writer has committed everything sent before it.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.call(Op::Ping).await
@@ -337,6 +421,14 @@ enum Done {
     Unit(
         oneshot::Sender<Result<(), StoreError>>,
         Result<(), StoreError>,
+    ),
+    PollState(
+        oneshot::Sender<Result<PollState, StoreError>>,
+        Result<PollState, StoreError>,
+    ),
+    Housekeep(
+        oneshot::Sender<Result<Pruned, StoreError>>,
+        Result<Pruned, StoreError>,
     ),
 }
 
@@ -384,6 +476,12 @@ fn run_groups(
                     let _ = reply.send(committed_or(&committed, result));
                 }
                 Done::Unit(reply, result) => {
+                    let _ = reply.send(committed_or(&committed, result));
+                }
+                Done::PollState(reply, result) => {
+                    let _ = reply.send(committed_or(&committed, result));
+                }
+                Done::Housekeep(reply, result) => {
                     let _ = reply.send(committed_or(&committed, result));
                 }
             }
@@ -437,6 +535,21 @@ fn commit_group(
                 let r = note_rules(&sp, &rules).map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
+            }
+            Op::PollState(channel, reply) => {
+                let r = poll_state(&sp, &channel).map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::PollState(reply, r), ok)
+            }
+            Op::SavePoll(channel, state, reply) => {
+                let r = save_poll_state(&sp, &channel, &state).map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::Unit(reply, r), ok)
+            }
+            Op::Housekeep(h, reply) => {
+                let r = housekeeping::run(&sp, &h).map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::Housekeep(reply, r), ok)
             }
             Op::Ping(reply) => (Done::Unit(reply, Ok(())), true),
         };
@@ -525,13 +638,40 @@ fn note_rules(conn: &Connection, rules: &RuleSet) -> rusqlite::Result<()> {
     Ok(())
 }
 
+fn poll_state(conn: &Connection, channel: &str) -> rusqlite::Result<PollState> {
+    use rusqlite::OptionalExtension as _;
+    let found = conn
+        .prepare_cached(
+            "SELECT cursor, last_run_at, last_success_at FROM poll_cursors WHERE channel = ?1",
+        )?
+        .query_row([channel], |r| {
+            Ok(PollState {
+                cursor: r.get(0)?,
+                last_run_at: r.get(1)?,
+                last_success_at: r.get(2)?,
+            })
+        })
+        .optional()?;
+    Ok(found.unwrap_or_default())
+}
+
+fn save_poll_state(conn: &Connection, channel: &str, s: &PollState) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO poll_cursors (channel, cursor, last_run_at, last_success_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (channel) DO UPDATE SET cursor = excluded.cursor,
+             last_run_at = excluded.last_run_at, last_success_at = excluded.last_success_at",
+    )?
+    .execute(params![channel, s.cursor, s.last_run_at, s.last_success_at])?;
+    Ok(())
+}
+
 /// The deliveries still pending, oldest first, to resume after a restart.
 pub fn pending_jobs(conn: &Connection) -> Result<Vec<Job>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT d.id, d.order_id, d.destination, d.source, d.event, c.rules_version, c.body,
                 (SELECT l.external_id FROM links l WHERE l.order_id = d.order_id AND l.channel = d.destination
                  ORDER BY l.rowid LIMIT 1),
-                d.idempotency_key, d.attempts, d.next_at
+                d.idempotency_key, d.attempts, d.next_at, c.decided_at
          FROM deliveries d JOIN decisions c ON c.id = d.decision_id
          WHERE d.status = 'pending' ORDER BY d.id",
     )?;
@@ -541,6 +681,7 @@ pub fn pending_jobs(conn: &Connection) -> Result<Vec<Job>, StoreError> {
             rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
         })?;
         let next_at: Option<String> = r.get(10)?;
+        let decided_at: String = r.get(11)?;
         Ok(Job {
             delivery_id: r.get(0)?,
             order_id: r.get(1)?,
@@ -552,8 +693,8 @@ pub fn pending_jobs(conn: &Connection) -> Result<Vec<Job>, StoreError> {
             external_id: r.get(7)?,
             idempotency_key: Arc::from(r.get::<_, String>(8)?),
             attempts: r.get(9)?,
-            not_before: next_at
-                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok().map(|t| t.into())),
+            not_before: next_at.as_deref().and_then(parse_stamp),
+            received_at: parse_stamp(&decided_at).unwrap_or_else(Utc::now),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -3,7 +3,8 @@
 //! own transaction, so a crash mid-migration leaves the previous version.
 
 /// Each entry is one migration; never edit one that has shipped, add another.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 -- Every version of the rules that decided something, with its text (SPEC 6.4).
 CREATE TABLE rules_versions (
     version    TEXT PRIMARY KEY,
@@ -109,4 +110,22 @@ CREATE TABLE quarantine (
     headers     TEXT NOT NULL,           -- JSON object
     body        BLOB NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Polling (SPEC 6.2): per channel, the largest `updated_at` seen (the cursor)
+-- and when runs last started and last succeeded.
+CREATE TABLE poll_cursors (
+    channel         TEXT PRIMARY KEY,
+    cursor          TEXT,
+    last_run_at     TEXT,
+    last_success_at TEXT
+) WITHOUT ROWID;
+
+-- How an update came in: webhook | poll.
+ALTER TABLE updates ADD COLUMN via TEXT NOT NULL DEFAULT 'webhook';
+-- Set by housekeeping when the payload was dropped after the retention period.
+ALTER TABLE updates ADD COLUMN pruned_at TEXT;
+-- Set by housekeeping on a pending delivery with no progress for `--stuck-after`.
+ALTER TABLE deliveries ADD COLUMN stuck_at TEXT;
+"#,
+];

@@ -18,6 +18,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+/// An environment value replaced by the log file's `device:inode`, as systemd
+/// sets `JOURNAL_STREAM` when standard error is the journal.
+pub const LOG_DEV_INO: &str = "<log file dev:ino>";
+
 /// The `ordersync serve` process.
 pub struct Daemon {
     child: Child,
@@ -51,6 +55,25 @@ impl Daemon {
     ) -> Daemon {
         let db = dir.join("ordersync.db");
         let log = dir.join(format!("daemon-{}.log", fastrand::u32(..)));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let dev_ino = {
+            use std::os::unix::fs::MetadataExt as _;
+            let m = log_file.metadata().unwrap();
+            format!("{}:{}", m.dev(), m.ino())
+        };
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .map(|(k, v)| {
+                (
+                    *k,
+                    if *v == LOG_DEV_INO {
+                        dev_ino.as_str()
+                    } else {
+                        *v
+                    },
+                )
+            })
+            .collect();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ordersync"))
             .arg("serve")
             .arg("--rules")
@@ -62,7 +85,7 @@ impl Daemon {
             .env("ORDERSYNC_LOG", "info")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stderr(log_file)
             .spawn()
             .expect("the ordersync binary starts");
         let stdout = child.stdout.take().unwrap();
@@ -149,6 +172,8 @@ impl Drop for Daemon {
 pub struct Received {
     /// The path.
     pub path: String,
+    /// The query string, without `?` (empty when none).
+    pub query: String,
     /// Headers by lower-case name.
     pub headers: HashMap<String, String>,
     /// The JSON body.
@@ -268,6 +293,7 @@ async fn record(
 ) -> Response {
     let received = Received {
         path: uri.path().to_string(),
+        query: uri.query().unwrap_or("").to_string(),
         headers: headers
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
@@ -295,6 +321,28 @@ async fn record(
         resp.headers_mut().insert(name, value.parse().unwrap());
     }
     resp
+}
+
+/// GETs a daemon URL with the admin token; answers the status and body text.
+pub async fn get_with_token(
+    client: &reqwest::Client,
+    daemon: &Daemon,
+    path: &str,
+    token: &str,
+) -> (u16, String) {
+    let resp = client
+        .get(daemon.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// One sample's value from Prometheus text: `name{labels}` exactly as written.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Signs a canonical webhook body as a sender does.

@@ -15,7 +15,9 @@
 //!   update is stale.
 //! - [`store`]: the SQLite store and its single writer (group commit), where an
 //!   update is stored and decided in one transaction; [`daemon`]: `serve`, the
-//!   webhook endpoint, the delivery lanes, hot reload and shutdown.
+//!   webhook endpoint, polling, the delivery lanes, hot reload, `/metrics` and
+//!   the admin API, housekeeping, the systemd watchdog and shutdown;
+//!   [`logging`]: text, journald and JSON logs.
 //! - [`report`]: how decisions, traces and test results are shown to people.
 //!
 //! ```text

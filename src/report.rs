@@ -83,8 +83,10 @@ fn step_lines(out: &mut String, step: &Step, indent: &str) {
     }
 }
 
-/// A sentence saying why, from the decision's outcome and its last telling step.
-fn why(rules: &RuleSet, decisions: &Decisions, d: &Decision) -> String {
+/// A sentence saying why, from the decision's outcome and its last telling
+/// step: "not published to amazon: `tags contains "Amazon"` was false; tags
+/// were ["eBay"]". Stored with each decision for Order Health.
+pub fn why(rules: &RuleSet, decisions: &Decisions, d: &Decision) -> String {
     let source = &*decisions.source;
     let step_said = |s: &Step| {
         let seen: Vec<String> = s

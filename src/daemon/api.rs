@@ -1,20 +1,23 @@
-//! The admin side of the HTTP server (SPEC 8): `/metrics`, `GET /api/rules`
-//! and `POST /api/rules/reload`, all behind `Authorization: Bearer <token>`
-//! when the daemon has a token (it refuses to listen beyond loopback without
-//! one).
+//! The admin side of the HTTP server (SPEC 8): `/metrics`, the rules, Order
+//! Health (orders, their timelines, retry, resolve, ignore, drafts, re-sync)
+//! and the quarantine, all behind `Authorization: Bearer <token>` when the
+//! daemon has a token (it refuses to listen beyond loopback without one).
 
 use axum::Router;
 use axum::extract::Request;
+use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use chrono::Utc;
 use serde_json::json;
 
 use super::http::{State, answer, error};
 use super::reload::Reloaded;
-use crate::store::stamp;
+use crate::store::orders::{self, ListFilter, Target};
+use crate::store::{StoreError, parse_order_ref, stamp};
+use crate::value::Value;
 
 type S = axum::extract::State<State>;
 
@@ -24,6 +27,13 @@ pub fn router(state: State) -> Router<State> {
         .route("/metrics", get(metrics))
         .route("/api/rules", get(rules))
         .route("/api/rules/reload", post(reload))
+        .route("/api/orders", get(orders))
+        .route("/api/orders/{id}", get(order))
+        .route("/api/orders/{id}/resync", post(resync))
+        .route("/api/deliveries/{id}/{action}", post(delivery_action))
+        .route("/api/decisions/{id}/{action}", post(decision_action))
+        .route("/api/drafts/{id}", patch(complete_draft))
+        .route("/api/quarantine", get(quarantine))
         .route_layer(middleware::from_fn_with_state(state, authorize))
 }
 
@@ -126,4 +136,160 @@ async fn reload(axum::extract::State(s): S) -> Response {
         }
     };
     answer(status, body)
+}
+
+/// A store answer as HTTP: 404, 409 and 422 for what the operator asked, 500
+/// (logged) for the store itself.
+pub(super) fn store_answer(result: Result<serde_json::Value, StoreError>) -> Response {
+    match result {
+        Ok(body) => answer(StatusCode::OK, body),
+        Err(StoreError::NotFound(m)) => error(StatusCode::NOT_FOUND, m),
+        Err(StoreError::Conflict(m)) => error(StatusCode::CONFLICT, m),
+        Err(StoreError::Invalid(m)) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
+        Err(e) => {
+            tracing::error!(error = %e, "an admin request failed in the store");
+            error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+    }
+}
+
+/// The query of `GET /api/orders`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(super) struct ListQuery {
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub q: Option<String>,
+    pub page: Option<u32>,
+    pub limit: Option<u32>,
+}
+
+impl ListQuery {
+    /// The store's filter, or why the query is wrong.
+    pub(super) fn filter(&self) -> Result<ListFilter, String> {
+        if let Some(s) = self.status.as_deref().filter(|s| !s.is_empty()) {
+            orders::check_status(s)?;
+        }
+        Ok(ListFilter {
+            status: self.status.clone().filter(|s| !s.is_empty()),
+            channel: self.channel.clone(),
+            q: self.q.clone(),
+            page: self.page.unwrap_or(1),
+            limit: self.limit.unwrap_or(50),
+        })
+    }
+}
+
+async fn orders(axum::extract::State(s): S, Query(q): Query<ListQuery>) -> Response {
+    let filter = match q.filter() {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    store_answer(s.reader.with(move |c| orders::list(c, &filter)).await)
+}
+
+/// `ord_5` or `5`.
+pub(super) fn order_id(text: &str) -> Option<i64> {
+    parse_order_ref(text).or_else(|| text.parse().ok().filter(|n: &i64| *n > 0))
+}
+
+async fn order(axum::extract::State(s): S, Path(id): Path<String>) -> Response {
+    let Some(id) = order_id(&id) else {
+        return error(StatusCode::NOT_FOUND, format!("no order {id}"));
+    };
+    let found = s.reader.with(move |c| orders::timeline(c, id)).await;
+    store_answer(found.and_then(|o| {
+        o.ok_or_else(|| StoreError::NotFound(format!("no order {}", crate::store::order_ref(id))))
+    }))
+}
+
+async fn resync(axum::extract::State(s): S, Path(id): Path<String>) -> Response {
+    let Some(id) = order_id(&id) else {
+        return error(StatusCode::NOT_FOUND, format!("no order {id}"));
+    };
+    let rules = s.live.rules();
+    let done = s.writer.admin(move |c| orders::resync(c, &rules, id)).await;
+    store_answer(done.map(|d| d.answer))
+}
+
+async fn delivery_action(
+    axum::extract::State(s): S,
+    Path((id, action)): Path<(i64, String)>,
+) -> Response {
+    let done = match action.as_str() {
+        "retry" => s.writer.admin(move |c| orders::retry(c, id)).await,
+        "resolve" | "ignore" => {
+            let r = if action == "resolve" {
+                "resolved"
+            } else {
+                "ignored"
+            };
+            s.writer
+                .admin(move |c| orders::resolve(c, Target::Delivery, id, r))
+                .await
+        }
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no action `{action}`; deliveries take retry, resolve, ignore"),
+            );
+        }
+    };
+    store_answer(done.map(|d| d.answer))
+}
+
+async fn decision_action(
+    axum::extract::State(s): S,
+    Path((id, action)): Path<(i64, String)>,
+) -> Response {
+    let r = match action.as_str() {
+        "resolve" => "resolved",
+        "ignore" => "ignored",
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no action `{action}`; decisions take resolve, ignore"),
+            );
+        }
+    };
+    let done = s
+        .writer
+        .admin(move |c| orders::resolve(c, Target::Decision, id, r))
+        .await;
+    store_answer(done.map(|d| d.answer))
+}
+
+/// The fields a draft is completed with: `{"set": {"invoice_number": "INV-7"}}`.
+pub(super) fn draft_fields(body: &[u8]) -> Result<Vec<(String, Value)>, String> {
+    let doc = Value::from_json_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let Some(Value::Object(set)) = doc.get("set") else {
+        return Err(r#"expected {"set": {"field": value, ...}}"#.to_string());
+    };
+    if set.is_empty() {
+        return Err("`set` names no field".to_string());
+    }
+    Ok(set
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+        .collect())
+}
+
+async fn complete_draft(
+    axum::extract::State(s): S,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    let set = match draft_fields(&body) {
+        Ok(set) => set,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let rules = s.live.rules();
+    let done = s
+        .writer
+        .admin(move |c| orders::complete_draft(c, &rules, id, &set))
+        .await;
+    store_answer(done.map(|d| d.answer))
+}
+
+async fn quarantine(axum::extract::State(s): S) -> Response {
+    store_answer(s.reader.with(|c| orders::quarantine(c, 100)).await)
 }

@@ -188,6 +188,7 @@ async fn receive(
         .ingest(IngestRequest {
             channel: ch.name.clone(),
             via: Via::Webhook,
+            topic: header_text(&parts.headers, "x-shopify-topic"),
             incoming,
             payload: raw,
             received_at,

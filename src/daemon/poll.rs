@@ -364,6 +364,7 @@ async fn run(
             .ingest(IngestRequest {
                 channel: Arc::from(channel),
                 via: Via::Poll,
+                topic: None,
                 incoming,
                 payload: item.raw.into_bytes(),
                 received_at,

@@ -231,15 +231,30 @@ fn watch_files(reloader: &Arc<Reloader>, tx: &mpsc::UnboundedSender<&'static str
         }
     };
     let watch_tx = tx.clone();
+    // Only the rules' own names count (and Kubernetes' `..data` swaps): the
+    // database often lives in the same directory, and its every commit would
+    // otherwise wake the reloader.
+    let own_name = (!reloader.path.is_dir())
+        .then(|| reloader.path.file_name().map(|n| n.to_os_string()))
+        .flatten();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         if matches!(event.kind, notify::EventKind::Access(_)) {
             return;
         }
         let relevant = event.paths.iter().any(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| !is_scratch(n))
+            let Some(name) = p.file_name() else {
+                return false;
+            };
+            let text = name.to_string_lossy();
+            if is_scratch(&text) {
+                return false;
+            }
+            text.starts_with("..")
+                || match &own_name {
+                    Some(own) => name == own.as_os_str(),
+                    None => text.ends_with(".yaml") || text.ends_with(".yml"),
+                }
         });
         if relevant {
             let _ = watch_tx.send("file change");

@@ -80,6 +80,31 @@ pub fn decode_list(format: Format, body: &[u8]) -> Result<Vec<Polled>, DecodeErr
         .collect())
 }
 
+/// Reads a stored update's payload again (re-sync, `diff`): a webhook body,
+/// with the Shopify topic and event id it came with, or one polled item.
+pub fn reread(
+    format: Format,
+    polled: bool,
+    topic: Option<&str>,
+    event_id: &str,
+    payload: &[u8],
+) -> Result<Incoming, DecodeError> {
+    if polled {
+        let doc =
+            Value::from_json_slice(payload).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+        return match format {
+            Format::Ordersync => canonical::read(&doc),
+            Format::Shopify => shopify::read_polled(&doc),
+        };
+    }
+    let header = |name: &str| match name {
+        "x-shopify-topic" => topic.map(str::to_string),
+        "x-shopify-event-id" => Some(event_id.to_string()),
+        _ => None,
+    };
+    decode(format, &header, payload)
+}
+
 /// One item of a poll response.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Polled {

@@ -61,6 +61,9 @@ pub(super) fn run(conn: &Connection, h: &Housekeeping) -> rusqlite::Result<Prune
                  LIMIT ?3)",
         )?
         .execute(params![now, stamp(h.stuck_before), batch])?;
+    if stuck > 0 {
+        super::health::on_stuck(conn, &now)?;
+    }
     let cutoff = stamp(h.retain_after);
     let attempts = conn
         .prepare_cached(

@@ -4,11 +4,16 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{IngestRequest, Job, StoreError, order_ref, parse_order_ref, stamp};
+use chrono::{DateTime, Utc};
+
+use super::{IngestRequest, Job, StoreError, health, order_ref, parse_order_ref, stamp};
 use crate::delivery::request::idempotency_key;
-use crate::engine::{Outcome, Update, decide};
+use crate::engine::{Decisions, Known, Outcome, Update, decide};
 use crate::identity;
 use crate::ingress::id_text;
+use crate::order::Event;
+use crate::report;
+use crate::rules::RuleSet;
 use crate::value::Value;
 
 /// What became of an update.
@@ -44,6 +49,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     let IngestRequest {
         channel,
         via,
+        topic,
         incoming,
         payload,
         received_at,
@@ -108,8 +114,8 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     let insert_update = |status: &str| -> rusqlite::Result<i64> {
         conn.prepare_cached(
             "INSERT INTO updates (channel, event_id, event, occurred_at, received_at, order_id,
-                                  external_id, status, payload, via)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                  external_id, status, payload, via, topic)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
             channel,
@@ -121,7 +127,8 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
             external_id,
             status,
             payload,
-            via.as_str()
+            via.as_str(),
+            topic
         ])?;
         Ok(conn.last_insert_rowid())
     };
@@ -145,18 +152,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     }
 
     // What every channel has of this order, for echo suppression.
-    let mut known: Vec<(String, Value)> = Vec::new();
-    {
-        let mut stmt =
-            conn.prepare_cached("SELECT channel, body FROM known WHERE order_id = ?1")?;
-        let mut rows = stmt.query([order_id])?;
-        while let Some(row) = rows.next()? {
-            let body: String = row.get(1)?;
-            if let Ok(v) = Value::from_json(&body) {
-                known.push((row.get(0)?, v));
-            }
-        }
-    }
+    let known = known_of(conn, order_id)?;
     let known_refs: Vec<(&str, &Value)> = known.iter().map(|(c, v)| (c.as_str(), v)).collect();
     let update = Update {
         source: channel,
@@ -167,27 +163,126 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     let decided =
         decide(rules, &update, &known_refs).map_err(|e| StoreError::Decide(e.to_string()))?;
     set_known(conn, order_id, channel, &order.to_json())?;
+    note_order(
+        conn,
+        order_id,
+        channel,
+        external_id.as_deref(),
+        order,
+        &received,
+    )?;
     let status = if decided.ignored {
         "ignored"
     } else {
         "decided"
     };
     let update_id = insert_update(status)?;
+    let mut out = Recorded::default();
+    let cx = Context {
+        rules,
+        order_id,
+        update_id,
+        at: &received,
+        received_at: *received_at,
+        trigger: "update",
+    };
+    record_decisions(conn, &cx, &decided, &mut out)?;
+    if !decided.ignored {
+        release_drafts(conn, &cx, &update, &known_refs, &mut out)?;
+    }
+    Ok(Ingested::Stored {
+        update: update_id,
+        order: order_id,
+        status,
+        jobs: out.jobs,
+        outcomes: out.outcomes,
+    })
+}
 
-    let mut jobs = Vec::new();
-    let mut outcomes = Vec::with_capacity(decided.decisions.len());
+/// Where a set of decisions comes from.
+pub(super) struct Context<'a> {
+    pub rules: &'a RuleSet,
+    pub order_id: i64,
+    pub update_id: i64,
+    /// The stamp stored as `decided_at`.
+    pub at: &'a str,
+    /// When the update arrived (the deliveries' latency counts from here).
+    pub received_at: DateTime<Utc>,
+    /// `update`, `resync` or `draft`.
+    pub trigger: &'a str,
+}
+
+/// What recording decisions produced: the deliveries to hand over after the
+/// commit, and each decision's outcome for the metrics.
+#[derive(Default)]
+pub(super) struct Recorded {
+    pub jobs: Vec<Job>,
+    pub outcomes: Vec<(Arc<str>, &'static str)>,
+}
+
+/// What every channel has of an order: what it last sent, or what we last decided for it.
+pub(super) fn known_of(conn: &Connection, order_id: i64) -> rusqlite::Result<Vec<(String, Value)>> {
+    let mut known = Vec::new();
+    let mut stmt = conn.prepare_cached("SELECT channel, body FROM known WHERE order_id = ?1")?;
+    let mut rows = stmt.query([order_id])?;
+    while let Some(row) = rows.next()? {
+        let body: String = row.get(1)?;
+        if let Ok(v) = Value::from_json(&body) {
+            known.push((row.get(0)?, v));
+        }
+    }
+    Ok(known)
+}
+
+/// Keeps the order's name, first source and search text current.
+fn note_order(
+    conn: &Connection,
+    order_id: i64,
+    channel: &str,
+    external_id: Option<&str>,
+    order: &Value,
+    at: &str,
+) -> rusqlite::Result<()> {
+    let name = order.get("name").and_then(Value::as_str);
+    let email = order
+        .get_path("customer.email")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let words = format!(
+        "{} {} {}",
+        name.unwrap_or(""),
+        external_id.unwrap_or(""),
+        email
+    )
+    .to_lowercase();
+    let words = words.split_whitespace().collect::<Vec<_>>().join(" ");
+    conn.prepare_cached(
+        "UPDATE orders SET updated_at = ?2, name = coalesce(name, ?3), source = coalesce(source, ?4),
+             search = CASE WHEN ?5 = '' OR instr(search, ?5) > 0 THEN search
+                           ELSE ltrim(search || ' ' || ?5) END
+         WHERE id = ?1",
+    )?
+    .execute(params![order_id, at, name, channel, words])?;
+    Ok(())
+}
+
+/// Stores one decision per destination, the deliveries of `deliver` ones,
+/// and their Order Health rows.
+pub(super) fn record_decisions(
+    conn: &Connection,
+    cx: &Context,
+    decided: &Decisions,
+    out: &mut Recorded,
+) -> Result<(), StoreError> {
+    let order_id = cx.order_id;
+    let channel: &str = &decided.source;
     for d in &decided.decisions {
-        outcomes.push((d.destination.clone(), d.outcome.kind()));
+        out.outcomes.push((d.destination.clone(), d.outcome.kind()));
         let mut body = None;
         let mut decided_json = None;
         let mut dest_external = None;
         if let (Outcome::Deliver | Outcome::Draft(_), Some(o)) = (&d.outcome, &d.order) {
-            dest_external = conn
-                .prepare_cached(
-                    "SELECT external_id FROM links WHERE order_id = ?1 AND channel = ?2 ORDER BY rowid LIMIT 1",
-                )?
-                .query_row(params![order_id, &*d.destination], |r| r.get::<_, String>(0))
-                .optional()?;
+            dest_external = destination_id(conn, order_id, &d.destination)?;
             // What ordersync creates carries its id, so the echo joins this order.
             let plain = o.to_json();
             body = Some(if dest_external.is_none() {
@@ -197,74 +292,184 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
             });
             decided_json = Some(plain);
         }
+        let detail = d.outcome.to_string();
+        let why = report::why(cx.rules, decided, d);
         conn.prepare_cached(
             "INSERT INTO decisions (update_id, order_id, destination, outcome, detail, rules_version,
-                                    body, changes, trace, decided_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                    body, changes, trace, decided_at, why, trigger)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?
         .execute(params![
-            update_id,
+            cx.update_id,
             order_id,
             &*d.destination,
             d.outcome.kind(),
-            d.outcome.to_string(),
+            detail,
             &*decided.rules_version,
             body,
             to_json(&d.changes),
             to_json(&d.trace),
-            received
+            cx.at,
+            why,
+            cx.trigger
         ])?;
         let decision_id = conn.last_insert_rowid();
-        if d.outcome != Outcome::Deliver {
+        let mut delivery_id = None;
+        if d.outcome == Outcome::Deliver {
+            let body = body.unwrap_or_default();
+            set_known(
+                conn,
+                order_id,
+                &d.destination,
+                decided_json.as_deref().unwrap_or(&body),
+            )?;
+            let job = insert_delivery(
+                conn,
+                &NewDelivery {
+                    decision_id,
+                    order_id,
+                    destination: d.destination.clone(),
+                    source: decided.source.clone(),
+                    event: decided.event,
+                    rules_version: decided.rules_version.clone(),
+                    body,
+                    external_id: dest_external,
+                    at: cx.at,
+                    received_at: cx.received_at,
+                },
+            )?;
+            delivery_id = Some(job.delivery_id);
+            out.jobs.push(job);
+        }
+        health::on_decision(
+            conn,
+            &health::Decided {
+                order_id,
+                destination: &d.destination,
+                source: channel,
+                outcome: d.outcome.kind(),
+                decision_id,
+                delivery_id,
+                detail: &detail,
+                at: cx.at,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Drafts of this order still held for a destination whose decision for this
+/// update did not replace them (it skipped: a supplier that takes `created`
+/// but not `updated`): each is decided again as its own event with this
+/// update's order, and delivered once nothing required is missing (SPEC 6.5:
+/// released by itself when a later update supplies the fields).
+fn release_drafts(
+    conn: &Connection,
+    cx: &Context,
+    update: &Update,
+    known: Known,
+    out: &mut Recorded,
+) -> Result<(), StoreError> {
+    let held: Vec<(String, String)> = conn
+        .prepare_cached(
+            "SELECT h.destination, u.event FROM health h
+             JOIN decisions c ON c.id = h.decision_id JOIN updates u ON u.id = c.update_id
+             WHERE h.order_id = ?1 AND h.status = 'draft'",
+        )?
+        .query_map([cx.order_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (destination, event) in held {
+        let Ok(event) = event.parse::<Event>() else {
+            continue;
+        };
+        let again = Update { event, ..*update };
+        let mut decided =
+            decide(cx.rules, &again, known).map_err(|e| StoreError::Decide(e.to_string()))?;
+        decided
+            .decisions
+            .retain(|d| &*d.destination == destination.as_str() && d.outcome == Outcome::Deliver);
+        if decided.decisions.is_empty() {
             continue;
         }
-        let body = body.unwrap_or_default();
-        set_known(
+        record_decisions(
             conn,
-            order_id,
-            &d.destination,
-            decided_json.as_deref().unwrap_or(&body),
+            &Context {
+                trigger: "draft",
+                ..*cx
+            },
+            &decided,
+            out,
         )?;
-        let key = idempotency_key(&order_ref(order_id), &d.destination, decision_id as u64);
-        conn.prepare_cached(
-            "INSERT INTO deliveries (decision_id, order_id, destination, source, event,
-                                     idempotency_key, status, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
-        )?
-        .execute(params![
-            decision_id,
-            order_id,
-            &*d.destination,
-            channel,
-            incoming.event.as_str(),
-            key,
-            received
-        ])?;
-        jobs.push(Job {
-            delivery_id: conn.last_insert_rowid(),
-            order_id,
-            destination: d.destination.clone(),
-            source: decided.source.clone(),
-            event: incoming.event,
-            rules_version: decided.rules_version.clone(),
-            order_json: Arc::from(body),
-            external_id: dest_external,
-            idempotency_key: Arc::from(key),
-            attempts: 0,
-            not_before: None,
-            received_at: *received_at,
-        });
     }
-    Ok(Ingested::Stored {
-        update: update_id,
-        order: order_id,
-        status,
-        jobs,
-        outcomes,
+    Ok(())
+}
+
+/// The destination's own id for an order, if known.
+pub(super) fn destination_id(
+    conn: &Connection,
+    order_id: i64,
+    destination: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT external_id FROM links WHERE order_id = ?1 AND channel = ?2 ORDER BY rowid LIMIT 1",
+    )?
+    .query_row(params![order_id, destination], |r| r.get::<_, String>(0))
+    .optional()
+}
+
+/// A `deliver` decision's hand-over, about to be stored.
+pub(super) struct NewDelivery<'a> {
+    pub decision_id: i64,
+    pub order_id: i64,
+    pub destination: Arc<str>,
+    pub source: Arc<str>,
+    pub event: Event,
+    pub rules_version: Arc<str>,
+    pub body: String,
+    pub external_id: Option<String>,
+    pub at: &'a str,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Stores a pending delivery; answers the job for the dispatcher.
+pub(super) fn insert_delivery(conn: &Connection, n: &NewDelivery) -> rusqlite::Result<Job> {
+    let key = idempotency_key(&order_ref(n.order_id), &n.destination, n.decision_id as u64);
+    conn.prepare_cached(
+        "INSERT INTO deliveries (decision_id, order_id, destination, source, event,
+                                 idempotency_key, status, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+    )?
+    .execute(params![
+        n.decision_id,
+        n.order_id,
+        &*n.destination,
+        &*n.source,
+        n.event.as_str(),
+        key,
+        n.at
+    ])?;
+    Ok(Job {
+        delivery_id: conn.last_insert_rowid(),
+        order_id: n.order_id,
+        destination: n.destination.clone(),
+        source: n.source.clone(),
+        event: n.event,
+        rules_version: n.rules_version.clone(),
+        order_json: Arc::from(n.body.as_str()),
+        external_id: n.external_id.clone(),
+        idempotency_key: Arc::from(key),
+        attempts: 0,
+        not_before: None,
+        received_at: n.received_at,
     })
 }
 
-fn set_known(conn: &Connection, order_id: i64, channel: &str, body: &str) -> rusqlite::Result<()> {
+pub(super) fn set_known(
+    conn: &Connection,
+    order_id: i64,
+    channel: &str,
+    body: &str,
+) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO known (order_id, channel, body) VALUES (?1, ?2, ?3)
          ON CONFLICT (order_id, channel) DO UPDATE SET body = excluded.body",

@@ -10,8 +10,10 @@
 //! create its order, drop it as stale or a duplicate, decide it, and write the
 //! decisions and outgoing deliveries, all in the same transaction.
 
+pub mod health;
 mod housekeeping;
 mod ingest;
+pub mod orders;
 mod reader;
 mod schema;
 
@@ -50,6 +52,15 @@ pub enum StoreError {
     /// The writer thread has stopped.
     #[error("store: the writer has stopped")]
     Closed,
+    /// What an operator named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// What an operator asked cannot be done in the state things are in.
+    #[error("{0}")]
+    Conflict(String),
+    /// What an operator gave is not enough or not valid.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Opens (creating if needed) the database and brings its schema up to date.
@@ -259,6 +270,8 @@ pub struct IngestRequest {
     pub channel: Arc<str>,
     /// Webhook or poll.
     pub via: Via,
+    /// A Shopify webhook's `X-Shopify-Topic`, kept to read the payload again.
+    pub topic: Option<String>,
     /// What was read from the body.
     pub incoming: Incoming,
     /// The raw body, kept.
@@ -280,8 +293,12 @@ enum Op {
     PollState(String, oneshot::Sender<Result<PollState, StoreError>>),
     SavePoll(String, PollState, oneshot::Sender<Result<(), StoreError>>),
     Housekeep(Housekeeping, oneshot::Sender<Result<Pruned, StoreError>>),
+    Admin(AdminOp, oneshot::Sender<Result<orders::Done, StoreError>>),
     Ping(oneshot::Sender<Result<(), StoreError>>),
 }
+
+/// An operator's action, run by the writer inside its transaction.
+pub type AdminOp = Box<dyn FnOnce(&Connection) -> Result<orders::Done, StoreError> + Send>;
 
 /// A handle on the writer thread; cheap to clone. The thread ends when every
 /// handle is dropped, after committing what it was sent.
@@ -402,6 +419,15 @@ impl Writer {
         self.call(|r| Op::Housekeep(h, r)).await
     }
 
+    /// Runs an operator's action (see [`orders`]); its deliveries are handed
+    /// to the dispatcher once it has committed.
+    pub async fn admin(
+        &self,
+        op: impl FnOnce(&Connection) -> Result<orders::Done, StoreError> + Send + 'static,
+    ) -> Result<orders::Done, StoreError> {
+        self.call(|r| Op::Admin(Box::new(op), r)).await
+    }
+
     /// Answers once the writer has committed everything sent before it.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.call(Op::Ping).await
@@ -429,6 +455,10 @@ enum Done {
     Housekeep(
         oneshot::Sender<Result<Pruned, StoreError>>,
         Result<Pruned, StoreError>,
+    ),
+    Admin(
+        oneshot::Sender<Result<orders::Done, StoreError>>,
+        Result<orders::Done, StoreError>,
     ),
 }
 
@@ -483,6 +513,16 @@ fn run_groups(
                 }
                 Done::Housekeep(reply, result) => {
                     let _ = reply.send(committed_or(&committed, result));
+                }
+                Done::Admin(reply, result) => {
+                    let result = match committed_or(&committed, result) {
+                        Ok(mut done) => {
+                            new_jobs.append(&mut done.jobs);
+                            Ok(done)
+                        }
+                        Err(e) => Err(e),
+                    };
+                    let _ = reply.send(result);
                 }
             }
         }
@@ -551,6 +591,11 @@ fn commit_group(
                 let ok = r.is_ok();
                 (Done::Housekeep(reply, r), ok)
             }
+            Op::Admin(op, reply) => {
+                let r = op(&sp);
+                let ok = r.is_ok();
+                (Done::Admin(reply, r), ok)
+            }
             Op::Ping(reply) => (Done::Unit(reply, Ok(())), true),
         };
         if ok {
@@ -610,6 +655,15 @@ fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<()> {
         a.error,
         at
     ])?;
+    health::on_attempt(
+        conn,
+        a.order_id,
+        &a.destination,
+        a.delivery_id,
+        a.status.as_str(),
+        &attempt_detail(a),
+        &at,
+    )?;
     if let Some(id) = &a.linked_id {
         conn.prepare_cached(
             "INSERT INTO links (channel, external_id, order_id) VALUES (?1, ?2, ?3)
@@ -618,6 +672,30 @@ fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<()> {
         .execute(params![&*a.destination, id, a.order_id])?;
     }
     Ok(())
+}
+
+/// What Order Health says of a delivery after an attempt.
+fn attempt_detail(a: &Attempt) -> String {
+    let answer = match (a.http_status, &a.error) {
+        (Some(code), _) => {
+            let body = String::from_utf8_lossy(&a.response);
+            let body = body.trim();
+            if body.is_empty() || body == "{}" {
+                format!("{code}")
+            } else {
+                let short: String = body.chars().take(200).collect();
+                format!("{code} {short}")
+            }
+        }
+        (None, Some(e)) => e.clone(),
+        (None, None) => "no answer".to_string(),
+    };
+    match a.status {
+        DeliveryStatus::Delivered => format!("delivered: {answer}"),
+        DeliveryStatus::Rejected => format!("rejected: {answer}"),
+        DeliveryStatus::Dead => format!("dead: no attempts left; last: {answer}"),
+        DeliveryStatus::Pending => format!("retrying: {answer}"),
+    }
 }
 
 fn note_rules(conn: &Connection, rules: &RuleSet) -> rusqlite::Result<()> {
@@ -667,15 +745,24 @@ fn save_poll_state(conn: &Connection, channel: &str, s: &PollState) -> rusqlite:
 
 /// The deliveries still pending, oldest first, to resume after a restart.
 pub fn pending_jobs(conn: &Connection) -> Result<Vec<Job>, StoreError> {
-    let mut stmt = conn.prepare(
+    Ok(jobs_where(conn, "d.status = 'pending'", &[])?)
+}
+
+/// The deliveries matching `filter` (SQL over `deliveries d`), as jobs, oldest first.
+pub(crate) fn jobs_where(
+    conn: &Connection,
+    filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<Vec<Job>> {
+    let mut stmt = conn.prepare(&format!(
         "SELECT d.id, d.order_id, d.destination, d.source, d.event, c.rules_version, c.body,
                 (SELECT l.external_id FROM links l WHERE l.order_id = d.order_id AND l.channel = d.destination
                  ORDER BY l.rowid LIMIT 1),
                 d.idempotency_key, d.attempts, d.next_at, c.decided_at
          FROM deliveries d JOIN decisions c ON c.id = d.decision_id
-         WHERE d.status = 'pending' ORDER BY d.id",
-    )?;
-    let rows = stmt.query_map([], |r| {
+         WHERE {filter} ORDER BY d.id"
+    ))?;
+    let rows = stmt.query_map(args, |r| {
         let event: String = r.get(4)?;
         let event = event.parse::<Event>().map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
@@ -697,5 +784,5 @@ pub fn pending_jobs(conn: &Connection) -> Result<Vec<Job>, StoreError> {
             received_at: parse_stamp(&decided_at).unwrap_or_else(Utc::now),
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows.collect()
 }

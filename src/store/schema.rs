@@ -128,4 +128,40 @@ ALTER TABLE updates ADD COLUMN pruned_at TEXT;
 -- Set by housekeeping on a pending delivery with no progress for `--stuck-after`.
 ALTER TABLE deliveries ADD COLUMN stuck_at TEXT;
 "#,
+    r#"
+-- Order Health (SPEC 6.5): per order and destination, where the newest
+-- decision stands. status: pending | stuck | delivered | skipped | draft |
+-- error | rejected | dead. resolution: NULL (open) | resolved | ignored.
+CREATE TABLE health (
+    order_id    INTEGER NOT NULL,
+    destination TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    decision_id INTEGER NOT NULL,
+    delivery_id INTEGER,
+    detail      TEXT NOT NULL,
+    resolution  TEXT,
+    ignored     TEXT,                    -- the status an operator ignored: it does not reopen
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (order_id, destination)
+) WITHOUT ROWID;
+CREATE INDEX health_by_status ON health (status, updated_at);
+CREATE INDEX health_by_time ON health (updated_at);
+
+-- What the dashboard shows and searches: the order's name, the channel that
+-- first sent it, and a lower-case text of its names, ids and customer email.
+ALTER TABLE orders ADD COLUMN name TEXT;
+ALTER TABLE orders ADD COLUMN source TEXT;
+ALTER TABLE orders ADD COLUMN search TEXT NOT NULL DEFAULT '';
+ALTER TABLE orders ADD COLUMN updated_at TEXT;
+
+-- A Shopify webhook's topic, so its payload can be read again (re-sync, diff).
+ALTER TABLE updates ADD COLUMN topic TEXT;
+
+-- Why, in words, computed when decided; what made the decision (update,
+-- resync, draft); for drafts, when they were released.
+ALTER TABLE decisions ADD COLUMN why TEXT NOT NULL DEFAULT '';
+ALTER TABLE decisions ADD COLUMN trigger TEXT NOT NULL DEFAULT 'update';
+ALTER TABLE decisions ADD COLUMN released_at TEXT;
+"#,
 ];

@@ -1,0 +1,170 @@
+//! Order Health's table (SPEC 6.5), kept by the writer in the same
+//! transaction as what it reflects: per order and destination, where the
+//! newest decision stands, so the dashboard lists 100,000 orders by status
+//! from one index instead of working it out from the history.
+//!
+//! How a row moves:
+//! - a `deliver` decision makes it `pending` (and releases a draft it replaces);
+//!   the delivery's outcome then makes it `delivered`, `rejected` or `dead`,
+//!   and housekeeping `stuck` while it waits too long;
+//! - `draft` and `error` decisions replace whatever was there;
+//! - a `skip` replaces only a settled state (`delivered`, `skipped`): "no
+//!   change" after a rejected delivery must not hide the rejection;
+//! - an outcome of an older delivery than the row's is history, not news.
+//!
+//! Operators `resolve` a problem (it reopens when it happens again) or
+//! `ignore` it (the same kind of problem stays ignored on that row).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// The statuses that need an operator.
+pub const PROBLEMS: [&str; 5] = ["rejected", "dead", "error", "draft", "stuck"];
+
+/// Every status a row can have.
+pub const STATUSES: [&str; 8] = [
+    "rejected",
+    "dead",
+    "error",
+    "draft",
+    "stuck",
+    "pending",
+    "delivered",
+    "skipped",
+];
+
+/// A decision just stored.
+pub(super) struct Decided<'a> {
+    pub order_id: i64,
+    pub destination: &'a str,
+    pub source: &'a str,
+    /// `deliver`, `skip`, `draft` or `error`.
+    pub outcome: &'a str,
+    pub decision_id: i64,
+    pub delivery_id: Option<i64>,
+    pub detail: &'a str,
+    pub at: &'a str,
+}
+
+/// Updates the row for a new decision; answers the draft it released, if any.
+pub(super) fn on_decision(conn: &Connection, d: &Decided) -> rusqlite::Result<Option<i64>> {
+    let status = match d.outcome {
+        "deliver" => "pending",
+        "skip" => "skipped",
+        other => other,
+    };
+    let existing: Option<(String, i64, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT status, decision_id, ignored FROM health WHERE order_id = ?1 AND destination = ?2",
+        )?
+        .query_row(params![d.order_id, d.destination], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    if status == "skipped"
+        && let Some((old, ..)) = &existing
+        && !matches!(old.as_str(), "delivered" | "skipped")
+    {
+        return Ok(None);
+    }
+    let ignored = existing.as_ref().and_then(|(_, _, i)| i.clone());
+    let resolution = (ignored.as_deref() == Some(status)).then_some("ignored");
+    conn.prepare_cached(
+        "INSERT INTO health (order_id, destination, source, status, decision_id, delivery_id,
+                             detail, resolution, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (order_id, destination) DO UPDATE SET
+             source = excluded.source, status = excluded.status,
+             decision_id = excluded.decision_id, delivery_id = excluded.delivery_id,
+             detail = excluded.detail, resolution = excluded.resolution,
+             updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        d.order_id,
+        d.destination,
+        d.source,
+        status,
+        d.decision_id,
+        d.delivery_id,
+        d.detail,
+        resolution,
+        d.at
+    ])?;
+    let released = match existing {
+        Some((old, draft, _)) if old == "draft" && status != "draft" => Some(draft),
+        _ => None,
+    };
+    if let Some(draft) = released {
+        conn.prepare_cached("UPDATE decisions SET released_at = ?2 WHERE id = ?1")?
+            .execute(params![draft, d.at])?;
+    }
+    Ok(released)
+}
+
+/// Updates the row for a delivery's new status, if it is the row's delivery.
+pub(super) fn on_attempt(
+    conn: &Connection,
+    order_id: i64,
+    destination: &str,
+    delivery_id: i64,
+    status: &str,
+    detail: &str,
+    at: &str,
+) -> rusqlite::Result<()> {
+    // Still pending: the row stays `pending` (or `stuck`); only the detail moves.
+    let sql = if status == "pending" {
+        "UPDATE health SET detail = ?4, updated_at = ?5
+         WHERE order_id = ?1 AND destination = ?2 AND delivery_id = ?3"
+    } else {
+        "UPDATE health SET status = ?6, detail = ?4, updated_at = ?5,
+             resolution = CASE WHEN ignored = ?6 THEN 'ignored' ELSE NULL END
+         WHERE order_id = ?1 AND destination = ?2 AND delivery_id = ?3"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    if status == "pending" {
+        stmt.execute(params![order_id, destination, delivery_id, detail, at])?;
+    } else {
+        stmt.execute(params![
+            order_id,
+            destination,
+            delivery_id,
+            detail,
+            at,
+            status
+        ])?;
+    }
+    Ok(())
+}
+
+/// Rows whose delivery housekeeping just marked stuck (at `at`).
+pub(super) fn on_stuck(conn: &Connection, at: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE health SET status = 'stuck', updated_at = ?1,
+             resolution = CASE WHEN ignored = 'stuck' THEN 'ignored' ELSE NULL END
+         WHERE status = 'pending'
+           AND delivery_id IN (SELECT id FROM deliveries WHERE stuck_at = ?1)",
+    )?
+    .execute([at])
+}
+
+/// `resolve` or `ignore` the problem on one row; false when it has none open.
+pub(super) fn set_resolution(
+    conn: &Connection,
+    order_id: i64,
+    destination: &str,
+    resolution: &str,
+) -> rusqlite::Result<bool> {
+    // Ignoring remembers the kind of problem, so it stays ignored when it recurs;
+    // resolving forgets it, so a recurrence reopens.
+    let ignored = if resolution == "ignored" {
+        "status"
+    } else {
+        "NULL"
+    };
+    let sql = format!(
+        "UPDATE health SET resolution = ?3, ignored = {ignored}
+         WHERE order_id = ?1 AND destination = ?2 AND resolution IS DISTINCT FROM ?3
+           AND status IN ('rejected', 'dead', 'error', 'draft', 'stuck')"
+    );
+    let n = conn.execute(&sql, params![order_id, destination, resolution])?;
+    Ok(n > 0)
+}

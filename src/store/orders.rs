@@ -1,0 +1,681 @@
+//! Order Health (SPEC 6.5) in the store: the list and one order's timeline
+//! (reads, on [`Reader`](super::Reader) connections), and what operators do
+//! (retry, resolve, ignore, complete a draft, re-sync; writes, run by the
+//! writer through [`Writer::admin`](super::Writer::admin)).
+//!
+//! Reads answer JSON (`serde_json::Value`): the admin API sends it as it is,
+//! and the dashboard and the CLI render it, so the three cannot drift apart.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, params, types::Value as Sql};
+use serde_json::{Value as Json, json};
+
+use super::health::{self, PROBLEMS, STATUSES};
+use super::ingest::{self, Context, NewDelivery, Recorded};
+use super::{Job, StoreError, order_ref, parse_order_ref, stamp};
+use crate::engine::{self, Update};
+use crate::order::Event;
+use crate::rules::RuleSet;
+use crate::value::Value;
+
+/// What the order list shows.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    /// `problems` (default: every open problem), one status, `resolved`,
+    /// `ignored`, or `all`.
+    pub status: Option<String>,
+    /// Orders from or to this channel.
+    pub channel: Option<String>,
+    /// Text in the order's name, its ids in any channel, or the customer's email;
+    /// or `ord_N`.
+    pub q: Option<String>,
+    /// From 1.
+    pub page: u32,
+    /// Rows a page (at most 500).
+    pub limit: u32,
+}
+
+/// Why a filter was refused.
+pub fn check_status(status: &str) -> Result<(), String> {
+    let known = ["problems", "all", "resolved", "ignored"];
+    if known.contains(&status) || STATUSES.contains(&status) {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown status `{status}`; use problems, all, resolved, ignored, or one of {}",
+            STATUSES.join(", ")
+        ))
+    }
+}
+
+/// The rows of Order Health matching `f`, newest first, with counts per
+/// status and per channel of open problems.
+pub fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<Sql> = Vec::new();
+    let problems = PROBLEMS.map(|p| format!("'{p}'")).join(", ");
+    match f.status.as_deref().unwrap_or("problems") {
+        "problems" => clauses.push(format!("h.status IN ({problems}) AND h.resolution IS NULL")),
+        "all" => {}
+        r @ ("resolved" | "ignored") => {
+            clauses.push("h.resolution = ?".into());
+            args.push(Sql::Text(r.into()));
+        }
+        s if PROBLEMS.contains(&s) => {
+            clauses.push("h.status = ? AND h.resolution IS NULL".into());
+            args.push(Sql::Text(s.into()));
+        }
+        s => {
+            clauses.push("h.status = ?".into());
+            args.push(Sql::Text(s.into()));
+        }
+    }
+    if let Some(ch) = f.channel.as_deref().filter(|c| !c.is_empty()) {
+        clauses.push("(h.destination = ? OR h.source = ?)".into());
+        args.push(Sql::Text(ch.into()));
+        args.push(Sql::Text(ch.into()));
+    }
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        match parse_order_ref(q) {
+            Some(id) => {
+                clauses.push("h.order_id = ?".into());
+                args.push(Sql::Integer(id));
+            }
+            None => {
+                let escaped = q
+                    .to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                clauses.push("o.search LIKE ? ESCAPE '\\'".into());
+                args.push(Sql::Text(format!("%{escaped}%")));
+            }
+        }
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let limit = f.limit.clamp(1, 500);
+    let page = f.page.max(1);
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM health h JOIN orders o ON o.id = h.order_id {filter}"),
+        rusqlite::params_from_iter(args.iter()),
+        |r| r.get(0),
+    )?;
+    let mut page_args = args.clone();
+    page_args.push(Sql::Integer(limit as i64));
+    page_args.push(Sql::Integer(((page - 1) * limit) as i64));
+    let mut stmt = conn.prepare(&format!(
+        "SELECT h.order_id, o.name, o.source, h.destination, h.status, h.detail, h.resolution,
+                h.updated_at, h.decision_id, h.delivery_id
+         FROM health h JOIN orders o ON o.id = h.order_id {filter}
+         ORDER BY h.updated_at DESC, h.order_id DESC LIMIT ? OFFSET ?"
+    ))?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(page_args.iter()), |r| {
+            Ok(json!({
+                "order": order_ref(r.get(0)?),
+                "name": r.get::<_, Option<String>>(1)?,
+                "source": r.get::<_, Option<String>>(2)?,
+                "destination": r.get::<_, String>(3)?,
+                "status": r.get::<_, String>(4)?,
+                "detail": r.get::<_, String>(5)?,
+                "resolution": r.get::<_, Option<String>>(6)?,
+                "updated_at": r.get::<_, String>(7)?,
+                "decision": r.get::<_, i64>(8)?,
+                "delivery": r.get::<_, Option<i64>>(9)?,
+            }))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({
+        "rows": rows,
+        "total": total,
+        "page": page,
+        "limit": limit,
+        "counts": counts(conn)?,
+    }))
+}
+
+/// Open rows per status, resolved and ignored ones, and open problems per channel.
+fn counts(conn: &Connection) -> rusqlite::Result<Json> {
+    let mut by_status = serde_json::Map::new();
+    for s in STATUSES.iter().chain(["resolved", "ignored"].iter()) {
+        by_status.insert(s.to_string(), json!(0));
+    }
+    let mut stmt = conn
+        .prepare_cached("SELECT coalesce(resolution, status), count(*) FROM health GROUP BY 1")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        by_status.insert(r.get(0)?, json!(r.get::<_, i64>(1)?));
+    }
+    let problems = PROBLEMS.map(|p| format!("'{p}'")).join(", ");
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT destination, count(*) FROM health
+         WHERE status IN ({problems}) AND resolution IS NULL GROUP BY destination ORDER BY destination"
+    ))?;
+    let mut by_channel = serde_json::Map::new();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        by_channel.insert(r.get(0)?, json!(r.get::<_, i64>(1)?));
+    }
+    Ok(json!({ "status": by_status, "problems_by_destination": by_channel }))
+}
+
+/// One order's timeline: every update received (with its raw payload), each
+/// decision with its trace and rules version, each delivery with the request
+/// it sends and every attempt's response. `None` if there is no such order.
+pub fn timeline(conn: &Connection, order_id: i64) -> rusqlite::Result<Option<Json>> {
+    let order = conn
+        .query_row(
+            "SELECT created_at, name, source, updated_at FROM orders WHERE id = ?1",
+            [order_id],
+            |r| {
+                Ok(json!({
+                    "id": order_ref(order_id),
+                    "created_at": r.get::<_, String>(0)?,
+                    "name": r.get::<_, Option<String>>(1)?,
+                    "source": r.get::<_, Option<String>>(2)?,
+                    "updated_at": r.get::<_, Option<String>>(3)?,
+                }))
+            },
+        )
+        .optional()?;
+    let Some(mut order) = order else {
+        return Ok(None);
+    };
+    let links = conn
+        .prepare("SELECT channel, external_id FROM links WHERE order_id = ?1 ORDER BY rowid")?
+        .query_map([order_id], |r| {
+            Ok(json!({"channel": r.get::<_, String>(0)?, "external_id": r.get::<_, String>(1)?}))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let health = conn
+        .prepare(
+            "SELECT destination, source, status, detail, resolution, decision_id, delivery_id, updated_at
+             FROM health WHERE order_id = ?1 ORDER BY destination",
+        )?
+        .query_map([order_id], |r| {
+            Ok(json!({
+                "destination": r.get::<_, String>(0)?,
+                "source": r.get::<_, String>(1)?,
+                "status": r.get::<_, String>(2)?,
+                "detail": r.get::<_, String>(3)?,
+                "resolution": r.get::<_, Option<String>>(4)?,
+                "decision": r.get::<_, i64>(5)?,
+                "delivery": r.get::<_, Option<i64>>(6)?,
+                "updated_at": r.get::<_, String>(7)?,
+            }))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut updates = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT id, channel, event_id, event, via, received_at, status, payload, pruned_at
+         FROM updates WHERE order_id = ?1 ORDER BY id",
+    )?;
+    let mut rows = stmt.query([order_id])?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let payload: Vec<u8> = r.get(7)?;
+        let pruned: Option<String> = r.get(8)?;
+        updates.push(json!({
+            "id": id,
+            "channel": r.get::<_, String>(1)?,
+            "event_id": r.get::<_, String>(2)?,
+            "event": r.get::<_, String>(3)?,
+            "via": r.get::<_, String>(4)?,
+            "received_at": r.get::<_, String>(5)?,
+            "status": r.get::<_, String>(6)?,
+            "payload": if pruned.is_some() { Json::Null } else { json!(String::from_utf8_lossy(&payload)) },
+            "pruned_at": pruned,
+            "decisions": decisions_of(conn, id)?,
+        }));
+    }
+    order["links"] = json!(links);
+    order["health"] = json!(health);
+    order["updates"] = json!(updates);
+    Ok(Some(order))
+}
+
+fn decisions_of(conn: &Connection, update_id: i64) -> rusqlite::Result<Vec<Json>> {
+    let mut out = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.id, c.destination, c.outcome, c.detail, c.why, c.rules_version, c.trigger,
+                c.changes, c.trace, c.decided_at, c.released_at, c.body,
+                d.id, d.status, d.attempts, d.idempotency_key, d.stuck_at, d.source, d.event
+         FROM decisions c LEFT JOIN deliveries d ON d.decision_id = c.id
+         WHERE c.update_id = ?1 ORDER BY c.id",
+    )?;
+    let mut rows = stmt.query([update_id])?;
+    while let Some(r) = rows.next()? {
+        let parse = |s: String| serde_json::from_str::<Json>(&s).unwrap_or(Json::Null);
+        let body: Option<String> = r.get(11)?;
+        let mut decision = json!({
+            "id": r.get::<_, i64>(0)?,
+            "destination": r.get::<_, String>(1)?,
+            "outcome": r.get::<_, String>(2)?,
+            "detail": r.get::<_, String>(3)?,
+            "why": r.get::<_, String>(4)?,
+            "rules_version": r.get::<_, String>(5)?,
+            "trigger": r.get::<_, String>(6)?,
+            "changes": parse(r.get(7)?),
+            "trace": parse(r.get(8)?),
+            "decided_at": r.get::<_, String>(9)?,
+            "released_at": r.get::<_, Option<String>>(10)?,
+            "order": body.clone().map(parse),
+            "delivery": Json::Null,
+        });
+        if let Some(delivery_id) = r.get::<_, Option<i64>>(12)? {
+            let attempts = attempts_of(conn, delivery_id)?;
+            let external = attempts
+                .first()
+                .and_then(|a| a["external_id"].as_str().map(str::to_string));
+            decision["delivery"] = json!({
+                "id": delivery_id,
+                "status": r.get::<_, String>(13)?,
+                "attempts": r.get::<_, i64>(14)?,
+                "idempotency_key": r.get::<_, String>(15)?,
+                "stuck_at": r.get::<_, Option<String>>(16)?,
+                "source": r.get::<_, String>(17)?,
+                "event": r.get::<_, String>(18)?,
+                "first_external_id": external,
+                "tries": attempts,
+            });
+        }
+        out.push(decision);
+    }
+    Ok(out)
+}
+
+fn attempts_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Vec<Json>> {
+    conn.prepare_cached(
+        "SELECT at, http_status, error, response, duration_ms, external_id
+         FROM attempts WHERE delivery_id = ?1 ORDER BY id",
+    )?
+    .query_map([delivery_id], |r| {
+        let response: Option<Vec<u8>> = r.get(3)?;
+        Ok(json!({
+            "at": r.get::<_, String>(0)?,
+            "http_status": r.get::<_, Option<i64>>(1)?,
+            "error": r.get::<_, Option<String>>(2)?,
+            "response": response.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            "duration_ms": r.get::<_, f64>(4)?,
+            "external_id": r.get::<_, Option<String>>(5)?,
+        }))
+    })?
+    .collect()
+}
+
+/// The webhook bodies that could not be read, newest first.
+pub fn quarantine(conn: &Connection, limit: u32) -> rusqlite::Result<Json> {
+    let rows = conn
+        .prepare(
+            "SELECT id, channel, received_at, reason, headers, body FROM quarantine
+             ORDER BY id DESC LIMIT ?1",
+        )?
+        .query_map([limit.clamp(1, 500)], |r| {
+            let headers: String = r.get(4)?;
+            let body: Vec<u8> = r.get(5)?;
+            Ok(json!({
+                "id": r.get::<_, i64>(0)?,
+                "channel": r.get::<_, String>(1)?,
+                "received_at": r.get::<_, String>(2)?,
+                "reason": r.get::<_, String>(3)?,
+                "headers": serde_json::from_str::<Json>(&headers).unwrap_or(Json::Null),
+                "body": String::from_utf8_lossy(&body),
+            }))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({ "rows": rows }))
+}
+
+/// What an operator's action came to: its answer, and deliveries to hand over.
+#[derive(Debug, Default)]
+pub struct Done {
+    /// The answer, as JSON.
+    pub answer: Json,
+    /// New or retried deliveries, handed to the dispatcher after the commit.
+    pub jobs: Vec<Job>,
+}
+
+fn not_found(what: String) -> StoreError {
+    StoreError::NotFound(what)
+}
+
+/// Which order and destination a delivery belongs to, and its status.
+fn delivery_row(conn: &Connection, id: i64) -> Result<(i64, String, String), StoreError> {
+    conn.prepare_cached("SELECT order_id, destination, status FROM deliveries WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?
+        .ok_or_else(|| not_found(format!("no delivery {id}")))
+}
+
+fn health_delivery(
+    conn: &Connection,
+    order_id: i64,
+    destination: &str,
+) -> rusqlite::Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT delivery_id FROM health WHERE order_id = ?1 AND destination = ?2")?
+        .query_row(params![order_id, destination], |r| {
+            r.get::<_, Option<i64>>(0)
+        })
+        .optional()?
+        .flatten())
+}
+
+/// Sends a rejected or dead delivery again, with a fresh set of attempts and
+/// the same idempotency key. Only the newest delivery of its order and
+/// destination: an older one would overwrite a newer state.
+pub fn retry(conn: &Connection, id: i64) -> Result<Done, StoreError> {
+    let (order_id, destination, status) = delivery_row(conn, id)?;
+    if !matches!(status.as_str(), "rejected" | "dead") {
+        return Err(StoreError::Conflict(format!(
+            "delivery {id} is {status}; only rejected or dead deliveries are retried"
+        )));
+    }
+    if let Some(newest) = health_delivery(conn, order_id, &destination)?
+        && newest != id
+    {
+        return Err(StoreError::Conflict(format!(
+            "delivery {id} was superseded by delivery {newest} to {destination}; re-sync {} to send its newest state",
+            order_ref(order_id)
+        )));
+    }
+    let now = stamp(Utc::now());
+    conn.prepare_cached(
+        "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = NULL, updated_at = ?2
+         WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    conn.prepare_cached(
+        "UPDATE health SET status = 'pending', detail = 'retry requested by an operator',
+             resolution = NULL, updated_at = ?3
+         WHERE order_id = ?1 AND destination = ?2",
+    )?
+    .execute(params![order_id, destination, now])?;
+    let jobs = super::jobs_where(conn, "d.id = ?1", &[&id])?;
+    Ok(Done {
+        answer: json!({ "delivery": id, "status": "pending" }),
+        jobs,
+    })
+}
+
+/// The problem a delivery or a decision stands for: `resolved` or `ignored`.
+pub fn resolve(
+    conn: &Connection,
+    what: Target,
+    id: i64,
+    resolution: &str,
+) -> Result<Done, StoreError> {
+    let (order_id, destination) = match what {
+        Target::Delivery => {
+            let (o, d, _) = delivery_row(conn, id)?;
+            (o, d)
+        }
+        Target::Decision => conn
+            .prepare_cached("SELECT order_id, destination FROM decisions WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or_else(|| not_found(format!("no decision {id}")))?,
+    };
+    if !health::set_resolution(conn, order_id, &destination, resolution)? {
+        return Err(StoreError::Conflict(format!(
+            "{} has no open problem at {destination}",
+            order_ref(order_id)
+        )));
+    }
+    Ok(Done {
+        answer: json!({ "order": order_ref(order_id), "destination": destination, "resolution": resolution }),
+        jobs: Vec::new(),
+    })
+}
+
+/// What `resolve` acts on.
+#[derive(Clone, Copy, Debug)]
+pub enum Target {
+    /// A delivery id (rejected, dead, stuck).
+    Delivery,
+    /// A decision id (error, draft).
+    Decision,
+}
+
+/// Fills a draft's missing fields and delivers it, if nothing required is
+/// still empty under the current rules.
+pub fn complete_draft(
+    conn: &Connection,
+    rules: &RuleSet,
+    id: i64,
+    set: &[(String, Value)],
+) -> Result<Done, StoreError> {
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+    );
+    let row: Option<Row> = conn
+        .prepare_cached(
+            "SELECT c.order_id, c.update_id, c.destination, c.outcome, c.body, c.released_at,
+                    u.channel, u.event
+             FROM decisions c JOIN updates u ON u.id = c.update_id WHERE c.id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
+        .optional()?;
+    let (order_id, update_id, destination, outcome, body, released, source, event) =
+        row.ok_or_else(|| not_found(format!("no draft {id}")))?;
+    if outcome != "draft" {
+        return Err(StoreError::Conflict(format!(
+            "decision {id} is not a draft"
+        )));
+    }
+    if released.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "draft {id} was already released"
+        )));
+    }
+    let mut order = body
+        .as_deref()
+        .and_then(|b| Value::from_json(b).ok())
+        .ok_or_else(|| StoreError::Conflict(format!("draft {id} has no order to complete")))?;
+    for (field, value) in set {
+        let path: Vec<&str> = field.split('.').collect();
+        order.set_path(&path, value.clone());
+    }
+    let deliver = rules
+        .channel(&destination)
+        .and_then(|c| c.deliver.as_ref())
+        .ok_or_else(|| {
+            StoreError::Conflict(format!(
+                "`{destination}` takes no deliveries in rules {}",
+                rules.version
+            ))
+        })?;
+    let missing: Vec<&str> = deliver
+        .require
+        .iter()
+        .filter(|p| order.get_path(p).is_none_or(Value::is_empty))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(StoreError::Invalid(format!(
+            "still missing: {}",
+            missing.join(", ")
+        )));
+    }
+    let event: Event = event.parse().map_err(|e: String| StoreError::Conflict(e))?;
+    let now = Utc::now();
+    let at = stamp(now);
+    let fields: Vec<&str> = set.iter().map(|(f, _)| f.as_str()).collect();
+    let changes: Vec<Json> = set
+        .iter()
+        .map(|(f, v)| json!({"field": f, "before": null, "after": v}))
+        .collect();
+    let body = order.to_json();
+    conn.prepare_cached(
+        "INSERT INTO decisions (update_id, order_id, destination, outcome, detail, rules_version,
+                                body, changes, trace, decided_at, why, trigger)
+         VALUES (?1, ?2, ?3, 'deliver', 'deliver', ?4, ?5, ?6, '[]', ?7, ?8, 'draft')",
+    )?
+    .execute(params![
+        update_id,
+        order_id,
+        destination,
+        &*rules.version,
+        body,
+        Json::Array(changes).to_string(),
+        at,
+        format!(
+            "draft {id} completed by an operator: {} set",
+            fields.join(", ")
+        )
+    ])?;
+    let decision_id = conn.last_insert_rowid();
+    ingest::set_known(conn, order_id, &destination, &body)?;
+    let job = ingest::insert_delivery(
+        conn,
+        &NewDelivery {
+            decision_id,
+            order_id,
+            destination: Arc::from(destination.as_str()),
+            source: Arc::from(source.as_str()),
+            event,
+            rules_version: rules.version.clone(),
+            body,
+            external_id: ingest::destination_id(conn, order_id, &destination)?,
+            at: &at,
+            received_at: now,
+        },
+    )?;
+    health::on_decision(
+        conn,
+        &health::Decided {
+            order_id,
+            destination: &destination,
+            source: &source,
+            outcome: "deliver",
+            decision_id,
+            delivery_id: Some(job.delivery_id),
+            detail: "deliver",
+            at: &at,
+        },
+    )?;
+    Ok(Done {
+        answer: json!({
+            "draft": id, "decision": decision_id, "delivery": job.delivery_id, "status": "pending",
+        }),
+        jobs: vec![job],
+    })
+}
+
+/// Decides the order's newest update again with the rules in force and
+/// delivers every `deliver`, even when the destination already has it.
+pub fn resync(conn: &Connection, rules: &RuleSet, order_id: i64) -> Result<Done, StoreError> {
+    type Row = (
+        i64,
+        String,
+        String,
+        Vec<u8>,
+        Option<String>,
+        String,
+        Option<String>,
+    );
+    let row: Option<Row> = conn
+        .prepare_cached(
+            "SELECT id, channel, event_id, payload, topic, via, pruned_at FROM updates
+             WHERE order_id = ?1 AND status != 'stale' ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([order_id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .optional()?;
+    let (update_id, channel, event_id, payload, topic, via, pruned) =
+        row.ok_or_else(|| not_found(format!("no order {}", order_ref(order_id))))?;
+    if pruned.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "update {update_id}'s payload was pruned by retention"
+        )));
+    }
+    let ch = rules.channel(&channel).ok_or_else(|| {
+        StoreError::Conflict(format!(
+            "`{channel}` is not a channel in rules {}",
+            rules.version
+        ))
+    })?;
+    let polled = via == "poll";
+    let format = if polled {
+        ch.poll.as_ref().map(|p| p.format)
+    } else {
+        ch.webhook.as_ref().map(|w| w.format)
+    }
+    .unwrap_or(crate::rules::Format::Ordersync);
+    let incoming = crate::ingress::reread(format, polled, topic.as_deref(), &event_id, &payload)
+        .map_err(|e| {
+            StoreError::Conflict(format!("update {update_id} cannot be read again: {e}"))
+        })?;
+    let now = Utc::now();
+    let update = Update {
+        source: &channel,
+        event: incoming.event,
+        order: &incoming.order,
+        now,
+    };
+    // Nothing is "already there": every `deliver` is sent.
+    let decided =
+        engine::decide(rules, &update, &[]).map_err(|e| StoreError::Decide(e.to_string()))?;
+    let at = stamp(now);
+    let mut out = Recorded::default();
+    ingest::record_decisions(
+        conn,
+        &Context {
+            rules,
+            order_id,
+            update_id,
+            at: &at,
+            received_at: now,
+            trigger: "resync",
+        },
+        &decided,
+        &mut out,
+    )?;
+    let decisions: Vec<Json> = decided
+        .decisions
+        .iter()
+        .map(|d| json!({"destination": &*d.destination, "outcome": d.outcome.to_string()}))
+        .collect();
+    Ok(Done {
+        answer: json!({
+            "order": order_ref(order_id),
+            "update": update_id,
+            "rules_version": &*rules.version,
+            "decisions": decisions,
+        }),
+        jobs: out.jobs,
+    })
+}

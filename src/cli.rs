@@ -63,6 +63,14 @@ pub enum Command {
         #[command(flatten)]
         admin: Admin,
     },
+    /// Order Health from the shell: list problems, show a timeline, act on it.
+    Orders {
+        #[command(flatten)]
+        admin: Admin,
+        /// What to do.
+        #[command(subcommand)]
+        command: OrdersCommand,
+    },
     /// Validate a rules file or directory; list every error; exit 1 if any.
     Check {
         /// The rules file or directory.
@@ -99,6 +107,75 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `ordersync orders ...`: each runs against the daemon's admin API.
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// Orders by Order Health status (default: every open problem), newest first.
+    List {
+        /// problems, all, resolved, ignored, rejected, dead, error, draft, stuck, pending,
+        /// delivered or skipped.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only orders from or to this channel.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Text in the order's name, its ids in any channel or the customer's email; or ord_N.
+        #[arg(long, short)]
+        query: Option<String>,
+        /// The page, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        /// Rows a page.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One order's timeline: updates, decisions with their traces, deliveries and answers.
+    Show {
+        /// The order (`ord_5` or `5`).
+        order: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a rejected or dead delivery again (same idempotency key).
+    Retry {
+        /// The delivery id.
+        delivery: i64,
+    },
+    /// Decide the order's newest update again with the rules in force, and deliver it even if unchanged.
+    Resync {
+        /// The order (`ord_5` or `5`).
+        order: String,
+    },
+    /// Mark a problem resolved: it reopens if it happens again.
+    Resolve {
+        /// The delivery id (or, with --decision, the decision id of an error or draft).
+        id: i64,
+        /// The id is a decision's.
+        #[arg(long)]
+        decision: bool,
+    },
+    /// Ignore a problem: the same problem on that order and destination stays ignored.
+    Ignore {
+        /// The delivery id (or, with --decision, the decision id of an error or draft).
+        id: i64,
+        /// The id is a decision's.
+        #[arg(long)]
+        decision: bool,
+    },
+    /// Fill a draft's missing fields and deliver it.
+    Complete {
+        /// The draft's decision id.
+        draft: i64,
+        /// `field=value`; the value is read as JSON when it is JSON (12.5, true, "x"), else as text.
+        #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+        set: Vec<String>,
     },
 }
 

@@ -1,6 +1,7 @@
 //! The `ordersync` binary: parse the command line, call into the library, map
 //! results to exit codes (0 ok, 1 rejected rules or failed tests, 2 bad usage).
 
+mod admin;
 mod cli;
 
 use std::io::Read as _;
@@ -25,91 +26,6 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
-    }
-}
-
-/// The admin token: from `--admin-token-file`/`--token-file`, else
-/// `ORDERSYNC_ADMIN_TOKEN`, else the systemd credential `admin-token`.
-fn admin_token(file: Option<&Path>) -> anyhow::Result<Option<String>> {
-    let from_file = |path: &Path| -> anyhow::Result<String> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the admin token file `{}`", path.display()))?;
-        let token = text.trim().to_string();
-        if token.is_empty() {
-            bail!("the admin token file `{}` is empty", path.display());
-        }
-        Ok(token)
-    };
-    if let Some(path) = file {
-        return from_file(path).map(Some);
-    }
-    if let Ok(token) = std::env::var("ORDERSYNC_ADMIN_TOKEN")
-        && !token.trim().is_empty()
-    {
-        return Ok(Some(token.trim().to_string()));
-    }
-    if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
-        let path = Path::new(&dir).join("admin-token");
-        if path.exists() {
-            return from_file(&path).map(Some);
-        }
-    }
-    Ok(None)
-}
-
-/// `ordersync reload`: the daemon's answer, as an exit code.
-fn reload(admin: &cli::Admin) -> anyhow::Result<ExitCode> {
-    let token = admin_token(admin.token_file.as_deref())?;
-    let url = format!("{}/api/rules/reload", admin.url.trim_end_matches('/'));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
-    let (status, body) = runtime.block_on(async {
-        let mut req = reqwest::Client::new()
-            .post(&url)
-            .timeout(std::time::Duration::from_secs(60));
-        if let Some(token) = &token {
-            req = req.bearer_auth(token);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the daemon at {}", admin.url))?;
-        let status = resp.status().as_u16();
-        let text = resp
-            .text()
-            .await
-            .context("the daemon's answer was cut off")?;
-        anyhow::Ok((status, text))
-    })?;
-    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    let field = |k: &str| json.get(k).and_then(|v| v.as_str()).unwrap_or("");
-    match (status, field("outcome")) {
-        (200, "applied") => {
-            println!("rules reloaded: version {} is in force", field("version"));
-            Ok(ExitCode::SUCCESS)
-        }
-        (200, "unchanged") => {
-            println!(
-                "rules unchanged: version {} is already in force",
-                field("version")
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        (422, _) => {
-            eprint!("{}", field("errors"));
-            eprintln!(
-                "error: the daemon refused the new rules; version {} keeps routing",
-                field("version")
-            );
-            Ok(ExitCode::from(1))
-        }
-        (401, _) => bail!(
-            "the daemon refused the request: {} (give the token with --token-file or ORDERSYNC_ADMIN_TOKEN)",
-            field("error")
-        ),
-        _ => bail!("the daemon answered {status}: {body}"),
     }
 }
 
@@ -152,7 +68,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stuck_after,
             housekeeping_schedule,
         } => {
-            let admin_token = admin_token(admin_token_file.as_deref())?;
+            let admin_token = admin::token(admin_token_file.as_deref())?;
             if admin_token.is_none() && !listen.ip().is_loopback() {
                 bail!(
                     "refusing to listen on {listen} without an admin token: the admin API and \
@@ -193,7 +109,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Reload { admin } => reload(&admin),
+        Command::Reload { admin } => admin::reload(&admin),
+        Command::Orders { admin, command } => admin::orders(&admin, &command),
         Command::Check { path, json } => {
             let Some(rules) = load_or_report(&path, json) else {
                 return Ok(ExitCode::from(1));

@@ -477,3 +477,117 @@ async fn every_admin_endpoint_needs_the_token_and_the_quarantine_is_listed() {
     let (status, body) = api.call("GET", "/api/orders/ord_404", None).await;
     assert_eq!((status, body), (404, json!({"error": "no order ord_404"})));
 }
+
+/// `ordersync orders ...` against the daemon; answers (exit code, stdout, stderr).
+fn cli(api: &Api, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordersync"))
+        .args(["orders", "--url", &api.daemon.base])
+        .args(args)
+        .env("ORDERSYNC_ADMIN_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Blanks RFC 3339 times, which change from run to run.
+fn untimed(text: &str) -> String {
+    regex::Regex::new(r"\d{4}-\d\d-\d\dT[\d:.]+Z?")
+        .unwrap()
+        .replace_all(text, "<time>")
+        .into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_lists_shows_and_acts_on_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let api = start(dir.path(), &mock).await;
+    api.send("shop", "s1", "created", store_order("5001", None))
+        .await;
+    api.rows("status=draft", 1).await;
+    let (code, out, err) = cli(&api, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        untimed(&out),
+        "ORDER  NAME   ROUTE             STATUS  DETAIL                         UPDATED\n\
+         ord_1  #5001  shop -> supplier  draft   draft: missing invoice_number  <time>\n\
+         page 1 of 1, 1 in all\n\
+         open problems: 1 draft\n"
+    );
+    let (_, out, _) = cli(
+        &api,
+        &["list", "--status", "delivered", "--channel", "amazon"],
+    );
+    assert_eq!(
+        out,
+        "no orders match\npage 1 of 1, 0 in all\nopen problems: 1 draft\n"
+    );
+    let (code, _, err) = cli(&api, &["list", "--status", "nope"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: unknown status `nope`; use problems"),
+        "{err}"
+    );
+
+    let (code, out, _) = cli(&api, &["show", "ord_1"]);
+    assert_eq!(code, 0);
+    let out = untimed(&out);
+    for line in [
+        "ord_1 #5001  from shop  created <time>",
+        "ids: shop 5001",
+        "supplier: draft: draft: missing invoice_number",
+        "update 1 <time> created from shop by webhook (s1): decided",
+        "  -> supplier: draft: missing invoice_number (decision 2, rules ",
+        "     why: held for supplier: required field `invoice_number` is empty",
+        "  -> amazon: skip: event created is not accepted (decision 1, rules ",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(line)),
+            "{line:?} in\n{out}"
+        );
+    }
+    let (code, out, _) = cli(&api, &["show", "ord_1", "--json"]);
+    assert_eq!(code, 0);
+    let json: Json = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["id"], "ord_1");
+
+    let (code, out, err) = cli(&api, &["complete", "2", "--set", "invoice_number=INV-9"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "draft 2 completed: delivery 1 is pending\n"),
+        "{err}"
+    );
+    let got = mock.wait_for("/supplier/orders", 1, WAIT).await;
+    assert_eq!(got[0].body["order"]["invoice_number"], "INV-9");
+    let (code, _, err) = cli(&api, &["complete", "2", "--set", "invoice_number=INV-9"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "error: draft 2 was already released\n")
+    );
+    let (code, out, _) = cli(&api, &["resync", "ord_1"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("ord_1 re-synced with rules "), "{out}");
+    // Re-sync reads the source's data again, which still lacks the field the
+    // operator filled in: held again.
+    assert!(
+        out.ends_with(
+            ":\n  amazon: skip: event created is not accepted\n  supplier: draft: missing invoice_number\n"
+        ),
+        "{out}"
+    );
+    let (code, _, err) = cli(&api, &["retry", "1"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: delivery 1 is "), "{err}");
+    let (code, _, err) = cli(&api, &["show", "ord_9"]);
+    assert_eq!((code, err.as_str()), (1, "error: no order ord_9\n"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordersync"))
+        .args(["orders", "--url", &api.daemon.base, "list"])
+        .env_remove("ORDERSYNC_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::poll::Poller;
 use super::reload::Reloader;
-use super::{Live, api};
+use super::{Live, api, dashboard};
 use crate::ingress::{self, signature};
 use crate::store::{IngestRequest, Ingested, Quarantined, Reader, Via, Writer};
 
@@ -45,6 +45,7 @@ pub fn router(state: State) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api::router(state.clone()))
+        .merge(dashboard::router(state.clone()))
         .with_state(state)
 }
 

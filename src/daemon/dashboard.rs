@@ -1,0 +1,772 @@
+//! The Order Health dashboard (SPEC 6.5, 8) at `/`: server-rendered HTML with
+//! no external assets (it works offline), built from the same JSON the admin
+//! API answers. It asks for the admin token once and keeps a hash of it in an
+//! `HttpOnly`, `SameSite=Strict` session cookie (so no other site can post its
+//! forms); the buttons post forms and come back to the page with what
+//! happened.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::Value as Json;
+use sha2::{Digest as _, Sha256};
+
+use super::api::{ListQuery, order_id};
+use super::http::State;
+use crate::store::StoreError;
+use crate::store::orders::{self, Target};
+use crate::value::Value;
+
+type S = axum::extract::State<State>;
+
+const COOKIE: &str = "ordersync_session";
+
+/// The dashboard's pages and form actions.
+pub fn router(state: State) -> Router<State> {
+    let pages = Router::new()
+        .route("/", get(list))
+        .route("/orders/{id}", get(order))
+        .route("/ui/orders/{id}/resync", post(resync))
+        .route("/ui/deliveries/{id}/{action}", post(delivery_action))
+        .route("/ui/decisions/{id}/{action}", post(decision_action))
+        .route("/ui/drafts/{id}", post(complete_draft))
+        .route_layer(middleware::from_fn_with_state(state, signed_in));
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", get(logout))
+        .merge(pages)
+}
+
+/// The cookie's value: a hash of the token, so the token itself never sits in a cookie.
+fn session_value(token: &str) -> String {
+    let digest = Sha256::digest(format!("ordersync-session:{token}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+async fn signed_in(axum::extract::State(s): S, req: Request, next: Next) -> Response {
+    let Some(token) = &s.admin_token else {
+        return next.run(req).await;
+    };
+    let ok = cookie(&req, COOKIE).is_some_and(|v| {
+        crate::ingress::signature::same(v.as_bytes(), session_value(token).as_bytes())
+    });
+    if ok {
+        return next.run(req).await;
+    }
+    if req.method() == axum::http::Method::GET {
+        let next_path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        Redirect::to(&format!("/login?next={}", encode(&next_path))).into_response()
+    } else {
+        (StatusCode::UNAUTHORIZED, "sign in first").into_response()
+    }
+}
+
+async fn login_page(Query(q): Query<HashMap<String, String>>) -> Response {
+    login_form(q.get("next").map(String::as_str).unwrap_or("/"), None)
+}
+
+fn login_form(next: &str, problem: Option<&str>) -> Response {
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        r#"<main class="login"><h1>ordersync · Order Health</h1>
+<form method="post" action="/login">
+<label for="token">Admin token</label>
+<input type="password" id="token" name="token" autocomplete="current-password" autofocus>
+<input type="hidden" name="next" value="{}">
+<button type="submit" id="sign-in">Sign in</button>
+</form>{}</main>"#,
+        esc(next),
+        problem
+            .map(|p| format!(r#"<p class="flash failed" id="login-error">{}</p>"#, esc(p)))
+            .unwrap_or_default()
+    );
+    page("Sign in", &body)
+}
+
+async fn login(axum::extract::State(s): S, Form(f): Form<HashMap<String, String>>) -> Response {
+    let next = f
+        .get("next")
+        .filter(|n| n.starts_with('/') && !n.starts_with("//"))
+        .cloned()
+        .unwrap_or_else(|| "/".into());
+    let given = f.get("token").map(|t| t.trim()).unwrap_or("");
+    let Some(token) = &s.admin_token else {
+        return Redirect::to(&next).into_response();
+    };
+    if !crate::ingress::signature::same(given.as_bytes(), token.as_bytes()) {
+        let mut r = login_form(&next, Some("That is not this daemon's admin token."));
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        return r;
+    }
+    let mut r = Redirect::to(&next).into_response();
+    let value = format!(
+        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
+        session_value(token)
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&value) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn logout() -> Response {
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        header::HeaderValue::from_static("ordersync_session=; Path=/; Max-Age=0"),
+    );
+    r
+}
+
+/// The health list: counts per status and channel, filters, search, pages.
+async fn list(axum::extract::State(s): S, Query(q): Query<ListQuery>) -> Response {
+    let filter = match q.filter() {
+        Ok(f) => f,
+        Err(e) => return page_error(&s, StatusCode::BAD_REQUEST, &e),
+    };
+    let f = filter.clone();
+    let list = match s.reader.with(move |c| orders::list(c, &f)).await {
+        Ok(l) => l,
+        Err(e) => return page_error(&s, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let status = filter.status.clone().unwrap_or_else(|| "problems".into());
+    let mut b = String::new();
+    banner(&s, &mut b);
+    b.push_str(r#"<form class="filters" method="get" action="/" id="filters">"#);
+    let _ = write!(
+        b,
+        r#"<input type="search" name="q" id="q" placeholder="Order name, id or email" value="{}">"#,
+        esc(filter.q.as_deref().unwrap_or(""))
+    );
+    b.push_str(r#"<select name="status" id="status">"#);
+    for option in [
+        "problems",
+        "all",
+        "rejected",
+        "dead",
+        "error",
+        "draft",
+        "stuck",
+        "pending",
+        "delivered",
+        "skipped",
+        "resolved",
+        "ignored",
+    ] {
+        let _ = write!(
+            b,
+            r#"<option value="{option}"{}>{option}</option>"#,
+            if option == status { " selected" } else { "" }
+        );
+    }
+    b.push_str(
+        r#"</select><select name="channel" id="channel"><option value="">every channel</option>"#,
+    );
+    let rules = s.live.rules();
+    for ch in &rules.channels {
+        let selected = filter.channel.as_deref() == Some(&*ch.name);
+        let _ = write!(
+            b,
+            r#"<option value="{0}"{1}>{0}</option>"#,
+            esc(&ch.name),
+            if selected { " selected" } else { "" }
+        );
+    }
+    b.push_str(r#"</select><button type="submit" id="search">Search</button></form>"#);
+
+    let counts = &list["counts"]["status"];
+    b.push_str(r#"<nav class="counts" id="counts">"#);
+    for st in [
+        "rejected",
+        "dead",
+        "error",
+        "draft",
+        "stuck",
+        "pending",
+        "delivered",
+        "skipped",
+        "resolved",
+        "ignored",
+    ] {
+        let n = counts[st].as_i64().unwrap_or(0);
+        let _ = write!(
+            b,
+            r#"<a class="chip {st}{}" href="/?status={st}">{st} <b>{n}</b></a>"#,
+            if st == status { " current" } else { "" }
+        );
+    }
+    b.push_str("</nav>");
+    if let Some(by) = list["counts"]["problems_by_destination"].as_object()
+        && !by.is_empty()
+    {
+        b.push_str(r#"<p class="by-channel">Open problems by destination: "#);
+        let parts: Vec<String> = by
+            .iter()
+            .map(|(ch, n)| {
+                format!(
+                    r#"<a href="/?channel={0}">{0}</a> {1}"#,
+                    esc(ch),
+                    n.as_i64().unwrap_or(0)
+                )
+            })
+            .collect();
+        b.push_str(&parts.join(" · "));
+        b.push_str("</p>");
+    }
+    let rows = list["rows"].as_array().cloned().unwrap_or_default();
+    if rows.is_empty() {
+        b.push_str(r#"<p class="empty" id="no-orders">No orders match.</p>"#);
+    } else {
+        b.push_str(r#"<table class="orders" id="orders"><thead><tr><th>Order</th><th>Name</th><th>Route</th><th>Status</th><th>Detail</th><th>Updated</th></tr></thead><tbody>"#);
+        for r in &rows {
+            let order = text(r, "order");
+            let st = text(r, "status");
+            let resolution = r["resolution"]
+                .as_str()
+                .map(|x| format!(" <small>({x})</small>"))
+                .unwrap_or_default();
+            let _ = write!(
+                b,
+                r#"<tr><td><a href="/orders/{0}">{0}</a></td><td>{1}</td><td>{2} → {3}</td><td><span class="badge {4}">{4}</span>{5}</td><td>{6}</td><td>{7}</td></tr>"#,
+                esc(order),
+                esc(text(r, "name")),
+                esc(text(r, "source")),
+                esc(text(r, "destination")),
+                esc(st),
+                resolution,
+                esc(text(r, "detail")),
+                esc(&text(r, "updated_at").chars().take(19).collect::<String>()),
+            );
+        }
+        b.push_str("</tbody></table>");
+    }
+    let total = list["total"].as_i64().unwrap_or(0);
+    let limit = list["limit"].as_i64().unwrap_or(50).max(1);
+    let pages = ((total + limit - 1) / limit).max(1);
+    let here = list["page"].as_i64().unwrap_or(1);
+    let link = |p: i64| {
+        format!(
+            "/?status={}&channel={}&q={}&page={p}",
+            encode(&status),
+            encode(filter.channel.as_deref().unwrap_or("")),
+            encode(filter.q.as_deref().unwrap_or(""))
+        )
+    };
+    let _ = write!(
+        b,
+        r#"<p class="pages">Page {here} of {pages} · {total} in all"#
+    );
+    if here > 1 {
+        let _ = write!(
+            b,
+            r#" · <a href="{}" id="prev">previous</a>"#,
+            esc(&link(here - 1))
+        );
+    }
+    if here < pages {
+        let _ = write!(
+            b,
+            r#" · <a href="{}" id="next">next</a>"#,
+            esc(&link(here + 1))
+        );
+    }
+    b.push_str("</p>");
+    page("Order Health", &b)
+}
+
+/// One order: where it stands per destination, with the buttons, and its timeline.
+async fn order(
+    axum::extract::State(s): S,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(oid) = order_id(&id) else {
+        return page_error(&s, StatusCode::NOT_FOUND, &format!("No order {id}."));
+    };
+    let found = s.reader.with(move |c| orders::timeline(c, oid)).await;
+    let o = match found {
+        Ok(Some(o)) => o,
+        Ok(None) => return page_error(&s, StatusCode::NOT_FOUND, &format!("No order {id}.")),
+        Err(e) => return page_error(&s, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let order = text(&o, "id").to_string();
+    let mut b = String::new();
+    banner(&s, &mut b);
+    if let Some(done) = q.get("done") {
+        let _ = write!(b, r#"<p class="flash done" id="flash">{}</p>"#, esc(done));
+    }
+    if let Some(failed) = q.get("failed") {
+        let _ = write!(
+            b,
+            r#"<p class="flash failed" id="flash">{}</p>"#,
+            esc(failed)
+        );
+    }
+    let _ = write!(
+        b,
+        r#"<h2 id="order-title">{} <span class="name">{}</span></h2><p class="ids">From {} · created {} · "#,
+        esc(&order),
+        esc(text(&o, "name")),
+        esc(text(&o, "source")),
+        esc(text(&o, "created_at"))
+    );
+    let ids: Vec<String> = o["links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            format!(
+                "{} <code>{}</code>",
+                esc(text(l, "channel")),
+                esc(text(l, "external_id"))
+            )
+        })
+        .collect();
+    b.push_str(&ids.join(", "));
+    let _ = write!(
+        b,
+        r#"</p><form method="post" action="/ui/orders/{}/resync" class="inline"><button id="resync" title="Decide the newest update again with the rules in force and deliver it, even if unchanged">Re-sync</button></form>"#,
+        esc(&order)
+    );
+
+    // The newest decision per destination, for its explanation.
+    let mut why: HashMap<i64, String> = HashMap::new();
+    for u in o["updates"].as_array().into_iter().flatten() {
+        for d in u["decisions"].as_array().into_iter().flatten() {
+            if let Some(id) = d["id"].as_i64() {
+                why.insert(id, text(d, "why").to_string());
+            }
+        }
+    }
+    b.push_str(r#"<table class="health" id="health"><thead><tr><th>Destination</th><th>Status</th><th>What happened</th><th>Why</th><th></th></tr></thead><tbody>"#);
+    for h in o["health"].as_array().into_iter().flatten() {
+        let dest = text(h, "destination");
+        let st = text(h, "status");
+        let resolution = h["resolution"].as_str();
+        let decision = h["decision"].as_i64().unwrap_or(0);
+        let delivery = h["delivery"].as_i64();
+        let _ = write!(
+            b,
+            r#"<tr id="health-{0}"><td>{0}</td><td><span class="badge {1}">{1}</span>{2}</td><td class="detail">{3}</td><td class="why">{4}</td><td class="actions">"#,
+            esc(dest),
+            esc(st),
+            resolution
+                .map(|r| format!(" <small>({r})</small>"))
+                .unwrap_or_default(),
+            esc(text(h, "detail")),
+            esc(why.get(&decision).map(String::as_str).unwrap_or("")),
+        );
+        let open = resolution.is_none();
+        let button = |b: &mut String, action: &str, path: String, label: &str| {
+            let _ = write!(
+                b,
+                r#"<form method="post" action="{}" class="inline"><button id="{}-{}">{}</button></form>"#,
+                esc(&path),
+                action,
+                esc(dest),
+                label
+            );
+        };
+        match (st, delivery) {
+            ("rejected" | "dead", Some(d)) => {
+                button(
+                    &mut b,
+                    "retry",
+                    format!("/ui/deliveries/{d}/retry"),
+                    "Retry",
+                );
+            }
+            ("draft", _) => {
+                let missing = text(h, "detail")
+                    .strip_prefix("draft: missing ")
+                    .unwrap_or("");
+                let _ = write!(
+                    b,
+                    r#"<form method="post" action="/ui/drafts/{decision}" class="draft" id="draft-{}">"#,
+                    esc(dest)
+                );
+                for field in missing.split(", ").filter(|f| !f.is_empty()) {
+                    let _ = write!(
+                        b,
+                        r#"<label>{0} <input name="{0}" id="field-{0}" required></label>"#,
+                        esc(field)
+                    );
+                }
+                let _ = write!(
+                    b,
+                    r#"<button id="complete-{}">Complete and send</button></form>"#,
+                    esc(dest)
+                );
+            }
+            _ => {}
+        }
+        let problem = matches!(st, "rejected" | "dead" | "stuck" | "error" | "draft");
+        if problem && open {
+            let target = match (st, delivery) {
+                ("rejected" | "dead" | "stuck", Some(d)) => format!("/ui/deliveries/{d}"),
+                _ => format!("/ui/decisions/{decision}"),
+            };
+            button(&mut b, "resolve", format!("{target}/resolve"), "Resolve");
+            button(&mut b, "ignore", format!("{target}/ignore"), "Ignore");
+        }
+        b.push_str("</td></tr>");
+    }
+    b.push_str("</tbody></table><h3>Timeline</h3><ol class=\"timeline\" id=\"timeline\">");
+    for u in o["updates"].as_array().into_iter().flatten() {
+        let _ = write!(
+            b,
+            r#"<li class="update"><p><b>{}</b> from <b>{}</b> by {} · {} · {} <code>{}</code></p>"#,
+            esc(text(u, "event")),
+            esc(text(u, "channel")),
+            esc(text(u, "via")),
+            esc(text(u, "received_at")),
+            esc(text(u, "status")),
+            esc(text(u, "event_id")),
+        );
+        match u["payload"].as_str() {
+            Some(p) => {
+                let _ = write!(
+                    b,
+                    "<details><summary>Received payload</summary><pre>{}</pre></details>",
+                    esc(&pretty(p))
+                );
+            }
+            None => b.push_str("<p class=\"muted\">Payload pruned by retention.</p>"),
+        }
+        for d in u["decisions"].as_array().into_iter().flatten() {
+            decision_html(&mut b, d);
+        }
+        b.push_str("</li>");
+    }
+    b.push_str("</ol>");
+    page(&format!("{order} · Order Health"), &b)
+}
+
+fn decision_html(b: &mut String, d: &Json) {
+    let trigger = match text(d, "trigger") {
+        "update" => String::new(),
+        "resync" => " (re-sync)".into(),
+        "draft" => " (draft released)".into(),
+        t => format!(" ({t})"),
+    };
+    let _ = write!(
+        b,
+        r#"<div class="decision {}" id="decision-{}"><p>→ <b>{}</b>: {}{} <small>rules {}</small></p><p class="why">{}</p>"#,
+        esc(text(d, "outcome")),
+        d["id"],
+        esc(text(d, "destination")),
+        esc(text(d, "detail")),
+        trigger,
+        esc(text(d, "rules_version")),
+        esc(text(d, "why")),
+    );
+    if let Some(trace) = d["trace"].as_array().filter(|t| !t.is_empty()) {
+        b.push_str("<details><summary>Trace</summary><table class=\"trace\"><tr><th>Rule</th><th>Where</th><th>Expression</th><th>Result</th><th>Fields seen</th></tr>");
+        for s in trace {
+            let seen: Vec<String> = s["seen"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| format!("{} = {}", text(x, "field"), x["value"]))
+                .collect();
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                esc(text(s, "rule")),
+                esc(text(s, "place")),
+                esc(text(s, "expression")),
+                esc(&s["result"].to_string()),
+                esc(&seen.join(", ")),
+            );
+        }
+        b.push_str("</table></details>");
+    }
+    let delivery = &d["delivery"];
+    if delivery.is_object() {
+        let _ = write!(
+            b,
+            r#"<div class="delivery">Delivery {} · <span class="badge {}">{}</span> · Idempotency-Key <code>{}</code>"#,
+            delivery["id"],
+            esc(text(delivery, "status")),
+            esc(text(delivery, "status")),
+            esc(text(delivery, "idempotency_key")),
+        );
+        if let Some(order) = d.get("order").filter(|o| o.is_object()) {
+            let _ = write!(
+                b,
+                "<details><summary>Order sent</summary><pre>{}</pre></details>",
+                esc(&serde_json::to_string_pretty(order).unwrap_or_default())
+            );
+        }
+        b.push_str("<ul class=\"tries\">");
+        for t in delivery["tries"].as_array().into_iter().flatten() {
+            let answer = match t["http_status"].as_i64() {
+                Some(code) => format!("{code} {}", text(t, "response")),
+                None => text(t, "error").to_string(),
+            };
+            let _ = write!(
+                b,
+                "<li>{} · {} <small>({:.0} ms)</small></li>",
+                esc(text(t, "at")),
+                esc(answer.trim()),
+                t["duration_ms"].as_f64().unwrap_or(0.0)
+            );
+        }
+        b.push_str("</ul></div>");
+    }
+    b.push_str("</div>");
+}
+
+fn back(order: &str, result: Result<String, String>) -> Response {
+    let (key, message) = match result {
+        Ok(m) => ("done", m),
+        Err(m) => ("failed", m),
+    };
+    Redirect::to(&format!(
+        "/orders/{}?{key}={}",
+        encode(order),
+        encode(&message)
+    ))
+    .into_response()
+}
+
+fn said(e: StoreError) -> String {
+    e.to_string()
+}
+
+async fn resync(axum::extract::State(s): S, Path(id): Path<String>) -> Response {
+    let Some(oid) = order_id(&id) else {
+        return page_error(&s, StatusCode::NOT_FOUND, &format!("No order {id}."));
+    };
+    let rules = s.live.rules();
+    let version = rules.version.clone();
+    let done = s
+        .writer
+        .admin(move |c| orders::resync(c, &rules, oid))
+        .await;
+    back(
+        &id,
+        done.map(|_| format!("Re-synced with rules {version}."))
+            .map_err(said),
+    )
+}
+
+/// The order a delivery or decision belongs to, for coming back to its page.
+async fn owner(s: &State, table: &'static str, id: i64) -> Option<String> {
+    let sql = format!("SELECT order_id FROM {table} WHERE id = ?1");
+    s.reader
+        .with(move |c| {
+            c.query_row(&sql, [id], |r| r.get::<_, i64>(0))
+                .map(crate::store::order_ref)
+        })
+        .await
+        .ok()
+}
+
+async fn delivery_action(
+    axum::extract::State(s): S,
+    Path((id, action)): Path<(i64, String)>,
+) -> Response {
+    let Some(order) = owner(&s, "deliveries", id).await else {
+        return page_error(&s, StatusCode::NOT_FOUND, &format!("No delivery {id}."));
+    };
+    let done = match action.as_str() {
+        "retry" => s
+            .writer
+            .admin(move |c| orders::retry(c, id))
+            .await
+            .map(|_| format!("Delivery {id} is being sent again.")),
+        "resolve" | "ignore" => {
+            let r = if action == "resolve" {
+                "resolved"
+            } else {
+                "ignored"
+            };
+            s.writer
+                .admin(move |c| orders::resolve(c, Target::Delivery, id, r))
+                .await
+                .map(|_| format!("Marked {r}."))
+        }
+        _ => return page_error(&s, StatusCode::NOT_FOUND, &format!("No action {action}.")),
+    };
+    back(&order, done.map_err(said))
+}
+
+async fn decision_action(
+    axum::extract::State(s): S,
+    Path((id, action)): Path<(i64, String)>,
+) -> Response {
+    let Some(order) = owner(&s, "decisions", id).await else {
+        return page_error(&s, StatusCode::NOT_FOUND, &format!("No decision {id}."));
+    };
+    let r = match action.as_str() {
+        "resolve" => "resolved",
+        "ignore" => "ignored",
+        _ => return page_error(&s, StatusCode::NOT_FOUND, &format!("No action {action}.")),
+    };
+    let done = s
+        .writer
+        .admin(move |c| orders::resolve(c, Target::Decision, id, r))
+        .await
+        .map(|_| format!("Marked {r}."));
+    back(&order, done.map_err(said))
+}
+
+async fn complete_draft(
+    axum::extract::State(s): S,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let Some(order) = owner(&s, "decisions", id).await else {
+        return page_error(&s, StatusCode::NOT_FOUND, &format!("No draft {id}."));
+    };
+    let set: Vec<(String, Value)> = fields
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k, Value::Text(crate::value::Str::from(v.trim()))))
+        .collect();
+    if set.is_empty() {
+        return back(&order, Err("Fill in the missing fields first.".into()));
+    }
+    let rules = s.live.rules();
+    let done = s
+        .writer
+        .admin(move |c| orders::complete_draft(c, &rules, id, &set))
+        .await
+        .map(|d| {
+            format!(
+                "Draft completed; delivery {} is on its way.",
+                d.answer["delivery"]
+            )
+        });
+    back(&order, done.map_err(said))
+}
+
+/// The refused-reload banner, on every page while the last reload stands refused.
+fn banner(s: &State, b: &mut String) {
+    if let Some(errors) = s.live.last_error() {
+        let _ = write!(
+            b,
+            r#"<section class="banner" id="reload-banner"><p><b>The last rules reload was rejected.</b> Rules {} keep routing until a good file is loaded.</p><pre>{}</pre></section>"#,
+            esc(&s.live.rules().version),
+            esc(&errors)
+        );
+    }
+}
+
+fn page_error(s: &State, status: StatusCode, message: &str) -> Response {
+    let mut b = String::new();
+    banner(s, &mut b);
+    let _ = write!(
+        b,
+        r#"<p class="flash failed" id="error">{}</p><p><a href="/">Back to Order Health</a></p>"#,
+        esc(message)
+    );
+    let mut r = page("Order Health", &b);
+    *r.status_mut() = status;
+    r
+}
+
+fn page(title: &str, body: &str) -> Response {
+    Html(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{}</title><style>{STYLE}</style></head><body><header><a href="/" class="home">ordersync · Order Health</a><a href="/logout" class="logout">Sign out</a></header><main>{body}</main></body></html>"#,
+        esc(title)
+    ))
+    .into_response()
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}\
+header{display:flex;justify-content:space-between;padding:10px 20px;background:#1d3557}\
+header a{color:#fff;text-decoration:none;font-weight:600}main{padding:16px 20px;max-width:1200px}\
+.login{max-width:360px;margin:60px auto}.login input{display:block;width:100%;margin:6px 0 12px;padding:6px}\
+table{border-collapse:collapse;width:100%;background:#fff;margin:10px 0}th,td{border-bottom:1px solid #e3e6ea;padding:6px 8px;text-align:left;vertical-align:top}\
+th{background:#eef1f5;font-weight:600}.filters{display:flex;gap:8px;margin-bottom:10px}.filters input{flex:1;padding:6px}\
+.counts{display:flex;flex-wrap:wrap;gap:6px;margin:8px 0}.chip{padding:3px 10px;border-radius:12px;background:#e3e6ea;color:#1d232a;text-decoration:none}\
+.chip.current{outline:2px solid #1d3557}.badge{padding:1px 8px;border-radius:10px;background:#e3e6ea;font-size:12px}\
+.rejected,.dead,.error{background:#fde2e1}.badge.rejected,.badge.dead,.badge.error{background:#d62828;color:#fff}\
+.badge.draft,.badge.stuck{background:#f4a261}.badge.delivered{background:#2a9d8f;color:#fff}.badge.pending{background:#8ecae6}\
+.banner{background:#fff3cd;border:1px solid #e0b100;padding:8px 12px;margin-bottom:12px}.banner pre{white-space:pre-wrap;font-size:12px}\
+.flash{padding:8px 12px}.flash.done{background:#d8f3dc}.flash.failed{background:#fde2e1}\
+form.inline{display:inline}button{margin:2px;padding:4px 10px;cursor:pointer}.draft label{display:block}\
+.timeline{padding-left:18px}.update{margin-bottom:14px}.decision{background:#fff;border-left:3px solid #8ecae6;padding:4px 10px;margin:6px 0}\
+.decision.error,.decision.draft{border-left-color:#d62828}.why{color:#444}pre{background:#f0f2f5;padding:8px;overflow:auto}\
+.muted{color:#888}code{font-size:12px}";
+
+fn text<'a>(v: &'a Json, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("")
+}
+
+fn pretty(payload: &str) -> String {
+    serde_json::from_str::<Json>(payload)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| payload.to_string())
+}
+
+/// HTML-escapes text and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a URL query value or path segment.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_encodes_urls() {
+        assert_eq!(
+            esc(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(encode("#1001 a/b"), "%231001%20a%2Fb");
+        assert_ne!(session_value("a"), session_value("b"));
+        assert_eq!(session_value("a").len(), 64);
+    }
+}

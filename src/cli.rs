@@ -58,6 +58,20 @@ pub enum Command {
         #[arg(long, default_value = "0 * * * * *", value_parser = schedule_arg)]
         housekeeping_schedule: String,
     },
+    /// Replay the stored updates of a period through new rules and summarise what would change.
+    Diff {
+        /// The candidate rules file or directory.
+        rules: PathBuf,
+        /// The database (default `ordersync.db`, or `$STATE_DIRECTORY/ordersync.db`); read only.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// How far back to replay (e.g. `7d`, `12h`).
+        #[arg(long, default_value = "7d", value_parser = duration_arg)]
+        since: std::time::Duration,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask the running daemon to reload its rules; exit 1 if it refused them.
     Reload {
         #[command(flatten)]

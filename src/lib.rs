@@ -57,6 +57,7 @@
 pub mod condition;
 pub mod daemon;
 pub mod delivery;
+pub mod diff;
 pub mod engine;
 pub mod identity;
 pub mod ingress;

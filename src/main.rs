@@ -29,6 +29,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// `./ordersync.db`, or `$STATE_DIRECTORY/ordersync.db` under systemd.
+fn default_db() -> std::path::PathBuf {
+    match std::env::var_os("STATE_DIRECTORY") {
+        // systemd may list several directories, separated by colons.
+        Some(dirs) => std::env::split_paths(&dirs)
+            .next()
+            .unwrap_or_default()
+            .join("ordersync.db"),
+        None => "ordersync.db".into(),
+    }
+}
+
 fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
@@ -77,14 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             ordersync::logging::init(log_format);
-            let db = db.unwrap_or_else(|| match std::env::var_os("STATE_DIRECTORY") {
-                // systemd may list several directories, separated by colons.
-                Some(dirs) => std::env::split_paths(&dirs)
-                    .next()
-                    .unwrap_or_default()
-                    .join("ordersync.db"),
-                None => "ordersync.db".into(),
-            });
+            let db = db.unwrap_or_else(default_db);
             let config = ordersync::daemon::Config {
                 rules,
                 db,
@@ -108,6 +113,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Command::Diff {
+            rules,
+            db,
+            since,
+            json,
+        } => {
+            let Some(candidate) = load_or_report(&rules, json) else {
+                return Ok(ExitCode::from(1));
+            };
+            let db = db.unwrap_or_else(default_db);
+            let since = chrono::Utc::now()
+                - chrono::Duration::from_std(since).context("--since is too long")?;
+            let report = ordersync::diff::diff(&db, &candidate, since)?;
+            if json {
+                print_json(&report.json());
+            } else {
+                print!("{}", report.text());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Reload { admin } => admin::reload(&admin),
         Command::Orders { admin, command } => admin::orders(&admin, &command),

@@ -45,8 +45,15 @@ pub(super) struct Decided<'a> {
     pub at: &'a str,
 }
 
-/// Updates the row for a new decision; answers the draft it released, if any.
-pub(super) fn on_decision(conn: &Connection, d: &Decided) -> rusqlite::Result<Option<i64>> {
+/// What a new decision did to its row.
+#[derive(Debug, Default)]
+pub(super) struct Moved {
+    /// The row held a draft that this decision (a skip) left in place.
+    pub draft_held: bool,
+}
+
+/// Updates the row for a new decision.
+pub(super) fn on_decision(conn: &Connection, d: &Decided) -> rusqlite::Result<Moved> {
     let status = match d.outcome {
         "deliver" => "pending",
         "skip" => "skipped",
@@ -64,7 +71,9 @@ pub(super) fn on_decision(conn: &Connection, d: &Decided) -> rusqlite::Result<Op
         && let Some((old, ..)) = &existing
         && !matches!(old.as_str(), "delivered" | "skipped")
     {
-        return Ok(None);
+        return Ok(Moved {
+            draft_held: old == "draft",
+        });
     }
     let ignored = existing.as_ref().and_then(|(_, _, i)| i.clone());
     let resolution = (ignored.as_deref() == Some(status)).then_some("ignored");
@@ -97,7 +106,7 @@ pub(super) fn on_decision(conn: &Connection, d: &Decided) -> rusqlite::Result<Op
         conn.prepare_cached("UPDATE decisions SET released_at = ?2 WHERE id = ?1")?
             .execute(params![draft, d.at])?;
     }
-    Ok(released)
+    Ok(Moved::default())
 }
 
 /// Updates the row for a delivery's new status, if it is the row's delivery.

@@ -79,6 +79,8 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
             })
             .optional()?;
     }
+    // A new link is when the order gets a new name to be found by.
+    let linked_now = link.is_none();
     let (order_id, newest) = match link {
         Some(found) => found,
         None => {
@@ -163,14 +165,16 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     let decided =
         decide(rules, &update, &known_refs).map_err(|e| StoreError::Decide(e.to_string()))?;
     set_known(conn, order_id, channel, &order.to_json())?;
-    note_order(
-        conn,
-        order_id,
-        channel,
-        external_id.as_deref(),
-        order,
-        &received,
-    )?;
+    if linked_now {
+        note_order(
+            conn,
+            order_id,
+            channel,
+            external_id.as_deref(),
+            order,
+            &received,
+        )?;
+    }
     let status = if decided.ignored {
         "ignored"
     } else {
@@ -187,7 +191,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
         trigger: "update",
     };
     record_decisions(conn, &cx, &decided, &mut out)?;
-    if !decided.ignored {
+    if !out.drafts_held.is_empty() {
         release_drafts(conn, &cx, &update, &known_refs, &mut out)?;
     }
     Ok(Ingested::Stored {
@@ -218,6 +222,8 @@ pub(super) struct Context<'a> {
 pub(super) struct Recorded {
     pub jobs: Vec<Job>,
     pub outcomes: Vec<(Arc<str>, &'static str)>,
+    /// Destinations whose draft these decisions left held (they skipped).
+    pub drafts_held: Vec<Arc<str>>,
 }
 
 /// What every channel has of an order: what it last sent, or what we last decided for it.
@@ -234,7 +240,8 @@ pub(super) fn known_of(conn: &Connection, order_id: i64) -> rusqlite::Result<Vec
     Ok(known)
 }
 
-/// Keeps the order's name, first source and search text current.
+/// Notes the order's name and first source, and adds its new id (and the
+/// customer's email) to the text it is searched by; run when a link is made.
 fn note_order(
     conn: &Connection,
     order_id: i64,
@@ -341,7 +348,7 @@ pub(super) fn record_decisions(
             delivery_id = Some(job.delivery_id);
             out.jobs.push(job);
         }
-        health::on_decision(
+        let moved = health::on_decision(
             conn,
             &health::Decided {
                 order_id,
@@ -354,6 +361,9 @@ pub(super) fn record_decisions(
                 at: cx.at,
             },
         )?;
+        if moved.draft_held {
+            out.drafts_held.push(d.destination.clone());
+        }
     }
     Ok(())
 }
@@ -370,15 +380,14 @@ fn release_drafts(
     known: Known,
     out: &mut Recorded,
 ) -> Result<(), StoreError> {
-    let held: Vec<(String, String)> = conn
-        .prepare_cached(
-            "SELECT h.destination, u.event FROM health h
-             JOIN decisions c ON c.id = h.decision_id JOIN updates u ON u.id = c.update_id
-             WHERE h.order_id = ?1 AND h.status = 'draft'",
-        )?
-        .query_map([cx.order_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    for (destination, event) in held {
+    for destination in std::mem::take(&mut out.drafts_held) {
+        let event: String = conn
+            .prepare_cached(
+                "SELECT u.event FROM health h
+                 JOIN decisions c ON c.id = h.decision_id JOIN updates u ON u.id = c.update_id
+                 WHERE h.order_id = ?1 AND h.destination = ?2",
+            )?
+            .query_row(params![cx.order_id, &*destination], |r| r.get(0))?;
         let Ok(event) = event.parse::<Event>() else {
             continue;
         };
@@ -387,7 +396,7 @@ fn release_drafts(
             decide(cx.rules, &again, known).map_err(|e| StoreError::Decide(e.to_string()))?;
         decided
             .decisions
-            .retain(|d| &*d.destination == destination.as_str() && d.outcome == Outcome::Deliver);
+            .retain(|d| d.destination == destination && d.outcome == Outcome::Deliver);
         if decided.decisions.is_empty() {
             continue;
         }

@@ -101,22 +101,25 @@ pub fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> {
     };
     let limit = f.limit.clamp(1, 500);
     let page = f.page.max(1);
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM health h JOIN orders o ON o.id = h.order_id {filter}"),
-        rusqlite::params_from_iter(args.iter()),
-        |r| r.get(0),
-    )?;
+    let counts = Counts::read(conn)?;
+    // Filtered by status alone, the total is in the counts; otherwise the
+    // page query counts its matches in the same pass.
+    let searched = f.channel.as_deref().is_some_and(|c| !c.is_empty())
+        || f.q.as_deref().is_some_and(|q| !q.trim().is_empty());
     let mut page_args = args.clone();
     page_args.push(Sql::Integer(limit as i64));
     page_args.push(Sql::Integer(((page - 1) * limit) as i64));
     let mut stmt = conn.prepare(&format!(
         "SELECT h.order_id, o.name, o.source, h.destination, h.status, h.detail, h.resolution,
-                h.updated_at, h.decision_id, h.delivery_id
+                h.updated_at, h.decision_id, h.delivery_id, {}
          FROM health h JOIN orders o ON o.id = h.order_id {filter}
-         ORDER BY h.updated_at DESC, h.order_id DESC LIMIT ? OFFSET ?"
+         ORDER BY h.updated_at DESC, h.order_id DESC LIMIT ? OFFSET ?",
+        if searched { "count(*) OVER ()" } else { "0" }
     ))?;
+    let mut matched = None;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(page_args.iter()), |r| {
+            matched = Some(r.get::<_, i64>(10)?);
             Ok(json!({
                 "order": order_ref(r.get(0)?),
                 "name": r.get::<_, Option<String>>(1)?,
@@ -131,38 +134,77 @@ pub fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> {
             }))
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    let total = match (searched, matched) {
+        (false, _) => counts.total(f.status.as_deref().unwrap_or("problems")),
+        (true, Some(n)) => n,
+        // A page past the end: count the matches on their own.
+        (true, None) => conn.query_row(
+            &format!("SELECT count(*) FROM health h JOIN orders o ON o.id = h.order_id {filter}"),
+            rusqlite::params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?,
+    };
     Ok(json!({
         "rows": rows,
         "total": total,
         "page": page,
         "limit": limit,
-        "counts": counts(conn)?,
+        "counts": counts.json(),
     }))
 }
 
-/// Open rows per status, resolved and ignored ones, and open problems per channel.
-fn counts(conn: &Connection) -> rusqlite::Result<Json> {
-    let mut by_status = serde_json::Map::new();
-    for s in STATUSES.iter().chain(["resolved", "ignored"].iter()) {
-        by_status.insert(s.to_string(), json!(0));
+/// `health_counts`: rows per destination, status and resolution ('' when open).
+struct Counts(Vec<(String, String, String, i64)>);
+
+impl Counts {
+    fn read(conn: &Connection) -> rusqlite::Result<Counts> {
+        let rows = conn
+            .prepare_cached(
+                "SELECT destination, status, resolution, n FROM health_counts WHERE n > 0
+                 ORDER BY destination",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(Counts(rows))
     }
-    let mut stmt = conn
-        .prepare_cached("SELECT coalesce(resolution, status), count(*) FROM health GROUP BY 1")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        by_status.insert(r.get(0)?, json!(r.get::<_, i64>(1)?));
+
+    fn sum(&self, keep: impl Fn(&str, &str) -> bool) -> i64 {
+        self.0
+            .iter()
+            .filter(|(_, s, r, _)| keep(s, r))
+            .map(|(.., n)| n)
+            .sum()
     }
-    let problems = PROBLEMS.map(|p| format!("'{p}'")).join(", ");
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT destination, count(*) FROM health
-         WHERE status IN ({problems}) AND resolution IS NULL GROUP BY destination ORDER BY destination"
-    ))?;
-    let mut by_channel = serde_json::Map::new();
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        by_channel.insert(r.get(0)?, json!(r.get::<_, i64>(1)?));
+
+    /// How many rows a status filter matches.
+    fn total(&self, status: &str) -> i64 {
+        match status {
+            "all" => self.sum(|_, _| true),
+            "problems" => self.sum(|s, r| r.is_empty() && PROBLEMS.contains(&s)),
+            "resolved" | "ignored" => self.sum(|_, r| r == status),
+            s if PROBLEMS.contains(&s) => self.sum(|st, r| st == s && r.is_empty()),
+            s => self.sum(|st, _| st == s),
+        }
     }
-    Ok(json!({ "status": by_status, "problems_by_destination": by_channel }))
+
+    /// Open rows per status, resolved and ignored ones, and open problems per destination.
+    fn json(&self) -> Json {
+        let mut by_status = serde_json::Map::new();
+        for s in STATUSES {
+            by_status.insert(s.to_string(), json!(self.sum(|st, r| st == s && r.is_empty())));
+        }
+        for r in ["resolved", "ignored"] {
+            by_status.insert(r.to_string(), json!(self.sum(|_, res| res == r)));
+        }
+        let mut by_channel = serde_json::Map::new();
+        for (dest, status, resolution, n) in &self.0 {
+            if resolution.is_empty() && PROBLEMS.contains(&status.as_str()) {
+                let entry = by_channel.entry(dest.clone()).or_insert(json!(0));
+                *entry = json!(entry.as_i64().unwrap_or(0) + n);
+            }
+        }
+        json!({ "status": by_status, "problems_by_destination": by_channel })
+    }
 }
 
 /// One order's timeline: every update received (with its raw payload), each

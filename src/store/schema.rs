@@ -148,6 +148,29 @@ CREATE TABLE health (
 CREATE INDEX health_by_status ON health (status, updated_at);
 CREATE INDEX health_by_time ON health (updated_at);
 
+-- The rows of `health` per destination, status and resolution ('' when open),
+-- kept by triggers, so the dashboard's counts cost a few rows, not a scan.
+CREATE TABLE health_counts (
+    destination TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    resolution  TEXT NOT NULL,
+    n           INTEGER NOT NULL,
+    PRIMARY KEY (destination, status, resolution)
+) WITHOUT ROWID;
+CREATE TRIGGER health_counts_insert AFTER INSERT ON health BEGIN
+    INSERT INTO health_counts VALUES (new.destination, new.status, coalesce(new.resolution, ''), 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER health_counts_update AFTER UPDATE OF status, resolution ON health
+    WHEN old.status IS NOT new.status OR old.resolution IS NOT new.resolution
+BEGIN
+    UPDATE health_counts SET n = n - 1
+        WHERE destination = old.destination AND status = old.status
+          AND resolution = coalesce(old.resolution, '');
+    INSERT INTO health_counts VALUES (new.destination, new.status, coalesce(new.resolution, ''), 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
 -- What the dashboard shows and searches: the order's name, the channel that
 -- first sent it, and a lower-case text of its names, ids and customer email.
 ALTER TABLE orders ADD COLUMN name TEXT;

@@ -89,7 +89,7 @@ pub fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> {
                     .replace('\\', "\\\\")
                     .replace('%', "\\%")
                     .replace('_', "\\_");
-                clauses.push("o.search LIKE ? ESCAPE '\\'".into());
+                clauses.push("h.order_id IN (SELECT id FROM orders WHERE search LIKE ? ESCAPE '\\')".into());
                 args.push(Sql::Text(format!("%{escaped}%")));
             }
         }

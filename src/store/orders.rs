@@ -89,7 +89,9 @@ pub fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> {
                     .replace('\\', "\\\\")
                     .replace('%', "\\%")
                     .replace('_', "\\_");
-                clauses.push("h.order_id IN (SELECT id FROM orders WHERE search LIKE ? ESCAPE '\\')".into());
+                clauses.push(
+                    "h.order_id IN (SELECT id FROM orders WHERE search LIKE ? ESCAPE '\\')".into(),
+                );
                 args.push(Sql::Text(format!("%{escaped}%")));
             }
         }
@@ -106,6 +108,14 @@ pub fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> {
     // page query counts its matches in the same pass.
     let searched = f.channel.as_deref().is_some_and(|c| !c.is_empty())
         || f.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+    // By a status, newest change first (its index holds that order); every
+    // status at once, newest order first (the table's own order): no index
+    // on the time alone, which each webhook would pay to keep.
+    let order = if clauses.is_empty() {
+        "h.order_id DESC, h.destination"
+    } else {
+        "h.updated_at DESC, h.order_id DESC"
+    };
     let mut page_args = args.clone();
     page_args.push(Sql::Integer(limit as i64));
     page_args.push(Sql::Integer(((page - 1) * limit) as i64));
@@ -113,7 +123,7 @@ pub fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> {
         "SELECT h.order_id, o.name, o.source, h.destination, h.status, h.detail, h.resolution,
                 h.updated_at, h.decision_id, h.delivery_id, {}
          FROM health h JOIN orders o ON o.id = h.order_id {filter}
-         ORDER BY h.updated_at DESC, h.order_id DESC LIMIT ? OFFSET ?",
+         ORDER BY {order} LIMIT ? OFFSET ?",
         if searched { "count(*) OVER ()" } else { "0" }
     ))?;
     let mut matched = None;
@@ -191,7 +201,10 @@ impl Counts {
     fn json(&self) -> Json {
         let mut by_status = serde_json::Map::new();
         for s in STATUSES {
-            by_status.insert(s.to_string(), json!(self.sum(|st, r| st == s && r.is_empty())));
+            by_status.insert(
+                s.to_string(),
+                json!(self.sum(|st, r| st == s && r.is_empty())),
+            );
         }
         for r in ["resolved", "ignored"] {
             by_status.insert(r.to_string(), json!(self.sum(|_, res| res == r)));

@@ -146,7 +146,6 @@ CREATE TABLE health (
     PRIMARY KEY (order_id, destination)
 ) WITHOUT ROWID;
 CREATE INDEX health_by_status ON health (status, updated_at);
-CREATE INDEX health_by_time ON health (updated_at);
 
 -- The rows of `health` per destination, status and resolution ('' when open),
 -- kept by triggers, so the dashboard's counts cost a few rows, not a scan.

@@ -11,6 +11,7 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value as Json, json};
 
 use crate::cli::{Admin, OrdersCommand};
+use ordersync::report::url_encode as encode;
 
 /// The admin token: from the flag's file, else `ORDERSYNC_ADMIN_TOKEN`, else
 /// the systemd credential `admin-token`.
@@ -251,20 +252,6 @@ pub fn orders(admin: &Admin, command: &OrdersCommand) -> anyhow::Result<ExitCode
         print!("{}", render(&body));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Percent-encodes a query value or path segment.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Columns padded to their widest cell.

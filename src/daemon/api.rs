@@ -211,51 +211,54 @@ async fn resync(axum::extract::State(s): S, Path(id): Path<String>) -> Response 
     store_answer(done.map(|d| d.answer))
 }
 
+/// What an operator can do to a delivery (retry, resolve, ignore) or to a
+/// decision (resolve, ignore); the API and the dashboard both come here.
+pub(super) async fn act(
+    s: &State,
+    target: Target,
+    id: i64,
+    action: &str,
+) -> Result<Result<orders::Done, StoreError>, String> {
+    let resolution = match (target, action) {
+        (Target::Delivery, "retry") => {
+            return Ok(s.writer.admin(move |c| orders::retry(c, id)).await);
+        }
+        (_, "resolve") => "resolved",
+        (_, "ignore") => "ignored",
+        (Target::Delivery, _) => {
+            return Err(format!(
+                "no action `{action}`; deliveries take retry, resolve, ignore"
+            ));
+        }
+        (Target::Decision, _) => {
+            return Err(format!(
+                "no action `{action}`; decisions take resolve, ignore"
+            ));
+        }
+    };
+    Ok(s.writer
+        .admin(move |c| orders::resolve(c, target, id, resolution))
+        .await)
+}
+
 async fn delivery_action(
     axum::extract::State(s): S,
     Path((id, action)): Path<(i64, String)>,
 ) -> Response {
-    let done = match action.as_str() {
-        "retry" => s.writer.admin(move |c| orders::retry(c, id)).await,
-        "resolve" | "ignore" => {
-            let r = if action == "resolve" {
-                "resolved"
-            } else {
-                "ignored"
-            };
-            s.writer
-                .admin(move |c| orders::resolve(c, Target::Delivery, id, r))
-                .await
-        }
-        _ => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("no action `{action}`; deliveries take retry, resolve, ignore"),
-            );
-        }
-    };
-    store_answer(done.map(|d| d.answer))
+    match act(&s, Target::Delivery, id, &action).await {
+        Ok(done) => store_answer(done.map(|d| d.answer)),
+        Err(e) => error(StatusCode::NOT_FOUND, e),
+    }
 }
 
 async fn decision_action(
     axum::extract::State(s): S,
     Path((id, action)): Path<(i64, String)>,
 ) -> Response {
-    let r = match action.as_str() {
-        "resolve" => "resolved",
-        "ignore" => "ignored",
-        _ => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("no action `{action}`; decisions take resolve, ignore"),
-            );
-        }
-    };
-    let done = s
-        .writer
-        .admin(move |c| orders::resolve(c, Target::Decision, id, r))
-        .await;
-    store_answer(done.map(|d| d.answer))
+    match act(&s, Target::Decision, id, &action).await {
+        Ok(done) => store_answer(done.map(|d| d.answer)),
+        Err(e) => error(StatusCode::NOT_FOUND, e),
+    }
 }
 
 /// The fields a draft is completed with: `{"set": {"invoice_number": "INV-7"}}`.

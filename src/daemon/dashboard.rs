@@ -19,6 +19,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::api::{ListQuery, order_id};
 use super::http::State;
+use crate::report::url_encode as encode;
 use crate::store::StoreError;
 use crate::store::orders::{self, Target};
 use crate::value::Value;
@@ -552,7 +553,7 @@ fn back(order: &str, result: Result<String, String>) -> Response {
     .into_response()
 }
 
-fn said(e: StoreError) -> String {
+fn said_error(e: StoreError) -> String {
     e.to_string()
 }
 
@@ -569,7 +570,7 @@ async fn resync(axum::extract::State(s): S, Path(id): Path<String>) -> Response 
     back(
         &id,
         done.map(|_| format!("Re-synced with rules {version}."))
-            .map_err(said),
+            .map_err(said_error),
     )
 }
 
@@ -592,26 +593,7 @@ async fn delivery_action(
     let Some(order) = owner(&s, "deliveries", id).await else {
         return page_error(&s, StatusCode::NOT_FOUND, &format!("No delivery {id}."));
     };
-    let done = match action.as_str() {
-        "retry" => s
-            .writer
-            .admin(move |c| orders::retry(c, id))
-            .await
-            .map(|_| format!("Delivery {id} is being sent again.")),
-        "resolve" | "ignore" => {
-            let r = if action == "resolve" {
-                "resolved"
-            } else {
-                "ignored"
-            };
-            s.writer
-                .admin(move |c| orders::resolve(c, Target::Delivery, id, r))
-                .await
-                .map(|_| format!("Marked {r}."))
-        }
-        _ => return page_error(&s, StatusCode::NOT_FOUND, &format!("No action {action}.")),
-    };
-    back(&order, done.map_err(said))
+    acted(&s, &order, Target::Delivery, id, &action).await
 }
 
 async fn decision_action(
@@ -621,17 +603,22 @@ async fn decision_action(
     let Some(order) = owner(&s, "decisions", id).await else {
         return page_error(&s, StatusCode::NOT_FOUND, &format!("No decision {id}."));
     };
-    let r = match action.as_str() {
-        "resolve" => "resolved",
-        "ignore" => "ignored",
-        _ => return page_error(&s, StatusCode::NOT_FOUND, &format!("No action {action}.")),
-    };
-    let done = s
-        .writer
-        .admin(move |c| orders::resolve(c, Target::Decision, id, r))
-        .await
-        .map(|_| format!("Marked {r}."));
-    back(&order, done.map_err(said))
+    acted(&s, &order, Target::Decision, id, &action).await
+}
+
+/// Does what a button asks and goes back to the order's page saying what came of it.
+async fn acted(s: &State, order: &str, target: Target, id: i64, action: &str) -> Response {
+    match super::api::act(s, target, id, action).await {
+        Ok(done) => {
+            let said = match action {
+                "retry" => format!("Delivery {id} is being sent again."),
+                "resolve" => "Marked resolved.".to_string(),
+                _ => "Marked ignored.".to_string(),
+            };
+            back(order, done.map(|_| said).map_err(said_error))
+        }
+        Err(e) => page_error(s, StatusCode::NOT_FOUND, &e),
+    }
 }
 
 async fn complete_draft(
@@ -661,7 +648,7 @@ async fn complete_draft(
                 d.answer["delivery"]
             )
         });
-    back(&order, done.map_err(said))
+    back(&order, done.map_err(said_error))
 }
 
 /// The refused-reload banner, on every page while the last reload stands refused.
@@ -736,20 +723,6 @@ fn esc(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Percent-encodes a URL query value or path segment.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
         }
     }
     out

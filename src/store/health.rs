@@ -59,54 +59,42 @@ pub(super) fn on_decision(conn: &Connection, d: &Decided) -> rusqlite::Result<Mo
         "skip" => "skipped",
         other => other,
     };
-    let existing: Option<(String, i64, Option<String>)> = conn
+    // One statement on the hot path: a skip does not replace a problem (the
+    // WHERE), an ignored kind of problem stays ignored (the CASE), and the
+    // trigger `health_release` releases a draft this replaces.
+    let written = conn
         .prepare_cached(
-            "SELECT status, decision_id, ignored FROM health WHERE order_id = ?1 AND destination = ?2",
+            "INSERT INTO health (order_id, destination, source, status, decision_id, delivery_id,
+                                 detail, resolution, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)
+             ON CONFLICT (order_id, destination) DO UPDATE SET
+                 source = excluded.source, status = excluded.status,
+                 decision_id = excluded.decision_id, delivery_id = excluded.delivery_id,
+                 detail = excluded.detail, updated_at = excluded.updated_at,
+                 resolution = CASE WHEN health.ignored = excluded.status THEN 'ignored' END
+             WHERE excluded.status != 'skipped' OR health.status IN ('delivered', 'skipped')",
         )?
-        .query_row(params![d.order_id, d.destination], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .execute(params![
+            d.order_id,
+            d.destination,
+            d.source,
+            status,
+            d.decision_id,
+            d.delivery_id,
+            d.detail,
+            d.at
+        ])?;
+    if written > 0 {
+        return Ok(Moved::default());
+    }
+    // A skip left a problem in place; a held draft may be released by this update.
+    let kept: Option<String> = conn
+        .prepare_cached("SELECT status FROM health WHERE order_id = ?1 AND destination = ?2")?
+        .query_row(params![d.order_id, d.destination], |r| r.get(0))
         .optional()?;
-    if status == "skipped"
-        && let Some((old, ..)) = &existing
-        && !matches!(old.as_str(), "delivered" | "skipped")
-    {
-        return Ok(Moved {
-            draft_held: old == "draft",
-        });
-    }
-    let ignored = existing.as_ref().and_then(|(_, _, i)| i.clone());
-    let resolution = (ignored.as_deref() == Some(status)).then_some("ignored");
-    conn.prepare_cached(
-        "INSERT INTO health (order_id, destination, source, status, decision_id, delivery_id,
-                             detail, resolution, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (order_id, destination) DO UPDATE SET
-             source = excluded.source, status = excluded.status,
-             decision_id = excluded.decision_id, delivery_id = excluded.delivery_id,
-             detail = excluded.detail, resolution = excluded.resolution,
-             updated_at = excluded.updated_at",
-    )?
-    .execute(params![
-        d.order_id,
-        d.destination,
-        d.source,
-        status,
-        d.decision_id,
-        d.delivery_id,
-        d.detail,
-        resolution,
-        d.at
-    ])?;
-    let released = match existing {
-        Some((old, draft, _)) if old == "draft" && status != "draft" => Some(draft),
-        _ => None,
-    };
-    if let Some(draft) = released {
-        conn.prepare_cached("UPDATE decisions SET released_at = ?2 WHERE id = ?1")?
-            .execute(params![draft, d.at])?;
-    }
-    Ok(Moved::default())
+    Ok(Moved {
+        draft_held: kept.as_deref() == Some("draft"),
+    })
 }
 
 /// Updates the row for a delivery's new status, if it is the row's delivery.

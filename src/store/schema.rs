@@ -156,6 +156,12 @@ CREATE TABLE health_counts (
     n           INTEGER NOT NULL,
     PRIMARY KEY (destination, status, resolution)
 ) WITHOUT ROWID;
+-- A draft replaced by a later decision for its order and destination is released.
+CREATE TRIGGER health_release AFTER UPDATE OF decision_id ON health
+    WHEN old.status = 'draft' AND new.status != 'draft'
+BEGIN
+    UPDATE decisions SET released_at = new.updated_at WHERE id = old.decision_id;
+END;
 CREATE TRIGGER health_counts_insert AFTER INSERT ON health BEGIN
     INSERT INTO health_counts VALUES (new.destination, new.status, coalesce(new.resolution, ''), 1)
         ON CONFLICT DO UPDATE SET n = n + 1;

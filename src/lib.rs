@@ -59,6 +59,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod diff;
 pub mod engine;
+pub mod failpoint;
 pub mod identity;
 pub mod ingress;
 pub mod json;

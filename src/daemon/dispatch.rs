@@ -320,6 +320,7 @@ async fn attempt(shared: &Shared, job: &Job) -> Attempt {
     result.duration = started.elapsed();
     match disposition {
         Disposition::Delivered => {
+            crate::failpoint::hit("delivery-after-2xx");
             result.status = DeliveryStatus::Delivered;
             result.linked_id = request::linked_id(&result.response)
                 .filter(|id| job.external_id.as_deref() != Some(id.as_str()));

@@ -606,7 +606,15 @@ fn commit_group(
         }
         done.push(entry);
     }
-    tx.commit()
+    let ingests = done.iter().any(|d| matches!(d, Done::Ingest(..)));
+    if ingests {
+        crate::failpoint::hit("ingest-before-commit");
+    }
+    tx.commit()?;
+    if ingests {
+        crate::failpoint::hit("ingest-after-commit");
+    }
+    Ok(())
 }
 
 fn quarantine(conn: &Connection, q: &Quarantined) -> rusqlite::Result<i64> {

@@ -140,6 +140,18 @@ impl Daemon {
         None
     }
 
+    /// Waits up to `within` for the process to end by itself.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + within;
+        while Instant::now() < until {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// The log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -31,6 +31,9 @@ pub enum Command {
         /// The largest webhook body accepted, in bytes; larger ones get 413.
         #[arg(long, default_value_t = 2 * 1024 * 1024)]
         max_body_bytes: usize,
+        /// Webhook requests a second per channel; more get 429 with Retry-After (0: no limit).
+        #[arg(long, default_value_t = 10_000)]
+        webhook_rate: u32,
         /// How long SIGTERM waits for work in flight before exiting (e.g. `20s`).
         #[arg(long, default_value = "20s", value_parser = duration_arg)]
         shutdown_timeout: std::time::Duration,

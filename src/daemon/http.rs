@@ -34,6 +34,8 @@ pub struct State {
     pub reloader: Arc<Reloader>,
     /// The largest body accepted.
     pub max_body: usize,
+    /// Per-channel webhook rate limits.
+    pub limiter: Arc<super::limit::Limiter>,
     /// What `Authorization: Bearer` must say on `/api/*` and `/metrics`.
     pub admin_token: Option<Arc<str>>,
 }
@@ -109,6 +111,18 @@ async fn receive(
             ),
         );
     };
+    if !s.limiter.admit(&ch.name, std::time::Instant::now()) {
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "channel `{channel}` is over its limit of {} webhooks a second; send it again later",
+                s.limiter.rate()
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return ("rate_limited", r);
+    }
     let too_large = || {
         (
             "too_large",

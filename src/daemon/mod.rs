@@ -21,6 +21,7 @@ mod dashboard;
 mod dispatch;
 mod http;
 pub mod jobs;
+mod limit;
 pub mod metrics;
 mod poll;
 pub mod reload;
@@ -48,6 +49,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The largest webhook body accepted.
     pub max_body: usize,
+    /// Webhook requests a second per channel (0: no limit).
+    pub webhook_rate: u32,
     /// How long shutdown may wait for work in flight.
     pub shutdown_timeout: Duration,
     /// Delivery requests in flight at once, across destinations.
@@ -252,6 +255,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         poller: poller.clone(),
         reloader,
         max_body: config.max_body,
+        limiter: Arc::new(limit::Limiter::new(config.webhook_rate)),
         admin_token: config.admin_token.clone().map(Arc::from),
     });
     tracing::info!(

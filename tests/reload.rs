@@ -417,3 +417,48 @@ async fn the_api_and_ordersync_reload_take_the_same_path_as_a_saved_file() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_file_at_start_runs_the_last_good_rules_from_the_store() {
+    let s = setup(&[]).await;
+    let good = version_of(&ready(&s.client, &s.daemon).await);
+    let mut daemon = s.daemon;
+    assert!(daemon.terminate(Duration::from_secs(10)).unwrap().success());
+    std::fs::write(
+        &s.path,
+        rules(&s.mock, "Broken", "    import: total_prce > 1\n"),
+    )
+    .unwrap();
+    let daemon = Daemon::start(daemon.db.parent().unwrap(), &s.path, &[]);
+    let r = ready(&s.client, &daemon).await;
+    assert_eq!(
+        r["rules_version"],
+        good.as_str(),
+        "the last good rules route"
+    );
+    assert!(
+        r["rules_reload_error"]
+            .as_str()
+            .unwrap()
+            .contains("error: unknown field `total_prce`"),
+        "{r}"
+    );
+    assert!(
+        daemon
+            .log_text()
+            .contains("running the last good version from the store"),
+        "{}",
+        daemon.log_text()
+    );
+    assert_eq!(
+        routed_tags(&s.client, &daemon, &s.mock, 1).await,
+        json!(["One", "ordersync:ord_1"])
+    );
+    // A good file saved takes over.
+    std::fs::write(&s.path, rules(&s.mock, "Fixed", "")).unwrap();
+    new_version(&s.client, &daemon, &good).await;
+    assert_eq!(
+        routed_tags(&s.client, &daemon, &s.mock, 2).await[0],
+        "Fixed"
+    );
+}

@@ -184,14 +184,35 @@ fn unix_seconds(t: chrono::DateTime<chrono::Utc>) -> f64 {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let conn = store::open(&config.db)
         .with_context(|| format!("cannot open the store {}", config.db.display()))?;
+    // A bad file at start does not stop the daemon when the store has the
+    // rules it ran last: those keep routing, the refusal shows as a refused
+    // reload, and saving a good file takes over (SPEC 10.6).
+    let mut refused_at_start = None;
     let rules = match rules::load(&config.rules) {
         Ok(r) => Arc::new(r),
         Err(errors) => {
-            anyhow::bail!(
-                "the rules in {} were refused:\n{}",
-                config.rules.display(),
-                rules::render_all(&errors)
-            );
+            let errors = rules::render_all(&errors);
+            let base = if config.rules.is_dir() {
+                config.rules.clone()
+            } else {
+                config.rules.parent().map(PathBuf::from).unwrap_or_default()
+            };
+            let last = store::last_rules(&conn)?.map(|files| rules::load_sources(files, &base));
+            match last {
+                Some(Ok(last)) => {
+                    tracing::error!(
+                        version = %last.version,
+                        "the rules in {} were refused; running the last good version from the store until a good file is saved:\n{errors}",
+                        config.rules.display()
+                    );
+                    refused_at_start = Some(errors);
+                    Arc::new(last)
+                }
+                _ => anyhow::bail!(
+                    "the rules in {} were refused:\n{errors}",
+                    config.rules.display()
+                ),
+            }
         }
     };
     let pending = store::pending_jobs(&conn)?;
@@ -200,6 +221,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     writer.note_rules(rules.clone()).await?;
     let reader = Reader::new(&config.db);
     let live = Arc::new(Live::new(rules.clone()));
+    if let Some(errors) = refused_at_start {
+        live.set_error(Some(errors));
+        live.note_reload("start", "rejected");
+    }
     let reloader = reload::Reloader::new(config.rules.clone(), live.clone(), writer.downgrade());
     reload::start(reloader.clone(), config.watch);
 

@@ -107,6 +107,12 @@ pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<RuleSet, Vec<RuleErr
     build(sources, &base, opts)
 }
 
+/// Loads rules from files already read (a version kept in the store), with
+/// `${ENV}` from the process and `${file:}` paths relative to `base`.
+pub fn load_sources(sources: Vec<SourceFile>, base: &Path) -> Result<RuleSet, Vec<RuleError>> {
+    build(sources, base, &LoadOptions { env: &process_env })
+}
+
 /// Loads rules from text, as if read from a file called `name`.
 pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Result<RuleSet, Vec<RuleError>> {
     build(

@@ -23,7 +23,7 @@ use crate::order::{Event, Type};
 use crate::value::Value;
 
 pub use error::{RuleError, render_all};
-pub use load::{LoadOptions, load, load_str, load_with};
+pub use load::{LoadOptions, load, load_sources, load_str, load_with};
 
 /// A channel's role (SPEC 2), which decides its default routes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

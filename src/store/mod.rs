@@ -751,6 +751,34 @@ fn save_poll_state(conn: &Connection, channel: &str, s: &PollState) -> rusqlite:
     Ok(())
 }
 
+/// The files of the rules version recorded last, if any: what the daemon
+/// runs when the file on disk is refused at start.
+pub fn last_rules(conn: &Connection) -> Result<Option<Vec<crate::rules::SourceFile>>, StoreError> {
+    use rusqlite::OptionalExtension as _;
+    let files: Option<String> = conn
+        .query_row(
+            "SELECT files FROM rules_versions ORDER BY loaded_at DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(files) = files else {
+        return Ok(None);
+    };
+    let parsed: Vec<serde_json::Value> = serde_json::from_str(&files).unwrap_or_default();
+    Ok(Some(
+        parsed
+            .iter()
+            .filter_map(|f| {
+                Some(crate::rules::SourceFile {
+                    name: f["name"].as_str()?.to_string(),
+                    text: f["text"].as_str()?.to_string(),
+                })
+            })
+            .collect(),
+    ))
+}
+
 /// The deliveries still pending, oldest first, to resume after a restart.
 pub fn pending_jobs(conn: &Connection) -> Result<Vec<Job>, StoreError> {
     Ok(jobs_where(conn, "d.status = 'pending'", &[])?)

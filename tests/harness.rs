@@ -214,7 +214,7 @@ async fn invariants_hold_under_kills_faults_and_reloads() {
             while !done.load(Ordering::SeqCst) && Instant::now() < load_ends {
                 tokio::time::sleep(Duration::from_millis(1500)).await;
                 i += 1;
-                if i % 3 == 0 {
+                if i.is_multiple_of(3) {
                     std::fs::write(&path, &bad).unwrap();
                     bad_writes += 1;
                 } else {

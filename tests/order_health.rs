@@ -289,6 +289,28 @@ async fn a_rejected_delivery_is_found_explained_retried_and_delivered() {
         assert_eq!(rows[0]["order"], "ord_2", "{q}");
     }
     api.rows("q=nothing-like-it&status=all", 0).await;
+    // Pages: newest order first when every status is listed.
+    let first = api.rows("status=all&limit=1&page=1", 1).await;
+    let second = api.rows("status=all&limit=1&page=2", 1).await;
+    assert_eq!(
+        (first[0]["order"].as_str(), second[0]["order"].as_str()),
+        (Some("ord_2"), Some("ord_1"))
+    );
+    let past = api.get("/api/orders?status=all&limit=1&page=3").await;
+    assert_eq!(
+        (
+            past["rows"].as_array().unwrap().len(),
+            past["total"].as_i64()
+        ),
+        (0, Some(2))
+    );
+    let past = api
+        .get("/api/orders?status=all&channel=amazon&limit=1&page=3")
+        .await;
+    assert_eq!(
+        past["total"], 2,
+        "a page past the end still counts the matches"
+    );
     api.rows("channel=amazon&status=all", 2).await;
     api.rows("channel=supplier&status=all", 0).await;
     let list = api.get("/api/orders").await;

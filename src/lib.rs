@@ -18,7 +18,9 @@
 //!   webhook endpoint, polling, the delivery lanes, hot reload, `/metrics` and
 //!   the admin API, housekeeping, the systemd watchdog and shutdown;
 //!   [`logging`]: text, journald and JSON logs.
-//! - [`report`]: how decisions, traces and test results are shown to people.
+//! - [`report`]: how decisions, traces and test results are shown to people;
+//!   [`diff`]: stored updates replayed through candidate rules, and what would
+//!   change; [`failpoint`]: crash-test hooks between durable steps.
 //!
 //! ```text
 //!  webhook / poll --> update --> engine::decide(RuleSet) --> decisions + traces --> delivery

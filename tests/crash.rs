@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{Daemon, Mock, Reply, sign, update};
+use support::{Daemon, Mock, Reply, update};
 
 const ORDERS: usize = 200;
 const UPDATES_PER_ORDER: usize = 10;
@@ -102,29 +102,16 @@ channels:
                         json!({"id": format!("O-{o}"), "note": id,
                                "updated_at": format!("2026-11-20T10:{k:02}:00Z")}),
                     );
-                    loop {
-                        assert!(Instant::now() < deadline, "the test ran out of time");
-                        let sent = client
-                            .post(&url)
-                            .header("X-Ordersync-Signature", sign("market-secret", &body))
-                            .body(body.clone())
-                            .send()
-                            .await;
-                        match sent {
-                            Ok(r) if r.status().is_success() => {
-                                acked.lock().unwrap().insert(id.clone());
-                                break;
-                            }
-                            Ok(r) => {
-                                assert!(r.status().is_server_error(), "{}", r.status());
-                                refused.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Err(_) => {
-                                refused.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
+                    let tries = support::send_until_accepted(
+                        &client,
+                        &url,
+                        "market-secret",
+                        &body,
+                        deadline,
+                    )
+                    .await;
+                    refused.fetch_add(tries, Ordering::Relaxed);
+                    acked.lock().unwrap().insert(id.clone());
                 }
             }
         }));

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
-use support::{Daemon, Mock, Reply, sign, update};
+use support::{Daemon, Mock, Reply, update};
 
 /// The destination's moods, cycled by the fault controller.
 const FAULTS: [&str; 5] = ["ok", "slow", "error500", "retry429", "away"];
@@ -268,33 +268,16 @@ async fn invariants_hold_under_kills_faults_and_reloads() {
                         json!({"id": format!("W-{o}"), "note": id,
                                "updated_at": format!("2026-11-20T10:00:00.{k:06}Z")}),
                     );
-                    loop {
-                        assert!(Instant::now() < deadline, "the harness ran out of time");
-                        let sent = client
-                            .post(&url)
-                            .header("X-Ordersync-Signature", sign("market-secret", &body))
-                            .body(body.clone())
-                            .send()
-                            .await;
-                        match sent {
-                            Ok(r) if r.status().is_success() => {
-                                acked.lock().unwrap().insert(id.clone());
-                                break;
-                            }
-                            Ok(r) => {
-                                assert!(
-                                    r.status().is_server_error() || r.status() == 429,
-                                    "{}",
-                                    r.status()
-                                );
-                                refused.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Err(_) => {
-                                refused.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
+                    let tries = support::send_until_accepted(
+                        &client,
+                        &url,
+                        "market-secret",
+                        &body,
+                        deadline,
+                    )
+                    .await;
+                    refused.fetch_add(tries, Ordering::Relaxed);
+                    acked.lock().unwrap().insert(id.clone());
                 }
                 k += 1;
                 tokio::time::sleep(Duration::from_millis(20)).await;

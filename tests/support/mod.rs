@@ -393,6 +393,38 @@ pub async fn post_update(
     )
 }
 
+/// Posts a signed canonical update until it is answered 2xx, as a sender
+/// that retries does (the same body, the same id); answers how many tries
+/// were refused (5xx, 429) or cut off. Panics past `deadline`.
+pub async fn send_until_accepted(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    body: &str,
+    deadline: Instant,
+) -> usize {
+    let mut refused = 0;
+    loop {
+        assert!(Instant::now() < deadline, "ran out of time sending {body}");
+        let sent = client
+            .post(url)
+            .header("X-Ordersync-Signature", sign(secret, body))
+            .body(body.to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => return refused,
+            Ok(r) => {
+                let s = r.status();
+                assert!(s.is_server_error() || s == 429, "{s}");
+            }
+            Err(_) => {}
+        }
+        refused += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A canonical update as JSON text.
 pub fn update(id: &str, event: &str, order: serde_json::Value) -> String {
     serde_json::json!({ "id": id, "event": event, "order": order }).to_string()

@@ -177,3 +177,52 @@ async fn smuggled_paths_and_oversized_headers_are_refused() {
         "no reload happened"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_never_redirects_to_another_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let daemon = start(dir.path(), &mock, &[]);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (next, to) in [
+        ("/orders/ord_1", "/orders/ord_1"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example", "/"),
+    ] {
+        let r = client
+            .post(daemon.url("/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "token={TOKEN}&next={}",
+                ordersync::report::url_encode(next)
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{next}");
+        assert_eq!(r.headers()["location"], to, "{next}");
+        let cookie = r.headers()["set-cookie"].to_str().unwrap();
+        assert!(cookie.contains("HttpOnly; SameSite=Strict"), "{cookie}");
+        assert!(
+            !cookie.contains(TOKEN),
+            "the cookie holds a hash, not the token"
+        );
+    }
+    // Without the cookie, pages send you to sign in; forms are refused.
+    let r = client
+        .get(daemon.url("/orders/ord_1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/login?next=%2Forders%2Ford_1");
+    let r = client
+        .post(daemon.url("/ui/orders/ord_1/resync"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

@@ -109,7 +109,8 @@ fn login_form(next: &str, problem: Option<&str>) -> Response {
 async fn login(axum::extract::State(s): S, Form(f): Form<HashMap<String, String>>) -> Response {
     let next = f
         .get("next")
-        .filter(|n| n.starts_with('/') && !n.starts_with("//"))
+        // Only a path on this server: not `//host` nor `/\host`, which browsers read as another site.
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\"))
         .cloned()
         .unwrap_or_else(|| "/".into());
     let given = f.get("token").map(|t| t.trim()).unwrap_or("");

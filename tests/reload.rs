@@ -462,3 +462,36 @@ async fn a_bad_file_at_start_runs_the_last_good_rules_from_the_store() {
         "Fixed"
     );
 }
+
+#[test]
+fn a_bad_file_at_the_first_start_refuses_to_start_with_every_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    std::fs::write(&path, "version: 1\nchannels:\n  shop: { role: seller }\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordersync"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "text",
+            "--rules",
+        ])
+        .arg(&path)
+        .arg("--db")
+        .arg(dir.path().join("o.db"))
+        .env("ORDERSYNC_LOG", "info")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains(&format!("the rules in {} were refused:", path.display())),
+        "{log}"
+    );
+    assert!(log.contains("unknown role `seller`"), "{log}");
+    assert!(
+        log.contains("has neither `webhook` nor `poll` nor `deliver`"),
+        "{log}"
+    );
+}

@@ -16,8 +16,9 @@
 //! (default 20; `.ci/run` runs a 300-second round, `RELIABILITY.md` a soak),
 //! killing every 1-4 s (`ORDERSYNC_HARNESS_KILL_EVERY=MIN-MAX` seconds
 //! changes that: a soak lets each daemon live longer so its memory over time
-//! means something), then waits for the deliveries to drain, and stops by
-//! itself.
+//! means something), sending `ORDERSYNC_HARNESS_RATE` webhooks a second
+//! (default 100: below what the faulty destination takes, so the outbox
+//! drains), then waits for the deliveries to drain, and stops by itself.
 
 mod support;
 
@@ -96,6 +97,11 @@ async fn invariants_hold_under_kills_faults_and_reloads() {
             Some((a.parse().ok()?, b.parse().ok()?))
         })
         .unwrap_or((1, 4));
+    let rate: f64 = std::env::var("ORDERSYNC_HARNESS_RATE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|r: &f64| *r > 0.0)
+        .unwrap_or(100.0);
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let mock = Mock::start().await;
@@ -253,6 +259,9 @@ async fn invariants_hold_under_kills_faults_and_reloads() {
         .unwrap();
     let acked = Arc::new(Mutex::new(HashSet::<String>::new()));
     let refused = Arc::new(AtomicUsize::new(0));
+    // Paced below what the destination takes even at its worst, so the
+    // outbox drains and the end checks every update, however long the run.
+    let round = Duration::from_secs_f64(10.0 * 4.0 / rate);
     let mut senders = Vec::new();
     for s in 0..4usize {
         let (client, acked, refused) = (client.clone(), acked.clone(), refused.clone());
@@ -260,6 +269,7 @@ async fn invariants_hold_under_kills_faults_and_reloads() {
         senders.push(tokio::spawn(async move {
             let mut k = 0usize;
             while Instant::now() < load_ends {
+                let round_started = tokio::time::Instant::now();
                 for o in (s..40).step_by(4) {
                     let id = format!("w-{o}-{k}");
                     let body = update(
@@ -280,7 +290,7 @@ async fn invariants_hold_under_kills_faults_and_reloads() {
                     acked.lock().unwrap().insert(id.clone());
                 }
                 k += 1;
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep_until(round_started + round).await;
             }
         }));
     }
@@ -376,7 +386,7 @@ async fn invariants_hold_under_kills_faults_and_reloads() {
         .unwrap();
 
     eprintln!(
-        "\nharness summary ({secs} s of load)\n\
+        "\nharness summary ({secs} s of load, {rate} webhooks/s)\n\
          | webhook updates acknowledged | {} |\n\
          | polled updates offered | {offered} |\n\
          | updates stored | {stored} |\n\

@@ -6,6 +6,11 @@
 //! Lanes run concurrently, so one order's failing destination never holds up
 //! another order. A retried delivery keeps its lane (and its place) until it is
 //! delivered, rejected or dead; rejected and dead ones do not block the lane.
+//!
+//! Memory stays small however long the outbox grows (a destination down for
+//! an hour): a lane keeps the first few deliveries whole and only the ids of
+//! the rest, which are read back from the store when their turn comes. The
+//! deliveries left pending by the last run start the same way, as ids.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -17,16 +22,30 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use super::Live;
 use crate::delivery::request::{self, Outgoing};
 use crate::delivery::retry::{self, Disposition};
-use crate::store::{Attempt, DeliveryStatus, Job, Writer, order_ref};
+use crate::store::{Attempt, DeliveryStatus, Job, Reader, Writer, order_ref};
 
 /// Response bodies kept per attempt, at most.
 const KEEP_RESPONSE: usize = 64 * 1024;
 
+/// Deliveries a lane keeps whole in memory; the rest wait as ids.
+const KEEP_WHOLE: usize = 4;
+
 type LaneKey = (i64, Arc<str>);
+
+/// A delivery waiting in its lane.
+enum Queued {
+    /// Whole, as the writer handed it over.
+    Whole(Job),
+    /// Only its id: read from the store when its turn comes.
+    Stored(i64),
+}
+
+/// A delivery left pending by the last run: its id and its lane.
+pub type PendingRef = (i64, i64, Arc<str>);
 
 #[derive(Default)]
 struct Lane {
-    queue: VecDeque<Job>,
+    queue: VecDeque<Queued>,
     busy: bool,
     /// The destination's id for the order, once a delivery has learned it.
     external_id: Option<String>,
@@ -41,6 +60,7 @@ enum Msg {
 struct Shared {
     client: reqwest::Client,
     writer: Writer,
+    reader: Reader,
     live: Arc<Live>,
     permits: Semaphore,
     stopping: watch::Receiver<bool>,
@@ -57,7 +77,9 @@ pub struct Dispatcher {
 /// attempt starts and requests in flight finish.
 pub fn start(
     jobs: mpsc::UnboundedReceiver<Vec<Job>>,
+    pending: Vec<PendingRef>,
     writer: Writer,
+    reader: Reader,
     live: Arc<Live>,
     concurrency: usize,
     stopping: watch::Receiver<bool>,
@@ -70,24 +92,37 @@ pub fn start(
     let shared = Arc::new(Shared {
         client,
         writer,
+        reader,
         live,
         permits: Semaphore::new(concurrency.max(1)),
         stopping: stopping.clone(),
     });
     // Every task holds a clone of `alive`; the receiver ends when all are gone.
     let (alive, finished) = mpsc::channel(1);
-    tokio::spawn(run(jobs, shared, stopping, alive));
+    tokio::spawn(run(jobs, pending, shared, stopping, alive));
     Dispatcher { finished }
 }
 
 async fn run(
     mut jobs: mpsc::UnboundedReceiver<Vec<Job>>,
+    pending: Vec<PendingRef>,
     shared: Arc<Shared>,
     mut stopping: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Msg>();
     let mut lanes: HashMap<LaneKey, Lane> = HashMap::new();
+    for (delivery, order, destination) in pending {
+        lanes
+            .entry((order, destination))
+            .or_default()
+            .queue
+            .push_back(Queued::Stored(delivery));
+    }
+    let idle: Vec<LaneKey> = lanes.keys().cloned().collect();
+    for key in idle {
+        start_next(&mut lanes, key, &shared, &done_tx, &alive);
+    }
     loop {
         let msg = tokio::select! {
             Some(batch) = jobs.recv() => Msg::Jobs(batch),
@@ -99,7 +134,13 @@ async fn run(
             Msg::Jobs(batch) => {
                 for job in batch {
                     let key = (job.order_id, job.destination.clone());
-                    lanes.entry(key).or_default().queue.push_back(job);
+                    let lane = lanes.entry(key).or_default();
+                    let queued = if lane.queue.len() < KEEP_WHOLE {
+                        Queued::Whole(job)
+                    } else {
+                        Queued::Stored(job.delivery_id)
+                    };
+                    lane.queue.push_back(queued);
                 }
                 let idle: Vec<LaneKey> = lanes
                     .iter()
@@ -137,19 +178,44 @@ fn start_next(
     let Some(lane) = lanes.get_mut(&key) else {
         return;
     };
-    let Some(mut job) = lane.queue.pop_front() else {
+    let Some(next) = lane.queue.pop_front() else {
         return;
     };
     lane.busy = true;
-    if job.external_id.is_none() {
-        job.external_id = lane.external_id.clone();
-    }
+    let known_id = lane.external_id.clone();
     let (shared, done, alive) = (shared.clone(), done.clone(), alive.clone());
     tokio::spawn(async move {
-        let learned = deliver(&shared, job).await;
+        let job = match next {
+            Queued::Whole(job) => Some(job),
+            Queued::Stored(id) => load(&shared, id).await,
+        };
+        let mut learned = None;
+        if let Some(mut job) = job {
+            if job.external_id.is_none() {
+                job.external_id = known_id;
+            }
+            learned = deliver(&shared, job).await;
+        }
         let _ = done.send(Msg::Done(key, learned));
         drop(alive);
     });
+}
+
+/// A delivery waiting as an id, read back whole; `None` when it is no longer
+/// pending (an operator acted on it) or the store cannot be read now (it
+/// stays pending in the store and resumes at the next start).
+async fn load(shared: &Shared, id: i64) -> Option<Job> {
+    let found = shared
+        .reader
+        .with(move |c| crate::store::jobs_where(c, "d.id = ?1 AND d.status = 'pending'", &[&id]))
+        .await;
+    match found {
+        Ok(mut jobs) => jobs.pop(),
+        Err(e) => {
+            tracing::error!(delivery = id, error = %e, "a pending delivery could not be read back");
+            None
+        }
+    }
 }
 
 /// Makes attempts until the delivery is delivered, rejected or dead, or the

@@ -215,7 +215,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     };
-    let pending = store::pending_jobs(&conn)?;
+    let pending = store::pending_refs(&conn)?;
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let (writer, writer_thread) = Writer::start(conn, jobs_tx.clone())?;
     writer.note_rules(rules.clone()).await?;
@@ -253,20 +253,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut dispatcher = dispatch::start(
-        jobs_rx,
-        writer.clone(),
-        live.clone(),
-        config.concurrency,
-        stop_rx,
-    );
     if !pending.is_empty() {
         tracing::info!(
             deliveries = pending.len(),
             "resuming deliveries left pending"
         );
-        let _ = jobs_tx.send(pending);
     }
+    let mut dispatcher = dispatch::start(
+        jobs_rx,
+        pending,
+        writer.clone(),
+        reader.clone(),
+        live.clone(),
+        config.concurrency,
+        stop_rx,
+    );
     drop(jobs_tx);
 
     let listener = tokio::net::TcpListener::bind(config.listen)

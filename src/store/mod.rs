@@ -779,9 +779,17 @@ pub fn last_rules(conn: &Connection) -> Result<Option<Vec<crate::rules::SourceFi
     ))
 }
 
-/// The deliveries still pending, oldest first, to resume after a restart.
-pub fn pending_jobs(conn: &Connection) -> Result<Vec<Job>, StoreError> {
-    Ok(jobs_where(conn, "d.status = 'pending'", &[])?)
+/// The deliveries still pending, oldest first, to resume after a restart:
+/// each one's id, order and destination (their bodies are read when their
+/// turn comes, so a long outbox costs little memory).
+pub fn pending_refs(conn: &Connection) -> Result<Vec<(i64, i64, Arc<str>)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, order_id, destination FROM deliveries WHERE status = 'pending' ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, Arc::from(r.get::<_, String>(2)?)))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The deliveries matching `filter` (SQL over `deliveries d`), as jobs, oldest first.

@@ -307,7 +307,7 @@ fn list_text(list: &Json) -> String {
         list["page"]
     ));
     let counts = &list["counts"]["status"];
-    let open: Vec<String> = ["rejected", "dead", "error", "draft", "stuck"]
+    let open: Vec<String> = ordersync::store::health::PROBLEMS
         .iter()
         .filter_map(|s| {
             let n = counts[s].as_i64().unwrap_or(0);

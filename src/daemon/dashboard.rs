@@ -21,6 +21,7 @@ use super::api::{ListQuery, order_id};
 use super::http::State;
 use crate::report::url_encode as encode;
 use crate::store::StoreError;
+use crate::store::health::{RESOLUTIONS, STATUSES};
 use crate::store::orders::{self, Target};
 use crate::value::Value;
 
@@ -163,20 +164,11 @@ async fn list(axum::extract::State(s): S, Query(q): Query<ListQuery>) -> Respons
         esc(filter.q.as_deref().unwrap_or(""))
     );
     b.push_str(r#"<select name="status" id="status">"#);
-    for option in [
-        "problems",
-        "all",
-        "rejected",
-        "dead",
-        "error",
-        "draft",
-        "stuck",
-        "pending",
-        "delivered",
-        "skipped",
-        "resolved",
-        "ignored",
-    ] {
+    let filters = ["problems", "all"]
+        .into_iter()
+        .chain(STATUSES)
+        .chain(RESOLUTIONS);
+    for option in filters {
         let _ = write!(
             b,
             r#"<option value="{option}"{}>{option}</option>"#,
@@ -200,18 +192,7 @@ async fn list(axum::extract::State(s): S, Query(q): Query<ListQuery>) -> Respons
 
     let counts = &list["counts"]["status"];
     b.push_str(r#"<nav class="counts" id="counts">"#);
-    for st in [
-        "rejected",
-        "dead",
-        "error",
-        "draft",
-        "stuck",
-        "pending",
-        "delivered",
-        "skipped",
-        "resolved",
-        "ignored",
-    ] {
+    for st in STATUSES.into_iter().chain(RESOLUTIONS) {
         let n = counts[st].as_i64().unwrap_or(0);
         let _ = write!(
             b,

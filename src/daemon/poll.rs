@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use tokio_cron_scheduler::{Job, JobScheduler};
 use uuid::Uuid;
 
+use super::dispatch::describe;
 use super::{Live, read, write};
 use crate::ingress::{self, cursor};
 use crate::rules::{self, RuleSet};
@@ -433,8 +434,4 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
         out.extend_from_slice(&chunk);
     }
     Ok(out)
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    super::dispatch::describe(e)
 }

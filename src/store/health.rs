@@ -20,6 +20,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// The statuses that need an operator.
 pub const PROBLEMS: [&str; 5] = ["rejected", "dead", "error", "draft", "stuck"];
 
+/// What an operator can make of a problem.
+pub const RESOLUTIONS: [&str; 2] = ["resolved", "ignored"];
+
 /// Every status a row can have.
 pub const STATUSES: [&str; 8] = [
     "rejected",

@@ -12,7 +12,7 @@ use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params, types::Value as Sql};
 use serde_json::{Value as Json, json};
 
-use super::health::{self, PROBLEMS, STATUSES};
+use super::health::{self, PROBLEMS, RESOLUTIONS, STATUSES};
 use super::ingest::{self, Context, NewDelivery, Recorded};
 use super::{Job, StoreError, order_ref, parse_order_ref, stamp};
 use crate::engine::{self, Update};
@@ -39,8 +39,8 @@ pub struct ListFilter {
 
 /// Why a filter was refused.
 pub fn check_status(status: &str) -> Result<(), String> {
-    let known = ["problems", "all", "resolved", "ignored"];
-    if known.contains(&status) || STATUSES.contains(&status) {
+    let known = ["problems", "all"];
+    if known.contains(&status) || STATUSES.contains(&status) || RESOLUTIONS.contains(&status) {
         Ok(())
     } else {
         Err(format!(
@@ -206,7 +206,7 @@ impl Counts {
                 json!(self.sum(|st, r| st == s && r.is_empty())),
             );
         }
-        for r in ["resolved", "ignored"] {
+        for r in RESOLUTIONS {
             by_status.insert(r.to_string(), json!(self.sum(|_, res| res == r)));
         }
         let mut by_channel = serde_json::Map::new();

@@ -41,7 +41,30 @@ pub fn check_text(path: &str, rules: &RuleSet) -> String {
         };
         let _ = writeln!(out, "    {:width$} -> {to}", c.name);
     }
+    let connectors: Vec<_> = rules
+        .channels
+        .iter()
+        .filter_map(|c| c.connector.as_ref().map(|k| (c, k)))
+        .collect();
+    if !connectors.is_empty() {
+        let _ = writeln!(out, "  connectors:");
+        for (c, k) in connectors {
+            let _ = writeln!(out, "    {:width$}  {}", c.name, connector_line(k));
+        }
+    }
+    for w in &rules.warnings {
+        out.push_str(&crate::rules::error::render_warning(w));
+    }
     out
+}
+
+/// `shopify (Admin API 2025-10, acme.myshopify.com)`.
+pub fn connector_line(c: &crate::rules::Connector) -> String {
+    match &c.kind {
+        crate::rules::ConnectorKind::Shopify(s) => {
+            format!("shopify (Admin API {}, {})", s.api_version, s.shop)
+        }
+    }
 }
 
 /// `check --json` for a good rule set.
@@ -52,9 +75,14 @@ pub fn check_json(rules: &RuleSet) -> Json {
         "channels": rules.channels.iter().map(|c| json!({
             "name": c.name,
             "role": c.role.as_str(),
+            "connector": c.connector.as_ref().map(|k| json!({
+                "kind": k.kind_name(),
+                "api_version": k.api_version(),
+            })),
             "routes": c.routes.iter().map(|&r| rules.channels[r].name.clone()).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "tests": rules.tests.len(),
+        "warnings": rules.warnings,
     })
 }
 

@@ -20,8 +20,10 @@ use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::Live;
+use crate::delivery::connector::{self, Throttles, Verdict, shopify};
 use crate::delivery::request::{self, Outgoing};
 use crate::delivery::retry::{self, Disposition};
+use crate::rules::{Connector, ConnectorKind, Deliver};
 use crate::store::{Attempt, DeliveryStatus, Job, Reader, Writer, order_ref};
 
 /// Response bodies kept per attempt, at most.
@@ -59,6 +61,8 @@ enum Msg {
 /// What the delivery tasks share.
 struct Shared {
     client: reqwest::Client,
+    /// Channels a platform throttled: none of their deliveries sends meanwhile.
+    throttles: Arc<Throttles>,
     writer: Writer,
     reader: Reader,
     live: Arc<Live>,
@@ -91,6 +95,7 @@ pub fn start(
         .unwrap_or_else(|_| reqwest::Client::new());
     let shared = Arc::new(Shared {
         client,
+        throttles: live.throttles.clone(),
         writer,
         reader,
         live,
@@ -333,6 +338,7 @@ async fn attempt(shared: &Shared, job: &Job) -> Attempt {
         status: DeliveryStatus::Dead,
         next_at: None,
         linked_id: None,
+        steps: Vec::new(),
     };
     let Some(deliver) = rules
         .channel(&job.destination)
@@ -344,6 +350,12 @@ async fn attempt(shared: &Shared, job: &Job) -> Attempt {
         ));
         return result;
     };
+    if let Some(c) = rules
+        .channel(&job.destination)
+        .and_then(|c| c.connector.as_ref())
+    {
+        return through_connector(shared, job, c, deliver, result).await;
+    }
     let body = request::body(
         &Outgoing {
             event: job.event,
@@ -406,6 +418,100 @@ async fn attempt(shared: &Shared, job: &Job) -> Attempt {
         }
     }
     result
+}
+
+/// One attempt through the channel's connector: its requests, each kept, and
+/// what they came to.
+async fn through_connector(
+    shared: &Shared,
+    job: &Job,
+    c: &Connector,
+    deliver: &Deliver,
+    mut result: Attempt,
+) -> Attempt {
+    let order_id = order_ref(job.order_id);
+    let metrics = &shared.live.metrics;
+    let destination: &str = &job.destination;
+    let on_auth = || metrics.connector_auth_failures.inc(&[destination]);
+    let on_throttled = || metrics.connector_throttled.inc(&[destination]);
+    let mut session = connector::Session::new(connector::Env {
+        client: &shared.client,
+        channel: destination,
+        timeout: deliver.timeout,
+        throttles: &shared.throttles,
+        on_auth_failure: &on_auth,
+        on_throttled: &on_throttled,
+    });
+    let started = Instant::now();
+    let verdict = match crate::value::Value::from_json(&job.order_json) {
+        Err(e) => Verdict::Rejected(format!("the decided order cannot be read: {e}")),
+        Ok(order) => match &c.kind {
+            ConnectorKind::Shopify(s) => {
+                let previous = previous_delivered(shared, job).await;
+                let writer = shared.writer.clone();
+                let delivery = job.delivery_id;
+                let mark = async move || {
+                    writer
+                        .mark_sent(delivery)
+                        .await
+                        .map_err(|e| format!("could not note the create before sending it: {e}"))
+                };
+                let out = shopify::Outgoing {
+                    event: job.event,
+                    order: &order,
+                    ordersync_id: &order_id,
+                    external_id: job.external_id.as_deref(),
+                    previous: previous.as_ref(),
+                    sent_before: job.sent,
+                };
+                shopify::deliver(&mut session, s, &out, mark).await
+            }
+        },
+    };
+    result.duration = started.elapsed();
+    result.steps = std::mem::take(&mut session.steps);
+    if let Some(last) = result.steps.last() {
+        result.http_status = last.http_status;
+        result.response = last.response.clone();
+    }
+    match verdict {
+        Verdict::Delivered { linked } => {
+            crate::failpoint::hit("delivery-after-2xx");
+            result.status = DeliveryStatus::Delivered;
+            result.error = None;
+            result.linked_id = linked.filter(|id| job.external_id.as_deref() != Some(id.as_str()));
+        }
+        Verdict::Rejected(why) => {
+            result.status = DeliveryStatus::Rejected;
+            result.error = Some(why);
+        }
+        Verdict::Retry { reason, after } => {
+            result.error = Some(reason);
+            let failed = job.attempts + 1;
+            match retry::next_delay(&deliver.retry, failed, after, fastrand::f64()) {
+                Some(wait) => {
+                    result.status = DeliveryStatus::Pending;
+                    result.next_at = chrono::Duration::from_std(wait)
+                        .ok()
+                        .map(|w| Utc::now() + w);
+                }
+                None => result.status = DeliveryStatus::Dead,
+            }
+        }
+    }
+    result
+}
+
+/// What was last delivered to this destination for this order before `job`.
+async fn previous_delivered(shared: &Shared, job: &Job) -> Option<crate::value::Value> {
+    let (order, destination, before) = (job.order_id, job.destination.to_string(), job.delivery_id);
+    let body = shared
+        .reader
+        .with(move |c| crate::store::last_delivered_body(c, order, &destination, before))
+        .await
+        .ok()
+        .flatten()?;
+    crate::value::Value::from_json(&body).ok()
 }
 
 async fn read_capped(mut resp: reqwest::Response) -> reqwest::Result<Vec<u8>> {

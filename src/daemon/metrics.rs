@@ -203,6 +203,10 @@ pub struct Metrics {
     pub poll_stalled: Family,
     /// Rows housekeeping pruned, by kind (`attempts`, `payloads`) and stuck deliveries marked.
     pub housekeeping: Family,
+    /// Requests a platform refused for their credentials, by channel.
+    pub connector_auth_failures: Family,
+    /// Requests a platform throttled, by channel.
+    pub connector_throttled: Family,
 }
 
 impl Default for Metrics {
@@ -300,6 +304,18 @@ impl Metrics {
                 Counter,
                 &["kind"],
             ),
+            connector_auth_failures: Family::new(
+                "ordersync_connector_auth_failures_total",
+                "Connector requests the platform refused for their credentials, by channel.",
+                Counter,
+                &["channel"],
+            ),
+            connector_throttled: Family::new(
+                "ordersync_connector_throttled_total",
+                "Connector requests the platform throttled (the channel waited), by channel.",
+                Counter,
+                &["channel"],
+            ),
         }
     }
 
@@ -348,6 +364,8 @@ impl Metrics {
             &self.stale,
             &self.decisions,
             &self.deliveries,
+            &self.connector_auth_failures,
+            &self.connector_throttled,
         ] {
             f.render(&mut out);
         }

@@ -78,6 +78,8 @@ pub struct Live {
     stopping: AtomicBool,
     /// Everything `/metrics` shows.
     pub metrics: metrics::Metrics,
+    /// Channels a platform throttled (connectors): delivery and polling wait.
+    pub throttles: Arc<crate::delivery::connector::Throttles>,
     /// When the scheduler's heartbeat job last ran (ms since `started`).
     heartbeat: AtomicU64,
     started: Instant,
@@ -106,6 +108,7 @@ impl Live {
             last_reload: RwLock::new(None),
             stopping: AtomicBool::new(false),
             metrics: metrics::Metrics::new(),
+            throttles: Arc::default(),
             heartbeat: AtomicU64::new(0),
             started: Instant::now(),
         };

@@ -24,8 +24,9 @@ use uuid::Uuid;
 
 use super::dispatch::describe;
 use super::{Live, read, write};
+use crate::delivery::connector::{self, Verdict, shopify};
 use crate::ingress::{self, cursor};
-use crate::rules::{self, RuleSet};
+use crate::rules::{self, ConnectorKind, RuleSet};
 use crate::store::{self, IngestRequest, Ingested, Quarantined, Via, WeakWriter};
 
 /// The longest a poll request may take.
@@ -315,26 +316,21 @@ async fn run(
         .map_err(|e| e.to_string())?;
     let cursor_at = state.cursor.as_deref().and_then(store::parse_stamp);
     let since = cursor::since(cursor_at, spec.overlap);
-    let mut request = context.client.get(&spec.url);
-    if let Some(since) = since {
-        request = request.query(&[("since", cursor::format(since))]);
-    }
-    let answer = request.send().await.map_err(|e| describe(&e))?;
-    let status = answer.status();
-    if !status.is_success() {
-        return Err(format!("GET {} answered {status}", spec.url));
-    }
-    let body = read_capped(answer).await?;
-    let received_at = Utc::now();
-    let items = match ingress::decode_list(spec.format, &body) {
-        Ok(items) => items,
-        Err(e) => {
-            let reason = format!("poll response: {e}");
-            keep(context, channel, received_at, &reason, &spec.url, body).await?;
-            return Err(reason);
-        }
-    };
     let rules = context.live.rules();
+    let connector = rules.channel(channel).and_then(|c| c.connector.clone());
+    let (items, source) = match &connector {
+        Some(c) => match &c.kind {
+            ConnectorKind::Shopify(s) => (
+                through_shopify(context, channel, s, since).await?,
+                s.endpoint(),
+            ),
+        },
+        None => (
+            fetch(context, channel, spec, since).await?,
+            spec.url.clone(),
+        ),
+    };
+    let received_at = Utc::now();
     let mut report = Report::default();
     let mut seen = Vec::with_capacity(items.len());
     for item in items {
@@ -347,7 +343,7 @@ async fn run(
                     channel,
                     received_at,
                     &reason,
-                    &spec.url,
+                    &source,
                     item.raw.into_bytes(),
                 )
                 .await?;
@@ -389,6 +385,98 @@ async fn run(
         .await
         .map_err(|e| e.to_string())?;
     Ok(report)
+}
+
+/// `GET url?since=` and its items.
+async fn fetch(
+    context: &Context,
+    channel: &str,
+    spec: &rules::Poll,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<ingress::Polled>, String> {
+    let mut request = context.client.get(&spec.url);
+    if let Some(since) = since {
+        request = request.query(&[("since", cursor::format(since))]);
+    }
+    let answer = request.send().await.map_err(|e| describe(&e))?;
+    let status = answer.status();
+    if !status.is_success() {
+        return Err(format!("GET {} answered {status}", spec.url));
+    }
+    let body = read_capped(answer).await?;
+    match ingress::decode_list(spec.format, &body) {
+        Ok(items) => Ok(items),
+        Err(e) => {
+            let reason = format!("poll response: {e}");
+            keep(context, channel, Utc::now(), &reason, &spec.url, body).await?;
+            Err(reason)
+        }
+    }
+}
+
+/// The most pages one run reads; the cursor carries the rest to the next run.
+const MAX_PAGES: usize = 500;
+
+/// Shopify's `orders` since the cursor, every page, each put into the
+/// webhook's shape and read by the webhook's reader.
+async fn through_shopify(
+    context: &Context,
+    channel: &str,
+    s: &rules::ShopifyConnector,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<ingress::Polled>, String> {
+    let metrics = &context.live.metrics;
+    let on_auth = || metrics.connector_auth_failures.inc(&[channel]);
+    let on_throttled = || metrics.connector_throttled.inc(&[channel]);
+    let mut session = connector::Session::new(connector::Env {
+        client: &context.client,
+        channel,
+        timeout: REQUEST_TIMEOUT,
+        throttles: &context.live.throttles,
+        on_auth_failure: &on_auth,
+        on_throttled: &on_throttled,
+    });
+    let since = since.map(cursor::format);
+    let mut after: Option<String> = None;
+    let mut items = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let vars = shopify::poll::variables(since.as_deref(), after.as_deref());
+        let request = shopify::request::request(s, "orders", shopify::poll::ORDERS, vars);
+        let data = match session.send(&request, shopify::answer::classify).await {
+            connector::Sent::Data(d) => d,
+            connector::Sent::Stop(Verdict::Rejected(why))
+            | connector::Sent::Stop(Verdict::Retry { reason: why, .. })
+            | connector::Sent::Unknown(why) => return Err(format!("Shopify orders: {why}")),
+            connector::Sent::Stop(Verdict::Delivered { .. }) => {
+                return Err("Shopify orders: no answer".to_string());
+            }
+        };
+        let (nodes, next) = match shopify::poll::page(&data) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = format!("poll response: {e}");
+                let body = session
+                    .steps
+                    .last()
+                    .map(|s| s.response.clone())
+                    .unwrap_or_default();
+                keep(context, channel, Utc::now(), &reason, &s.endpoint(), body).await?;
+                return Err(reason);
+            }
+        };
+        for node in &nodes {
+            let raw = shopify::poll::webhook_shape(node).to_string();
+            let read = crate::value::Value::from_json(&raw)
+                .map_err(|e| ingress::DecodeError::NotJson(e.to_string()))
+                .and_then(|doc| shopify::poll::read(&doc));
+            items.push(ingress::Polled { raw, read });
+        }
+        match next {
+            Some(cursor) => after = Some(cursor),
+            None => return Ok(items),
+        }
+    }
+    Ok(items)
 }
 
 /// Keeps an unreadable poll response or item in quarantine, as a webhook's would be.

@@ -4,5 +4,6 @@
 //! classified and when to try again ([`retry`]). The daemon's delivery lanes
 //! (`daemon::dispatch`) make the requests; the store records each attempt.
 
+pub mod connector;
 pub mod request;
 pub mod retry;

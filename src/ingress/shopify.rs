@@ -112,6 +112,15 @@ pub fn read_polled(doc: &Value) -> Result<Incoming, DecodeError> {
     })
 }
 
+/// Reads one order in the shape of Shopify's order webhooks (the polling
+/// connector puts its GraphQL orders into that shape, so both read alike).
+pub fn read_order(doc: &Value) -> Result<Value, DecodeError> {
+    if !matches!(doc, Value::Object(_)) {
+        return Err(shape("a Shopify order must be a JSON object".to_string()));
+    }
+    order(doc)
+}
+
 fn shape(message: String) -> DecodeError {
     DecodeError::Shape(message)
 }

@@ -76,3 +76,12 @@ pub fn render_all(errors: &[RuleError]) -> String {
     ));
     out
 }
+
+/// One warning, shown as an error is but headed `warning:`.
+pub fn render_warning(w: &RuleError) -> String {
+    let text = w.to_string();
+    match text.strip_prefix("error: ") {
+        Some(rest) => format!("warning: {rest}"),
+        None => text,
+    }
+}

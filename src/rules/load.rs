@@ -22,6 +22,8 @@ use crate::order::{Event, Type, order_type_with};
 use crate::suggest::did_you_mean;
 use crate::value::{Str, Value};
 
+mod connector;
+
 /// How a load looks up the outside world; tests pass their own environment.
 pub struct LoadOptions<'a> {
     /// Looks up `${NAME}`.
@@ -136,6 +138,8 @@ struct Doc {
 /// Collects errors with the file context to render them.
 struct Ctx<'a> {
     errors: Vec<RuleError>,
+    /// Problems that do not stop the rules loading (`check` prints them).
+    warnings: Vec<RuleError>,
     opts: &'a LoadOptions<'a>,
     base: &'a Path,
 }
@@ -163,6 +167,14 @@ impl Ctx<'_> {
             hint,
             source_line,
         });
+    }
+
+    /// A warning under a node: kept beside the rules, never a refusal.
+    fn warn(&mut self, doc: &Doc, n: &Node, message: impl Into<String>, hint: Option<String>) {
+        let before = self.errors.len();
+        self.node(doc, n, message, hint);
+        let w = self.errors.split_off(before);
+        self.warnings.extend(w);
     }
 
     /// An error under a node: the caret covers the scalar's text on its line.
@@ -313,7 +325,7 @@ const TOP_KEYS: [&str; 6] = [
     "rules",
     "tests",
 ];
-const CHANNEL_KEYS: [&str; 5] = ["role", "webhook", "poll", "deliver", "routes"];
+const CHANNEL_KEYS: [&str; 6] = ["role", "webhook", "poll", "deliver", "connector", "routes"];
 const WEBHOOK_KEYS: [&str; 2] = ["format", "secret"];
 const POLL_KEYS: [&str; 4] = ["schedule", "url", "format", "overlap"];
 const DELIVER_KEYS: [&str; 6] = ["url", "secret", "accepts", "timeout", "retry", "require"];
@@ -631,6 +643,7 @@ fn build(
 ) -> Result<RuleSet, Vec<RuleError>> {
     let mut cx = Ctx {
         errors: Vec::new(),
+        warnings: Vec::new(),
         opts,
         base,
     };
@@ -1008,6 +1021,7 @@ fn build(
         order_type,
         rates,
         tests,
+        warnings: cx.warnings,
     })
 }
 
@@ -1128,10 +1142,21 @@ fn channel<'n>(
         attributes: Vec::new(),
         shared_attributes: true,
         overwrites: Vec::new(),
+        connector: None,
     };
     let Some(f) = fields(cx, doc, d.node, &format!("channel `{name}`"), &CHANNEL_KEYS) else {
         return (ch, None);
     };
+    let connector_node = f.get("connector");
+    if let Some(c) = connector_node {
+        ch.connector = connector::connector(cx, doc, c, &name);
+    }
+    // A connector channel speaks its platform's API: no `url`s of ours.
+    let speaks = connector_node.map(|_| {
+        ch.connector
+            .as_ref()
+            .map_or("its connector", |c| c.kind_name())
+    });
     match f.get("role") {
         None => cx.key(
             doc,
@@ -1155,7 +1180,10 @@ fn channel<'n>(
     if let Some(w) = f.get("webhook")
         && let Some(wf) = fields(cx, doc, w, "`webhook`", &WEBHOOK_KEYS)
     {
-        let format = format_of(cx, doc, wf.get("format"), w);
+        let format = match (wf.get("format"), &ch.connector) {
+            (None, Some(c)) if c.kind_name() == "shopify" => Format::Shopify,
+            (n, _) => format_of(cx, doc, n, w),
+        };
         let secret = match wf.get("secret") {
             Some(s) => text(cx, doc, s, "`secret`").unwrap_or_default().to_string(),
             None => {
@@ -1203,8 +1231,25 @@ fn channel<'n>(
                 String::new()
             }
         };
-        let url = url(cx, doc, pf.get("url"), p, "`poll`");
-        let format = format_of(cx, doc, pf.get("format"), p);
+        let (url, format) = match speaks {
+            Some(kind) => {
+                for key in ["url", "format"] {
+                    if let Some((k, _)) = pf.entries.iter().find(|(k, _)| k.name == key) {
+                        cx.key(
+                            doc,
+                            k,
+                            format!("a channel with a connector polls through it: `poll` takes no `{key}`"),
+                            Some(format!("remove `{key}`: the {kind} connector lists the platform's orders itself")),
+                        );
+                    }
+                }
+                (String::new(), Format::Shopify)
+            }
+            None => (
+                url(cx, doc, pf.get("url"), p, "`poll`"),
+                format_of(cx, doc, pf.get("format"), p),
+            ),
+        };
         let overlap = pf
             .get("overlap")
             .and_then(|o| duration(cx, doc, o, "`overlap`"))
@@ -1219,13 +1264,33 @@ fn channel<'n>(
     if let Some(dn) = f.get("deliver")
         && let Some(df) = fields(cx, doc, dn, "`deliver`", &DELIVER_KEYS)
     {
-        let url = url(cx, doc, df.get("url"), dn, "`deliver`");
+        let url = match speaks {
+            Some(kind) => {
+                for key in ["url", "secret"] {
+                    if let Some((k, _)) = df.entries.iter().find(|(k, _)| k.name == key) {
+                        cx.key(
+                            doc,
+                            k,
+                            format!("a channel with a connector delivers through it: `deliver` takes no `{key}`"),
+                            Some(format!("remove `{key}`: the {kind} connector sends to the platform's own API")),
+                        );
+                    }
+                }
+                String::new()
+            }
+            None => url(cx, doc, df.get("url"), dn, "`deliver`"),
+        };
         let secret = df
             .get("secret")
+            .filter(|_| speaks.is_none())
             .and_then(|s| text(cx, doc, s, "`secret`"))
             .map(|s| Secret(s.to_string()));
+        let carries = ch.connector.as_ref().map(|c| (c.kind_name(), c.carries()));
         let accepts = match df.get("accepts") {
-            None => Event::ALL.to_vec(),
+            None => match carries {
+                Some((_, events)) => events.to_vec(),
+                None => Event::ALL.to_vec(),
+            },
             Some(a) => {
                 let items: Vec<&Node> = match &a.kind {
                     Kind::Seq(items) => items.iter().collect(),
@@ -1237,6 +1302,16 @@ fn channel<'n>(
                         continue;
                     };
                     match name.parse::<Event>() {
+                        Ok(e) if carries.is_some_and(|(_, events)| !events.contains(&e)) => {
+                            let (kind, events) = carries.unwrap_or_default();
+                            let names: Vec<&str> = events.iter().map(|e| e.as_str()).collect();
+                            cx.node(
+                                doc,
+                                item,
+                                format!("the {kind} connector cannot carry `{name}`"),
+                                Some(format!("it carries {}", list_names(&names))),
+                            );
+                        }
                         Ok(e) => out.push(e),
                         Err(_) => {
                             let all: Vec<&str> = Event::ALL.iter().map(|e| e.as_str()).collect();

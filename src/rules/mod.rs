@@ -90,12 +90,87 @@ pub struct Webhook {
     pub secret: Secret,
 }
 
+/// A platform connector (SPEC 12): the channel speaks its platform's own API.
+#[derive(Clone, Debug)]
+pub struct Connector {
+    /// Which platform, and how to reach it.
+    pub kind: ConnectorKind,
+    /// Where it was written.
+    pub place: Place,
+}
+
+impl Connector {
+    /// The kind as written in rules (`shopify`).
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            ConnectorKind::Shopify(_) => "shopify",
+        }
+    }
+
+    /// The platform API version it is pinned to, if the platform has one.
+    pub fn api_version(&self) -> Option<&str> {
+        match &self.kind {
+            ConnectorKind::Shopify(s) => Some(&s.api_version),
+        }
+    }
+
+    /// The events its platform can be sent.
+    pub fn carries(&self) -> &'static [Event] {
+        match self.kind {
+            ConnectorKind::Shopify(_) => &SHOPIFY_CARRIES,
+        }
+    }
+}
+
+/// What the Shopify connector can send (SPEC 12.1).
+pub const SHOPIFY_CARRIES: [Event; 4] = [
+    Event::Created,
+    Event::Updated,
+    Event::Cancelled,
+    Event::Shipped,
+];
+
+/// The platforms ordersync speaks.
+#[derive(Clone, Debug)]
+pub enum ConnectorKind {
+    /// The Shopify Admin GraphQL API.
+    Shopify(ShopifyConnector),
+}
+
+/// `connector: { kind: shopify, ... }`.
+#[derive(Clone, Debug)]
+pub struct ShopifyConnector {
+    /// The store's myshopify domain (`acme.myshopify.com`).
+    pub shop: String,
+    /// The pinned Admin API version (`2025-10`).
+    pub api_version: String,
+    /// The Admin API access token, sent as `X-Shopify-Access-Token`.
+    pub token: Secret,
+    /// `https://<shop>`, or what `base_url` says (tests, proxies).
+    pub base_url: String,
+    /// Shopify's own e-mails to the customer on fulfilment and cancel.
+    pub notify_customer: bool,
+    /// Put the stock back when an order is cancelled.
+    pub restock_on_cancel: bool,
+}
+
+impl ShopifyConnector {
+    /// `{base_url}/admin/api/{api_version}/graphql.json`.
+    pub fn endpoint(&self) -> String {
+        format!(
+            "{}/admin/api/{}/graphql.json",
+            self.base_url.trim_end_matches('/'),
+            self.api_version
+        )
+    }
+}
+
 /// Polling for channels without webhooks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Poll {
     /// Cron with seconds, as tokio-cron-scheduler reads it.
     pub schedule: String,
-    /// `GET url?since=<cursor>`.
+    /// `GET url?since=<cursor>`; empty when the channel's connector polls.
     pub url: String,
     /// How the response is read.
     pub format: Format,
@@ -117,7 +192,8 @@ pub struct Retry {
 /// How updates are handed to a destination.
 #[derive(Clone, Debug)]
 pub struct Deliver {
-    /// Where updates are POSTed.
+    /// Where updates are POSTed; empty for a channel with a connector, which
+    /// speaks its platform's API instead.
     pub url: String,
     /// Signs outgoing requests when set.
     pub secret: Option<Secret>,
@@ -144,6 +220,8 @@ pub struct Channel {
     pub poll: Option<Poll>,
     /// Delivery, if it takes updates.
     pub deliver: Option<Deliver>,
+    /// The platform API it speaks instead of the envelope (SPEC 12), if any.
+    pub connector: Option<Connector>,
     /// Where its updates go (indexes into [`RuleSet::channels`]).
     pub routes: Vec<usize>,
     /// `rules.<this channel>.import`.
@@ -283,6 +361,8 @@ pub struct RuleSet {
     pub rates: Rates,
     /// The file's tests.
     pub tests: Vec<RuleTest>,
+    /// What loads but deserves a look (`check` prints them).
+    pub warnings: Vec<RuleError>,
 }
 
 impl RuleSet {

@@ -470,6 +470,7 @@ pub(super) fn insert_delivery(conn: &Connection, n: &NewDelivery) -> rusqlite::R
         attempts: 0,
         not_before: None,
         received_at: n.received_at,
+        sent: false,
     })
 }
 

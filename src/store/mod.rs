@@ -163,6 +163,9 @@ pub struct Job {
     pub not_before: Option<DateTime<Utc>>,
     /// When the update it delivers arrived (for the latency metric).
     pub received_at: DateTime<Utc>,
+    /// A request whose outcome may be unknown was sent for it before (a
+    /// connector looks for what it made before sending it again).
+    pub sent: bool,
 }
 
 /// What one delivery attempt came to.
@@ -192,6 +195,28 @@ pub struct Attempt {
     pub next_at: Option<DateTime<Utc>>,
     /// The destination's id for the order from a 2xx `{"id": ...}`.
     pub linked_id: Option<String>,
+    /// A connector's requests, each kept as its own row; empty for an
+    /// envelope delivery, whose one request is this attempt itself.
+    pub steps: Vec<StepRecord>,
+}
+
+/// One request of a connector's delivery and its answer.
+#[derive(Clone, Debug)]
+pub struct StepRecord {
+    /// What the request was for (`orderCreate`, `order lookup`).
+    pub step: String,
+    /// When it was sent.
+    pub at: DateTime<Utc>,
+    /// The request as sent, secrets masked: JSON `{"method", "url", "headers", "body"}`.
+    pub request: String,
+    /// The HTTP status, if an answer came.
+    pub http_status: Option<u16>,
+    /// The transport error, or the platform's reason.
+    pub error: Option<String>,
+    /// The answer's body (capped).
+    pub response: Vec<u8>,
+    /// How long it took.
+    pub duration: Duration,
 }
 
 /// Where a delivery stands.
@@ -289,6 +314,7 @@ enum Op {
     ),
     Quarantine(Box<Quarantined>, oneshot::Sender<Result<i64, StoreError>>),
     Record(Box<Attempt>, oneshot::Sender<Result<(), StoreError>>),
+    MarkSent(i64, oneshot::Sender<Result<(), StoreError>>),
     Rules(Arc<RuleSet>, oneshot::Sender<Result<(), StoreError>>),
     PollState(String, oneshot::Sender<Result<PollState, StoreError>>),
     SavePoll(String, PollState, oneshot::Sender<Result<(), StoreError>>),
@@ -395,6 +421,12 @@ impl Writer {
     /// Records a delivery attempt and the delivery's new status.
     pub async fn record(&self, attempt: Attempt) -> Result<(), StoreError> {
         self.call(|r| Op::Record(Box::new(attempt), r)).await
+    }
+
+    /// Notes, durably, that a request whose outcome may be unknown is about
+    /// to be sent for this delivery (see the `sent_at` column).
+    pub async fn mark_sent(&self, delivery_id: i64) -> Result<(), StoreError> {
+        self.call(|r| Op::MarkSent(delivery_id, r)).await
     }
 
     /// Stores a rules version's text, so its decisions can be explained later.
@@ -571,6 +603,17 @@ fn commit_group(
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
             }
+            Op::MarkSent(id, reply) => {
+                let r = sp
+                    .prepare_cached(
+                        "UPDATE deliveries SET sent_at = coalesce(sent_at, ?2) WHERE id = ?1",
+                    )
+                    .and_then(|mut st| st.execute(params![id, stamp(Utc::now())]))
+                    .map(|_| ())
+                    .map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::Unit(reply, r), ok)
+            }
             Op::Rules(rules, reply) => {
                 let r = note_rules(&sp, &rules).map_err(StoreError::from);
                 let ok = r.is_ok();
@@ -638,19 +681,39 @@ fn quarantine(conn: &Connection, q: &Quarantined) -> rusqlite::Result<i64> {
 
 fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<()> {
     let at = stamp(a.at);
-    conn.prepare_cached(
-        "INSERT INTO attempts (delivery_id, at, external_id, http_status, error, response, duration_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        a.delivery_id,
-        at,
-        a.external_id,
-        a.http_status,
-        a.error,
-        a.response,
-        a.duration.as_secs_f64() * 1000.0
-    ])?;
+    if a.steps.is_empty() {
+        conn.prepare_cached(
+            "INSERT INTO attempts (delivery_id, at, external_id, http_status, error, response, duration_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            a.delivery_id,
+            at,
+            a.external_id,
+            a.http_status,
+            a.error,
+            a.response,
+            a.duration.as_secs_f64() * 1000.0
+        ])?;
+    }
+    for s in &a.steps {
+        conn.prepare_cached(
+            "INSERT INTO attempts (delivery_id, at, external_id, http_status, error, response,
+                                   duration_ms, step, request)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            a.delivery_id,
+            stamp(s.at),
+            a.external_id,
+            s.http_status,
+            s.error,
+            s.response,
+            s.duration.as_secs_f64() * 1000.0,
+            s.step,
+            s.request
+        ])?;
+    }
     conn.prepare_cached(
         "UPDATE deliveries SET status = ?2, attempts = attempts + 1, next_at = ?3,
              last_status = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
@@ -793,6 +856,28 @@ pub fn pending_refs(conn: &Connection) -> Result<Vec<(i64, i64, Arc<str>)>, Stor
 }
 
 /// The deliveries matching `filter` (SQL over `deliveries d`), as jobs, oldest first.
+/// The order as decided in the newest delivered delivery of `order` to
+/// `destination` older than `before`: what the destination was last given.
+pub fn last_delivered_body(
+    conn: &Connection,
+    order: i64,
+    destination: &str,
+    before: i64,
+) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT c.body FROM deliveries d JOIN decisions c ON c.id = d.decision_id
+         WHERE d.order_id = ?1 AND d.destination = ?2 AND d.id < ?3 AND d.status = 'delivered'
+         ORDER BY d.id DESC LIMIT 1",
+    )?
+    .query_row(params![order, destination, before], |r| r.get(0))
+    .map(Some)
+    .or_else(|e| match e {
+        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+        e => Err(e),
+    })
+    .map(Option::flatten)
+}
+
 pub(crate) fn jobs_where(
     conn: &Connection,
     filter: &str,
@@ -802,7 +887,7 @@ pub(crate) fn jobs_where(
         "SELECT d.id, d.order_id, d.destination, d.source, d.event, c.rules_version, c.body,
                 (SELECT l.external_id FROM links l WHERE l.order_id = d.order_id AND l.channel = d.destination
                  ORDER BY l.rowid LIMIT 1),
-                d.idempotency_key, d.attempts, d.next_at, c.decided_at
+                d.idempotency_key, d.attempts, d.next_at, c.decided_at, d.sent_at IS NOT NULL
          FROM deliveries d JOIN decisions c ON c.id = d.decision_id
          WHERE {filter} ORDER BY d.id"
     ))?;
@@ -826,6 +911,7 @@ pub(crate) fn jobs_where(
             attempts: r.get(9)?,
             not_before: next_at.as_deref().and_then(parse_stamp),
             received_at: parse_stamp(&decided_at).unwrap_or_else(Utc::now),
+            sent: r.get(12)?,
         })
     })?;
     rows.collect()

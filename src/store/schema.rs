@@ -192,4 +192,15 @@ ALTER TABLE decisions ADD COLUMN why TEXT NOT NULL DEFAULT '';
 ALTER TABLE decisions ADD COLUMN trigger TEXT NOT NULL DEFAULT 'update';
 ALTER TABLE decisions ADD COLUMN released_at TEXT;
 "#,
+    r#"
+-- Connectors (SPEC 12): a delivery may take several requests (a lookup, then a
+-- mutation). Each is an attempts row naming its step, with the request as sent
+-- (secrets masked) as JSON {"method", "url", "headers", "body"}.
+ALTER TABLE attempts ADD COLUMN step TEXT;
+ALTER TABLE attempts ADD COLUMN request TEXT;
+-- Set before a request whose outcome may be unknown is sent (Shopify's
+-- orderCreate takes no idempotency key): a later attempt first looks for what
+-- that request may have made, so an order is never created twice.
+ALTER TABLE deliveries ADD COLUMN sent_at TEXT;
+"#,
 ];

@@ -1,0 +1,347 @@
+//! Platform connectors (SPEC 12): a destination that speaks its platform's own
+//! API instead of receiving the canonical envelope.
+//!
+//! A connector's delivery may take several requests (a lookup, then a
+//! mutation). The pure parts are per platform: building each request from the
+//! decided order, and reading each answer into an [`Answer`]. The I/O is a
+//! [`Session`]: it sends one request at a time, waits out the channel's
+//! throttle before each, keeps every request and answer (secrets masked) as a
+//! [`StepRecord`] for Order Health, and ends in a [`Verdict`].
+
+pub mod shopify;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::store::StepRecord;
+
+/// Response bodies kept per request, at most.
+pub const KEEP_RESPONSE: usize = 64 * 1024;
+
+/// How often one request may be throttled before the attempt gives up and
+/// is retried later like any failed attempt.
+const MAX_THROTTLES: u32 = 20;
+
+/// What a connector delivery came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Done; with the platform's id for the order when it made or found one.
+    Delivered {
+        /// The platform's id, to link.
+        linked: Option<String>,
+    },
+    /// The platform refused it for a reason that retrying cannot change.
+    Rejected(String),
+    /// Try again later (5xx, timeouts, an answer that could not be read).
+    Retry {
+        /// Why, in words.
+        reason: String,
+        /// Not sooner than this.
+        after: Option<Duration>,
+    },
+}
+
+/// What one answer means, read by the platform's pure classifier.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// It worked: the answer's data.
+    Data(serde_json::Value),
+    /// The platform refused it: the reason, in the platform's words.
+    Rejected(String),
+    /// The platform refused the credentials (401, 403).
+    AuthRefused(String),
+    /// Too many requests: the whole channel waits this long.
+    Throttled(Duration),
+    /// A passing failure: try again later.
+    Retry(String),
+}
+
+/// One request, ready to send.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// What it is for, as Order Health names it.
+    pub step: String,
+    /// The URL.
+    pub url: String,
+    /// Headers, secrets included (masked when kept).
+    pub headers: Vec<(String, String)>,
+    /// The JSON body.
+    pub body: serde_json::Value,
+}
+
+/// Headers whose values are never kept or shown.
+const SECRET_HEADERS: [&str; 3] = ["authorization", "x-shopify-access-token", "x-api-key"];
+
+/// The request as kept: method, URL, headers with secrets masked, body.
+pub fn recorded(r: &Request) -> String {
+    let headers: serde_json::Map<String, serde_json::Value> = r
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            let shown = if SECRET_HEADERS.contains(&k.to_ascii_lowercase().as_str()) {
+                "[masked]".to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), serde_json::Value::String(shown))
+        })
+        .collect();
+    serde_json::json!({
+        "method": "POST",
+        "url": r.url,
+        "headers": headers,
+        "body": r.body,
+    })
+    .to_string()
+}
+
+/// Per-channel throttles: while a channel is held, none of its deliveries
+/// sends (other channels carry on).
+#[derive(Default)]
+pub struct Throttles {
+    until: Mutex<HashMap<Arc<str>, Instant>>,
+}
+
+impl Throttles {
+    /// Holds `channel` for `wait` (never shortens a longer hold).
+    pub fn hold(&self, channel: &str, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut map = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(Arc::from(channel)).or_insert(until);
+        if *entry < until {
+            *entry = until;
+        }
+    }
+
+    /// How long `channel` is still held, if it is.
+    pub fn remaining(&self, channel: &str) -> Option<Duration> {
+        let map = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        let until = *map.get(channel)?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// The channels held now, with how long they still wait.
+    pub fn held(&self) -> Vec<(Arc<str>, Duration)> {
+        let now = Instant::now();
+        let map = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .filter_map(|(k, u)| u.checked_duration_since(now).map(|d| (k.clone(), d)))
+            .collect()
+    }
+}
+
+/// What a session needs from the daemon.
+pub struct Env<'a> {
+    /// The HTTP client.
+    pub client: &'a reqwest::Client,
+    /// The channel delivered to.
+    pub channel: &'a str,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// The channels' throttles.
+    pub throttles: &'a Throttles,
+    /// Counts refused credentials.
+    pub on_auth_failure: &'a (dyn Fn() + Send + Sync),
+    /// Counts throttled requests.
+    pub on_throttled: &'a (dyn Fn() + Send + Sync),
+}
+
+/// How one request ended, for the platform's steps to act on.
+#[derive(Debug)]
+pub enum Sent {
+    /// The answer's data.
+    Data(serde_json::Value),
+    /// The attempt ends with this verdict.
+    Stop(Verdict),
+    /// The request may or may not have reached the platform (a timeout, a
+    /// connection lost after sending): its effect is unknown.
+    Unknown(String),
+}
+
+/// One delivery's requests, in order, each kept.
+pub struct Session<'a> {
+    env: Env<'a>,
+    /// Every request made and its answer.
+    pub steps: Vec<StepRecord>,
+}
+
+impl<'a> Session<'a> {
+    /// A session for one attempt.
+    pub fn new(env: Env<'a>) -> Session<'a> {
+        Session {
+            env,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Sends `request` and reads the answer with `classify`; a throttled
+    /// answer holds the channel and sends the same request again once the
+    /// hold is over.
+    pub async fn send(
+        &mut self,
+        request: &Request,
+        classify: impl Fn(u16, Option<Duration>, &[u8]) -> Answer,
+    ) -> Sent {
+        let mut throttled = 0;
+        loop {
+            if let Some(wait) = self.env.throttles.remaining(self.env.channel) {
+                tokio::time::sleep(wait).await;
+            }
+            let at = Utc::now();
+            let started = Instant::now();
+            let mut req = self
+                .env
+                .client
+                .post(&request.url)
+                .timeout(self.env.timeout)
+                .body(request.body.to_string());
+            for (k, v) in &request.headers {
+                req = req.header(k, v);
+            }
+            let mut record = StepRecord {
+                step: request.step.clone(),
+                at,
+                request: recorded(request),
+                http_status: None,
+                error: None,
+                response: Vec::new(),
+                duration: Duration::ZERO,
+            };
+            let answer = match req.send().await {
+                Ok(resp) => {
+                    let code = resp.status().as_u16();
+                    record.http_status = Some(code);
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| crate::delivery::retry::parse_retry_after(v, Utc::now()));
+                    match read_capped(resp).await {
+                        Ok(body) => {
+                            let a = classify(code, retry_after, &body);
+                            record.response = body;
+                            Ok(a)
+                        }
+                        Err(e) => Err(format!("reading the answer: {}", describe(&e))),
+                    }
+                }
+                Err(e) => Err(describe(&e)),
+            };
+            record.duration = started.elapsed();
+            let sent = match answer {
+                Err(reason) => {
+                    record.error = Some(reason.clone());
+                    Sent::Unknown(reason)
+                }
+                Ok(Answer::Data(d)) => Sent::Data(d),
+                Ok(Answer::Rejected(why)) => {
+                    record.error = Some(why.clone());
+                    Sent::Stop(Verdict::Rejected(why))
+                }
+                Ok(Answer::AuthRefused(why)) => {
+                    record.error = Some(why.clone());
+                    (self.env.on_auth_failure)();
+                    Sent::Stop(Verdict::Rejected(why))
+                }
+                Ok(Answer::Retry(why)) => {
+                    record.error = Some(why.clone());
+                    Sent::Stop(Verdict::Retry {
+                        reason: why,
+                        after: None,
+                    })
+                }
+                Ok(Answer::Throttled(wait)) => {
+                    throttled += 1;
+                    (self.env.on_throttled)();
+                    let why = format!("throttled: the channel waits {:.1}s", wait.as_secs_f64());
+                    record.error = Some(why.clone());
+                    self.env.throttles.hold(self.env.channel, wait);
+                    tracing::info!(
+                        channel = self.env.channel,
+                        wait_ms = wait.as_millis() as u64,
+                        "platform throttled; the channel waits"
+                    );
+                    self.steps.push(record);
+                    if throttled >= MAX_THROTTLES {
+                        return Sent::Stop(Verdict::Retry {
+                            reason: why,
+                            after: Some(wait),
+                        });
+                    }
+                    continue;
+                }
+            };
+            self.steps.push(record);
+            return sent;
+        }
+    }
+}
+
+async fn read_capped(mut resp: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = KEEP_RESPONSE.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if room < chunk.len() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// A transport error in words: `timed out`, `could not connect: ...`.
+pub fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        format!("could not connect: {}", root_cause(e))
+    } else {
+        root_cause(e)
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_requests_mask_secrets() {
+        let r = Request {
+            step: "orderCreate".into(),
+            url: "https://acme.myshopify.com/admin/api/2025-10/graphql.json".into(),
+            headers: vec![
+                ("X-Shopify-Access-Token".into(), "shpat_secret".into()),
+                ("Authorization".into(), "Bearer abc".into()),
+                ("Content-Type".into(), "application/json".into()),
+            ],
+            body: serde_json::json!({"query": "{ shop { name } }"}),
+        };
+        let kept = recorded(&r);
+        assert!(!kept.contains("shpat_secret"));
+        assert!(!kept.contains("Bearer abc"));
+        let v: serde_json::Value = serde_json::from_str(&kept).unwrap();
+        assert_eq!(v["headers"]["X-Shopify-Access-Token"], "[masked]");
+        assert_eq!(v["headers"]["Content-Type"], "application/json");
+        assert_eq!(v["body"]["query"], "{ shop { name } }");
+    }
+
+    #[test]
+    fn a_hold_is_never_shortened() {
+        let t = Throttles::default();
+        t.hold("shop", Duration::from_secs(10));
+        t.hold("shop", Duration::from_secs(1));
+        assert!(t.remaining("shop").unwrap() > Duration::from_secs(5));
+        assert!(t.remaining("ebay").is_none());
+    }
+}

@@ -1,0 +1,251 @@
+//! `connector:` on a channel (SPEC 12): read, checked, and what it changes
+//! about the channel's `deliver`, `poll` and `webhook`.
+
+use chrono::{Datelike, Utc};
+
+use super::{Ctx, Doc, Fields, fields, list_names, text};
+use crate::rules::yaml::{Kind, Node};
+use crate::rules::{Connector, ConnectorKind, Place, Secret, ShopifyConnector};
+use crate::suggest::did_you_mean;
+
+/// The connector kinds this build speaks.
+pub const KINDS: [&str; 1] = ["shopify"];
+
+const SHOPIFY_KEYS: [&str; 7] = [
+    "kind",
+    "shop",
+    "api_version",
+    "token",
+    "base_url",
+    "notify_customer",
+    "restock_on_cancel",
+];
+
+/// Reads a `connector:` block; `None` when it is unusable (every problem reported).
+pub fn connector(cx: &mut Ctx, doc: &Doc, n: &Node, channel: &str) -> Option<Connector> {
+    let place = Place {
+        file: doc.name.clone(),
+        line: n.loc.line,
+    };
+    let Kind::Map(_) = &n.kind else {
+        cx.node(
+            doc,
+            n,
+            format!("`connector` must be a mapping, not {}", n.kind_name()),
+            Some("e.g. `connector: { kind: shopify, shop: acme.myshopify.com, ... }`".to_string()),
+        );
+        return None;
+    };
+    // Keys are checked per kind, once the kind is known.
+    let all = fields(cx, doc, n, "`connector`", &[])?;
+    let Some(kind_node) = all.get("kind") else {
+        cx.node(
+            doc,
+            n,
+            format!("the connector of channel `{channel}` needs a `kind`"),
+            Some(format!("kinds are {}", list_names(&KINDS))),
+        );
+        return None;
+    };
+    let kind = text(cx, doc, kind_node, "`kind`")?;
+    match kind {
+        "shopify" => {
+            let f = fields(cx, doc, n, "a `shopify` connector", &SHOPIFY_KEYS)?;
+            let s = shopify(cx, doc, n, &f)?;
+            Some(Connector {
+                kind: ConnectorKind::Shopify(s),
+                place,
+            })
+        }
+        other => {
+            let hint = did_you_mean(other, KINDS)
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("kinds are {}", list_names(&KINDS)));
+            cx.node(
+                doc,
+                kind_node,
+                format!("unknown connector kind `{other}`"),
+                Some(hint),
+            );
+            None
+        }
+    }
+}
+
+fn required<'n>(
+    cx: &mut Ctx,
+    doc: &Doc,
+    parent: &Node,
+    f: &Fields<'n>,
+    key: &str,
+    example: &str,
+) -> Option<&'n Node> {
+    let found = f.get(key);
+    if found.is_none() {
+        cx.node(
+            doc,
+            parent,
+            format!("a `shopify` connector needs `{key}`"),
+            Some(format!("e.g. `{key}: {example}`")),
+        );
+    }
+    found
+}
+
+fn flag(cx: &mut Ctx, doc: &Doc, f: &Fields, key: &str, default: bool) -> bool {
+    match f.get(key) {
+        None => default,
+        Some(Node {
+            kind: Kind::Bool(b),
+            ..
+        }) => *b,
+        Some(other) => {
+            cx.node(
+                doc,
+                other,
+                format!(
+                    "`{key}` must be `true` or `false`, not {}",
+                    other.kind_name()
+                ),
+                None,
+            );
+            default
+        }
+    }
+}
+
+fn shopify(cx: &mut Ctx, doc: &Doc, n: &Node, f: &Fields) -> Option<ShopifyConnector> {
+    let before = cx.errors.len();
+    let shop = required(cx, doc, n, f, "shop", "acme.myshopify.com")
+        .and_then(|s| text(cx, doc, s, "`shop`").map(|t| (s, t.to_string())));
+    if let Some((node, shop)) = &shop
+        && !valid_host(shop)
+    {
+        cx.node(
+            doc,
+            node,
+            format!("`shop` must be the store's domain, not `{shop}`"),
+            Some("the myshopify domain, e.g. `acme.myshopify.com`".to_string()),
+        );
+    }
+    let version = required(cx, doc, n, f, "api_version", "\"2025-10\"").map(|v| {
+        let text = v.scalar_text().unwrap_or_default();
+        (v, text)
+    });
+    if let Some((node, v)) = &version {
+        if !matches!(node.kind, Kind::Str(_)) || parse_version(v).is_none() {
+            cx.node(
+                doc,
+                node,
+                format!("`api_version` must be `YYYY-MM`, not `{v}`"),
+                Some("quote it: `api_version: \"2025-10\"` (Shopify releases one each quarter: 01, 04, 07, 10)".to_string()),
+            );
+        } else if let Some(age) = quarters_behind(v, Utc::now().date_naive()) {
+            if age >= 4 {
+                cx.warn(
+                    doc,
+                    node,
+                    format!("Shopify API version `{v}` is {age} quarters old and out of support"),
+                    Some("Shopify serves its oldest supported version instead of an unsupported one: pin a version from the last four quarters".to_string()),
+                );
+            }
+        }
+    }
+    let token = required(cx, doc, n, f, "token", "\"${SHOPIFY_ADMIN_TOKEN}\"")
+        .and_then(|t| text(cx, doc, t, "`token`").map(|s| (t, s.to_string())));
+    if let Some((node, t)) = &token
+        && t.trim().is_empty()
+    {
+        cx.node(doc, node, "the connector's `token` is empty", None);
+    }
+    let base_url = match f.get("base_url") {
+        Some(b) => {
+            let u = text(cx, doc, b, "`base_url`").unwrap_or_default();
+            if !(u.starts_with("http://") || u.starts_with("https://"))
+                || u.len() <= "https://".len()
+            {
+                cx.node(
+                    doc,
+                    b,
+                    format!("invalid `base_url` `{u}`"),
+                    Some(
+                        "an absolute `http://` or `https://` URL; it replaces `https://<shop>`"
+                            .to_string(),
+                    ),
+                );
+            }
+            Some(u.trim_end_matches('/').to_string())
+        }
+        None => None,
+    };
+    let notify_customer = flag(cx, doc, f, "notify_customer", false);
+    let restock_on_cancel = flag(cx, doc, f, "restock_on_cancel", true);
+    if cx.errors.len() > before {
+        return None;
+    }
+    let (_, shop) = shop?;
+    let (_, api_version) = version?;
+    let (_, token) = token?;
+    Some(ShopifyConnector {
+        base_url: base_url.unwrap_or_else(|| format!("https://{shop}")),
+        shop,
+        api_version,
+        token: Secret(token),
+        notify_customer,
+        restock_on_cancel,
+    })
+}
+
+fn valid_host(s: &str) -> bool {
+    !s.is_empty()
+        && s.contains('.')
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// `YYYY-MM` with a month Shopify releases in (01, 04, 07, 10).
+pub fn parse_version(v: &str) -> Option<(i32, u32)> {
+    let (y, m) = v.split_once('-')?;
+    if y.len() != 4 || m.len() != 2 {
+        return None;
+    }
+    let year: i32 = y.parse().ok()?;
+    let month: u32 = m.parse().ok()?;
+    matches!(month, 1 | 4 | 7 | 10).then_some((year, month))
+}
+
+/// How many quarterly releases have come out since `v` (0 for the newest).
+pub fn quarters_behind(v: &str, today: chrono::NaiveDate) -> Option<i32> {
+    let (year, month) = parse_version(v)?;
+    let quarter = |y: i32, m: u32| y * 4 + (m as i32 - 1) / 3;
+    Some(quarter(today.year(), today.month()) - quarter(year, month))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_quarterly() {
+        assert_eq!(parse_version("2025-10"), Some((2025, 10)));
+        assert_eq!(parse_version("2025-11"), None);
+        assert_eq!(parse_version("2025-1"), None);
+        assert_eq!(parse_version("25-10"), None);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        assert_eq!(quarters_behind("2026-10", day), Some(0));
+        assert_eq!(quarters_behind("2025-10", day), Some(4));
+        assert_eq!(quarters_behind("2026-01", day), Some(3));
+    }
+
+    #[test]
+    fn hosts() {
+        assert!(valid_host("acme.myshopify.com"));
+        assert!(!valid_host("https://acme.myshopify.com"));
+        assert!(!valid_host("acme"));
+        assert!(!valid_host("a..b"));
+    }
+}

@@ -7,7 +7,9 @@ use serde_json::{Value as Json, json};
 
 use crate::engine::testing::TestResult;
 use crate::engine::{Decision, Decisions, Outcome, SkipReason, Step};
+use crate::order::Event;
 use crate::rules::{RuleError, RuleSet};
+use crate::value::Value;
 
 /// `check`'s summary of a good rule set.
 pub fn check_text(path: &str, rules: &RuleSet) -> String {
@@ -213,8 +215,54 @@ pub fn explain_text(rules: &RuleSet, decisions: &Decisions, order_id: &str) -> S
                 step_lines(&mut out, s, "    ");
             }
         }
+        if matches!(d.outcome, Outcome::Deliver)
+            && let Some(order) = &d.order
+            && let Some(c) = rules
+                .channel(&d.destination)
+                .and_then(|c| c.connector.as_ref())
+        {
+            connector_preview(&mut out, c, decisions.event, order);
+        }
     }
     out
+}
+
+/// The requests a connector would send for a decision (secrets masked).
+fn connector_preview(out: &mut String, c: &crate::rules::Connector, event: Event, order: &Value) {
+    use crate::delivery::connector::shopify;
+    let crate::rules::ConnectorKind::Shopify(s) = &c.kind;
+    let o = shopify::Outgoing {
+        event,
+        order,
+        ordersync_id: "ord_<new>",
+        external_id: None,
+        previous: None,
+        sent_before: false,
+    };
+    let _ = writeln!(out, "  would send ({}):", connector_line(c));
+    match shopify::preview(s, &o) {
+        Err(why) => {
+            let _ = writeln!(out, "    nothing: rejected: {why}");
+        }
+        Ok(requests) => {
+            for (i, r) in requests.iter().enumerate() {
+                let _ = writeln!(out, "    {}. {} POST {}", i + 1, r.step, r.url);
+                for (k, v) in &r.headers {
+                    let shown = if k.eq_ignore_ascii_case("x-shopify-access-token") {
+                        "[masked]"
+                    } else {
+                        v
+                    };
+                    let _ = writeln!(out, "       {k}: {shown}");
+                }
+                let vars = serde_json::to_string_pretty(&r.body["variables"]).unwrap_or_default();
+                let _ = writeln!(out, "       variables:");
+                for line in vars.lines() {
+                    let _ = writeln!(out, "         {line}");
+                }
+            }
+        }
+    }
 }
 
 /// One decision as JSON.

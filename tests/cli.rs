@@ -60,6 +60,8 @@ fn check_accepts_the_example() {
     amazon   -> shopify
     etsy     -> shopify
     supplier -> shopify
+  connectors:
+    shopify   shopify (Admin API 2025-10, acme-dev.myshopify.com)
 ",
             path.display(),
             version()
@@ -92,27 +94,27 @@ fn check_lists_every_error_in_a_broken_copy() {
         stderr(&out),
         format!(
             "error: unknown role `marketplce`
-  --> {p}:35:11
+  --> {p}:41:11
    |
-35 |     role: marketplce
+41 |     role: marketplce
    |           ^^^^^^^^^^ did you mean `marketplace`?
 
 error: unknown event `canceled`
-  --> {p}:62:26
+  --> {p}:68:26
    |
-62 |       accepts: [created, canceled]          # once forwarded, the supplier takes no edits
+68 |       accepts: [created, canceled]          # once forwarded, the supplier takes no edits
    |                          ^^^^^^^^ did you mean `cancelled`?
 
 error: syntax error: expected an operator or the end of the expression, found `contians`
-  --> {p}:94:24
-   |
-94 |             when: tags contians \"eBay\"
-   |                        ^^^^^^^^
+   --> {p}:100:24
+    |
+100 |             when: tags contians \"eBay\"
+    |                        ^^^^^^^^
 
 error: unknown field `total_prize`
-   --> {p}:107:42
+   --> {p}:113:42
     |
-107 |           total_price: {{ value: 'convert(total_prize, currency, \"USD\")' }}
+113 |           total_price: {{ value: 'convert(total_prize, currency, \"USD\")' }}
     |                                          ^^^^^^^^^^^ did you mean `total_price`?
 
 error: rules rejected: 4 errors
@@ -129,7 +131,7 @@ fn check_json_reports_errors_as_data() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], false);
     assert_eq!(v["errors"][0]["message"], "unknown role `marketplce`");
-    assert_eq!(v["errors"][0]["line"], 35);
+    assert_eq!(v["errors"][0]["line"], 41);
     assert_eq!(v["errors"][0]["column"], 11);
     assert_eq!(v["errors"][0]["hint"], "did you mean `marketplace`?");
 
@@ -176,14 +178,14 @@ fn a_wrong_expectation_fails_with_a_readable_diff() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     let want = format!(
-        "FAIL  a store shipment goes back only to the marketplace the order came from  ({}:141)
+        "FAIL  a store shipment goes back only to the marketplace the order came from  ({}:147)
   amazon:
     - expected: deliver
     + actual:   skip: publish is false
     trace:
-      note  ({0}:89)
+      note  ({0}:95)
         \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-      publish  ({0}:99)
+      publish  ({0}:105)
         tags contains \"Amazon\" -> false
         where tags = [\"eBay\"]
 ",
@@ -246,27 +248,27 @@ ebay: deliver
   changes:
     note: null -> \"synced by ordersync from shopify\"
   trace:
-    note  ({p}:89)
+    note  ({p}:95)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:93)
+    publish  ({p}:99)
       tags contains \"eBay\" -> true
       where tags = [\"eBay\"]
 
 amazon: skip: publish is false
   why: not published to amazon: `tags contains \"Amazon\"` was false; tags was [\"eBay\"]
   trace:
-    note  ({p}:89)
+    note  ({p}:95)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:99)
+    publish  ({p}:105)
       tags contains \"Amazon\" -> false
       where tags = [\"eBay\"]
 
 etsy: skip: publish is false
   why: not published to etsy: `tags contains \"Etsy\"` was false; tags was [\"eBay\"]
   trace:
-    note  ({p}:89)
+    note  ({p}:95)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:102)
+    publish  ({p}:108)
       tags contains \"Etsy\" -> false
       where tags = [\"eBay\"]
 

@@ -643,6 +643,21 @@ fn banner(s: &State, b: &mut String) {
             esc(&errors)
         );
     }
+    let rules = s.live.rules();
+    if !rules.warnings.is_empty() {
+        let text: Vec<String> = rules
+            .warnings
+            .iter()
+            .map(crate::rules::error::render_warning)
+            .collect();
+        let _ = write!(
+            b,
+            r#"<section class="banner" id="rules-warnings"><p><b>The rules in force load with {} warning{}.</b></p><pre>{}</pre></section>"#,
+            rules.warnings.len(),
+            if rules.warnings.len() == 1 { "" } else { "s" },
+            esc(&text.join("\n"))
+        );
+    }
 }
 
 fn page_error(s: &State, status: StatusCode, message: &str) -> Response {

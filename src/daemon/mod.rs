@@ -85,6 +85,13 @@ pub struct Live {
     started: Instant,
 }
 
+/// Each warning of a rule set, once, where it is loaded.
+pub(crate) fn log_warnings(rules: &RuleSet) {
+    for w in &rules.warnings {
+        tracing::warn!(file = %w.file, line = w.line, column = w.column, "rules warning: {}", w.message);
+    }
+}
+
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
     match lock.read() {
         Ok(v) => v.clone(),
@@ -192,7 +199,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // reload, and saving a good file takes over (SPEC 10.6).
     let mut refused_at_start = None;
     let rules = match rules::load(&config.rules) {
-        Ok(r) => Arc::new(r),
+        Ok(r) => {
+            log_warnings(&r);
+            Arc::new(r)
+        }
         Err(errors) => {
             let errors = rules::render_all(&errors);
             let base = if config.rules.is_dir() {

@@ -127,6 +127,7 @@ impl Reloader {
 /// Loads the rules and runs their tests; the errors as people read them.
 fn load_and_test(path: &Path) -> Result<RuleSet, String> {
     let rules = rules::load(path).map_err(|errors| rules::render_all(&errors))?;
+    super::log_warnings(&rules);
     let failed: Vec<String> = run_tests(&rules)
         .into_iter()
         .filter(|t| !t.passed())

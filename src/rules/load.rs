@@ -1180,9 +1180,10 @@ fn channel<'n>(
     if let Some(w) = f.get("webhook")
         && let Some(wf) = fields(cx, doc, w, "`webhook`", &WEBHOOK_KEYS)
     {
-        let format = match (wf.get("format"), &ch.connector) {
-            (None, Some(c)) if c.kind_name() == "shopify" => Format::Shopify,
-            (n, _) => format_of(cx, doc, n, w),
+        // A connector's channel reads its platform's webhooks: no `format`.
+        let format = match wf.get("format") {
+            None if connector_node.is_some() => Format::Shopify,
+            n => format_of(cx, doc, n, w),
         };
         let secret = match wf.get("secret") {
             Some(s) => text(cx, doc, s, "`secret`").unwrap_or_default().to_string(),

@@ -141,7 +141,7 @@ fn shopify(cx: &mut Ctx, doc: &Doc, n: &Node, f: &Fields) -> Option<ShopifyConne
                 Some("quote it: `api_version: \"2025-10\"` (Shopify releases one each quarter: 01, 04, 07, 10)".to_string()),
             );
         } else if let Some(age) = quarters_behind(v, Utc::now().date_naive()) {
-            if age >= 4 {
+            if age > 4 {
                 cx.warn(
                     doc,
                     node,

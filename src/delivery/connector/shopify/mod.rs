@@ -66,6 +66,72 @@ pub async fn deliver(
     result.unwrap_or_else(|v| v)
 }
 
+/// The requests a delivery of `o` would start with, for `ordersync explain`:
+/// those that depend on what Shopify answers (line ids, tags it lacks) are
+/// shown with what the decided order gives.
+pub fn preview(c: &ShopifyConnector, o: &Outgoing<'_>) -> Result<Vec<super::Request>, String> {
+    let gid = o
+        .external_id
+        .map(request::order_gid)
+        .unwrap_or_else(|| "gid://shopify/Order/<linked id>".to_string());
+    let r = |step: &str, q: &str, v: Json| request::request(c, step, q, v);
+    Ok(match o.event {
+        Event::Created => vec![r(
+            "orderCreate",
+            request::ORDER_CREATE,
+            request::order_create(c, o.order, o.ordersync_id).map_err(|e| e.0)?,
+        )],
+        Event::Updated => vec![
+            r(
+                "order lookup",
+                request::ORDER_FOR_UPDATE,
+                json!({ "id": gid }),
+            ),
+            r(
+                "tagsAdd (the tags Shopify lacks)",
+                request::TAGS_ADD,
+                json!({ "id": gid, "tags": request::tags(o.order) }),
+            ),
+        ],
+        Event::Cancelled => vec![
+            r(
+                "order lookup",
+                request::ORDER_CANCELLED,
+                json!({ "id": gid }),
+            ),
+            r(
+                "orderCancel",
+                request::ORDER_CANCEL,
+                request::order_cancel(c, &gid),
+            ),
+        ],
+        Event::Shipped => {
+            let mut out = vec![r(
+                "fulfillment order lookup",
+                request::ORDER_FOR_SHIPMENT,
+                json!({ "id": gid }),
+            )];
+            for sh in request::shipments(o.order).map_err(|e| e.0)? {
+                let lines: Vec<(String, i64)> = sh.lines.clone();
+                let plan = vec![(
+                    "<fulfillment order id>".to_string(),
+                    lines
+                        .iter()
+                        .map(|(sku, q)| (format!("<line of {sku}>"), *q))
+                        .collect(),
+                )];
+                out.push(r(
+                    "fulfillmentCreate",
+                    request::FULFILLMENT_CREATE,
+                    request::fulfillment_create(c, &sh, &plan),
+                ));
+            }
+            out
+        }
+        other => return Err(format!("the Shopify connector cannot carry `{other}`")),
+    })
+}
+
 type Step<T> = Result<T, Verdict>;
 
 fn unsendable(e: Unsendable) -> Verdict {
@@ -117,7 +183,7 @@ async fn created(
     if let Some(id) = o.external_id {
         // Already in Shopify (its webhook or an earlier create linked it).
         return Ok(Verdict::Delivered {
-            linked: Some(request::order_gid(id)),
+            linked: Some(id.to_string()),
         });
     }
     let variables = request::order_create(c, o.order, o.ordersync_id).map_err(unsendable)?;
@@ -133,7 +199,7 @@ async fn created(
         .await?;
         if let Some(id) = found["orders"]["nodes"][0]["id"].as_str() {
             return Ok(Verdict::Delivered {
-                linked: Some(id.to_string()),
+                linked: Some(request::link_id(id)),
             });
         }
     }
@@ -157,7 +223,7 @@ async fn created(
     let created = payload(data, "orderCreate", "userErrors")?;
     match created["order"]["id"].as_str() {
         Some(id) => Ok(Verdict::Delivered {
-            linked: Some(id.to_string()),
+            linked: Some(request::link_id(id)),
         }),
         None => Err(Verdict::Retry {
             reason: "Shopify's orderCreate answer has no order id".to_string(),

@@ -128,6 +128,16 @@ pub fn order_gid(external_id: &str) -> String {
     }
 }
 
+/// The link kept for a Shopify order: its numeric id (the gid's last part),
+/// the id Shopify's webhooks carry, so a webhook and the connector find the
+/// same order.
+pub fn link_id(gid: &str) -> String {
+    match gid.strip_prefix("gid://shopify/Order/") {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => gid.to_string(),
+    }
+}
+
 fn text(order: &Value, path: &str) -> Option<String> {
     match order.get_path(path)? {
         Value::Text(s) if !s.trim().is_empty() => Some(s.to_string()),

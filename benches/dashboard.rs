@@ -135,6 +135,7 @@ fn populate(rt: &tokio::runtime::Runtime) -> Served {
                     status,
                     next_at: None,
                     linked_id: None,
+                    steps: Vec::new(),
                 })
                 .await
                 .unwrap()

@@ -2,6 +2,8 @@
 //! on port 0 with a SQLite file in a temp dir, and local HTTP servers as the
 //! store, the marketplaces and the supplier.
 
+#[path = "support/shopify_fake.rs"]
+mod shopify_fake;
 mod support;
 
 use std::io::{Read, Write};
@@ -14,10 +16,14 @@ use support::{Daemon, Mock, Reply, post_update, sign, sign_shopify, update};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The bundled `rules.example.yaml` with its destinations moved to `mock`.
-fn seed_rules(dir: &Path, mock: &Mock) -> PathBuf {
+/// The bundled `rules.example.yaml` with its store on the fake Shopify
+/// `shop` and its other destinations moved to `mock`.
+fn seed_rules(dir: &Path, mock: &Mock, shop: &shopify_fake::FakeShopify) -> PathBuf {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules.example.yaml"))
         .unwrap();
+    let store = "${SHOPIFY_BASE_URL:-http://127.0.0.1:9101}";
+    assert!(text.contains(store));
+    let text = text.replace(store, &shop.base_url());
     let text = regex::Regex::new(r"http://127\.0\.0\.1:91\d\d")
         .unwrap()
         .replace_all(&text, mock.base.as_str())
@@ -107,23 +113,22 @@ async fn post_shopify(
 async fn the_seed_recipe_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let mock = Mock::start().await;
-    // The store answers the create with its own id, but only after its echo
-    // of the new order has already been sent to ordersync (below).
-    let (release, held) = std::sync::mpsc::channel::<()>();
-    let held = std::sync::Mutex::new(held);
-    mock.respond(move |r, _| {
-        if r.path == "/shopify/orders" && r.body["event"] == "created" {
-            let _ = held.lock().unwrap().recv_timeout(Duration::from_secs(5));
-            return Reply::new(201, r#"{"id": "5001"}"#);
-        }
-        Reply::new(200, "{}")
-    });
-    let daemon = Daemon::start(dir.path(), &seed_rules(dir.path(), &mock), &[]);
+    // The store (the fake Shopify, with the example's dev token) creates the
+    // order at once but answers the create only after its echo of the new
+    // order has already been sent to ordersync (below).
+    let shop = shopify_fake::FakeShopify::start("dev-only-token", "2025-10").await;
+    shop.script(
+        "orderCreate",
+        shopify_fake::Behaviour::CommitThenSlow(Duration::from_secs(2)),
+    );
+    mock.respond(|_, _| Reply::new(200, "{}"));
+    let daemon = Daemon::start(dir.path(), &seed_rules(dir.path(), &mock, &shop), &[]);
     let client = reqwest::Client::new();
 
     // 1. An eBay order comes in and is created in the store, tagged eBay.
     let order = json!({"id": "27-1138", "financial_status": "paid", "tags": [],
-                       "total_price": 20, "currency": "USD", "updated_at": "2026-11-20T10:00:00Z"});
+                       "total_price": 20, "currency": "USD", "updated_at": "2026-11-20T10:00:00Z",
+                       "line_items": [{"sku": "MUG-1", "title": "Mug", "quantity": 1, "price": 20}]});
     let (status, body) = post_update(
         &client,
         &daemon,
@@ -133,24 +138,26 @@ async fn the_seed_recipe_end_to_end() {
     )
     .await;
     assert_eq!((status, body), (202, json!({"update": 1})));
-    let created = mock.wait_for("/shopify/orders", 1, WAIT).await;
-    let c = &created[0].body;
-    assert_eq!(c["event"], "created");
-    assert_eq!(c["order_id"], "ord_1");
-    assert_eq!(c["external_id"], Json::Null);
-    assert_eq!(c["source"], "ebay");
-    assert_eq!(c["destination"], "shopify");
-    assert_eq!(c["order"]["id"], "27-1138");
-    assert_eq!(c["order"]["tags"], json!(["eBay", "ordersync:ord_1"]));
-    assert_eq!(created[0].header("x-ordersync-event"), "created");
-    assert!(created[0].header("idempotency-key").starts_with("os-"));
+    wait_until(WAIT, || shop.orders().len() == 1).await;
+    let created = shop.requests_for("orderCreate");
+    let c = &created[0].variables["order"];
+    assert_eq!(c["tags"], json!(["eBay", "ordersync:ord_1"]));
+    assert_eq!(c["sourceIdentifier"], "ord_1");
+    assert_eq!(
+        c["lineItems"][0]["priceSet"]["shopMoney"]["amount"],
+        "20.00"
+    );
+    let store_id: u64 = shop.orders()[0]["legacyResourceId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
 
     // 2. The store's echo of the order it just created arrives before its
     //    answer to the create call: it joins ord_1 and goes nowhere.
-    let echo = shopify_order(5001, "eBay, ordersync:ord_1", "2026-11-20T10:00:05Z");
+    let echo = shopify_order(store_id, "eBay, ordersync:ord_1", "2026-11-20T10:00:05Z");
     let (status, _) = post_shopify(&client, &daemon, "orders/create", "shop-evt-1", &echo).await;
     assert_eq!(status, 202);
-    release.send(()).unwrap();
     wait_until(WAIT, || {
         daemon.count("SELECT count(*) FROM deliveries WHERE status = 'delivered'") == 1
     })
@@ -160,14 +167,15 @@ async fn the_seed_recipe_end_to_end() {
         1,
         "no second order"
     );
+    assert_eq!(shop.orders().len(), 1, "one order in the store");
     assert_eq!(
         daemon.count("SELECT count(*) FROM links WHERE order_id = 1"),
         2,
-        "ebay 27-1138 and shopify 5001 are both ord_1"
+        "ebay 27-1138 and the store's order are both ord_1"
     );
 
     // 3. The store ships it: the shipment goes to eBay only, as eBay's order.
-    let shipped = shopify_order(5001, "eBay, ordersync:ord_1", "2026-11-21T13:00:00Z");
+    let shipped = shopify_order(store_id, "eBay, ordersync:ord_1", "2026-11-21T13:00:00Z");
     let (status, _) =
         post_shopify(&client, &daemon, "orders/fulfilled", "shop-evt-2", &shipped).await;
     assert_eq!(status, 202);
@@ -186,11 +194,7 @@ async fn the_seed_recipe_end_to_end() {
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let paths: Vec<String> = mock.received().into_iter().map(|r| r.path).collect();
-    assert_eq!(
-        paths,
-        ["/shopify/orders", "/ebay/updates"],
-        "Amazon never hears of it"
-    );
+    assert_eq!(paths, ["/ebay/updates"], "Amazon never hears of it");
     let amazon = daemon.sql().query_row(
         "SELECT detail FROM decisions WHERE destination = 'amazon' AND update_id = 3",
         [],

@@ -509,10 +509,19 @@ fn decision_html(b: &mut String, d: &Json) {
                 Some(code) => format!("{code} {}", text(t, "response")),
                 None => text(t, "error").to_string(),
             };
+            let step = match t["step"].as_str() {
+                Some(step) => format!("{step} · "),
+                None => String::new(),
+            };
+            let answer = match t["error"].as_str() {
+                Some(e) if t["step"].is_string() => format!("{answer} ({e})"),
+                _ => answer,
+            };
             let _ = write!(
                 b,
-                "<li>{} · {} <small>({:.0} ms)</small></li>",
+                "<li>{} · {}{} <small>({:.0} ms)</small></li>",
                 esc(text(t, "at")),
+                esc(&step),
                 esc(answer.trim()),
                 t["duration_ms"].as_f64().unwrap_or(0.0)
             );

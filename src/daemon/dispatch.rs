@@ -244,7 +244,7 @@ async fn deliver(shared: &Shared, mut job: Job) -> Option<String> {
             let Ok(_permit) = shared.permits.acquire().await else {
                 return None;
             };
-            attempt(shared, &job).await
+            attempt(shared, &mut job).await
         };
         let status = attempt.status;
         let next_at = attempt.next_at;
@@ -321,7 +321,7 @@ fn log_outcome(job: &Job, a: &Attempt) {
 }
 
 /// One HTTP request for a delivery, and what it means.
-async fn attempt(shared: &Shared, job: &Job) -> Attempt {
+async fn attempt(shared: &Shared, job: &mut Job) -> Attempt {
     let rules = shared.live.rules();
     let order_id = order_ref(job.order_id);
     let now = Utc::now();
@@ -424,7 +424,7 @@ async fn attempt(shared: &Shared, job: &Job) -> Attempt {
 /// what they came to.
 async fn through_connector(
     shared: &Shared,
-    job: &Job,
+    job: &mut Job,
     c: &Connector,
     deliver: &Deliver,
     mut result: Attempt,
@@ -443,6 +443,7 @@ async fn through_connector(
         on_throttled: &on_throttled,
     });
     let started = Instant::now();
+    let marked = std::sync::atomic::AtomicBool::new(false);
     let verdict = match crate::value::Value::from_json(&job.order_json) {
         Err(e) => Verdict::Rejected(format!("the decided order cannot be read: {e}")),
         Ok(order) => match &c.kind {
@@ -450,11 +451,14 @@ async fn through_connector(
                 let previous = previous_delivered(shared, job).await;
                 let writer = shared.writer.clone();
                 let delivery = job.delivery_id;
+                let marked = &marked;
                 let mark = async move || {
                     writer
                         .mark_sent(delivery)
                         .await
-                        .map_err(|e| format!("could not note the create before sending it: {e}"))
+                        .map_err(|e| format!("could not note the create before sending it: {e}"))?;
+                    marked.store(true, std::sync::atomic::Ordering::Relaxed);
+                    Ok(())
                 };
                 let out = shopify::Outgoing {
                     event: job.event,
@@ -469,6 +473,10 @@ async fn through_connector(
         },
     };
     result.duration = started.elapsed();
+    // Every later attempt, in this run or after a restart, looks first.
+    if marked.load(std::sync::atomic::Ordering::Relaxed) {
+        job.sent = true;
+    }
     result.steps = std::mem::take(&mut session.steps);
     if let Some(last) = result.steps.last() {
         result.http_status = last.http_status;

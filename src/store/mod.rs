@@ -747,6 +747,21 @@ fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<()> {
 
 /// What Order Health says of a delivery after an attempt.
 fn attempt_detail(a: &Attempt) -> String {
+    // A connector's attempt says why in its platform's words, or which
+    // request ended it.
+    if let Some(last) = a.steps.last() {
+        let answer = match (&a.error, last.http_status) {
+            (Some(e), _) => e.clone(),
+            (None, Some(code)) => format!("{} {code}", last.step),
+            (None, None) => last.step.clone(),
+        };
+        return match a.status {
+            DeliveryStatus::Delivered => format!("delivered: {answer}"),
+            DeliveryStatus::Rejected => format!("rejected: {answer}"),
+            DeliveryStatus::Dead => format!("dead: no attempts left; last: {answer}"),
+            DeliveryStatus::Pending => format!("retrying: {answer}"),
+        };
+    }
     let answer = match (a.http_status, &a.error) {
         (Some(code), _) => {
             let body = String::from_utf8_lossy(&a.response);

@@ -347,11 +347,12 @@ fn decisions_of(conn: &Connection, update_id: i64) -> rusqlite::Result<Vec<Json>
 
 fn attempts_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Vec<Json>> {
     conn.prepare_cached(
-        "SELECT at, http_status, error, response, duration_ms, external_id
+        "SELECT at, http_status, error, response, duration_ms, external_id, step, request
          FROM attempts WHERE delivery_id = ?1 ORDER BY id",
     )?
     .query_map([delivery_id], |r| {
         let response: Option<Vec<u8>> = r.get(3)?;
+        let request: Option<String> = r.get(7)?;
         Ok(json!({
             "at": r.get::<_, String>(0)?,
             "http_status": r.get::<_, Option<i64>>(1)?,
@@ -359,6 +360,8 @@ fn attempts_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Vec<Json
             "response": response.map(|b| String::from_utf8_lossy(&b).into_owned()),
             "duration_ms": r.get::<_, f64>(4)?,
             "external_id": r.get::<_, Option<String>>(5)?,
+            "step": r.get::<_, Option<String>>(6)?,
+            "request": request.map(|t| serde_json::from_str::<Json>(&t).unwrap_or(Json::String(t))),
         }))
     })?
     .collect()

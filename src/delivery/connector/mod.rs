@@ -21,6 +21,9 @@ use crate::store::StepRecord;
 /// Response bodies kept per request, at most.
 pub const KEEP_RESPONSE: usize = 64 * 1024;
 
+/// The largest answer read; a longer one is an error, never cut and misread.
+pub const MAX_ANSWER: usize = 32 * 1024 * 1024;
+
 /// How often one request may be throttled before the attempt gives up and
 /// is retried later like any failed attempt.
 const MAX_THROTTLES: u32 = 20;
@@ -219,13 +222,14 @@ impl<'a> Session<'a> {
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| crate::delivery::retry::parse_retry_after(v, Utc::now()));
-                    match read_capped(resp).await {
-                        Ok(body) => {
+                    match read_whole(resp).await {
+                        Ok(mut body) => {
                             let a = classify(code, retry_after, &body);
+                            body.truncate(KEEP_RESPONSE);
                             record.response = body;
                             Ok(a)
                         }
-                        Err(e) => Err(format!("reading the answer: {}", describe(&e))),
+                        Err(e) => Err(format!("reading the answer: {e}")),
                     }
                 }
                 Err(e) => Err(describe(&e)),
@@ -280,14 +284,13 @@ impl<'a> Session<'a> {
     }
 }
 
-async fn read_capped(mut resp: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+async fn read_whole(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await? {
-        let room = KEEP_RESPONSE.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if room < chunk.len() {
-            break;
+    while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+        if out.len() + chunk.len() > MAX_ANSWER {
+            return Err(format!("the answer is over {} MiB", MAX_ANSWER >> 20));
         }
+        out.extend_from_slice(&chunk);
     }
     Ok(out)
 }

@@ -140,15 +140,15 @@ fn shopify(cx: &mut Ctx, doc: &Doc, n: &Node, f: &Fields) -> Option<ShopifyConne
                 format!("`api_version` must be `YYYY-MM`, not `{v}`"),
                 Some("quote it: `api_version: \"2025-10\"` (Shopify releases one each quarter: 01, 04, 07, 10)".to_string()),
             );
-        } else if let Some(age) = quarters_behind(v, Utc::now().date_naive()) {
-            if age > 4 {
-                cx.warn(
-                    doc,
-                    node,
-                    format!("Shopify API version `{v}` is {age} quarters old and out of support"),
-                    Some("Shopify serves its oldest supported version instead of an unsupported one: pin a version from the last four quarters".to_string()),
-                );
-            }
+        } else if let Some(age) = quarters_behind(v, Utc::now().date_naive())
+            && age > 4
+        {
+            cx.warn(
+                doc,
+                node,
+                format!("Shopify API version `{v}` is {age} quarters old and out of support"),
+                Some("Shopify serves its oldest supported version instead of an unsupported one: pin a version from the last four quarters".to_string()),
+            );
         }
     }
     let token = required(cx, doc, n, f, "token", "\"${SHOPIFY_ADMIN_TOKEN}\"")

@@ -108,7 +108,7 @@ pub fn throttle_wait(doc: &Json) -> Option<Duration> {
     let requested = cost["requestedQueryCost"].as_f64()?;
     let available = cost["throttleStatus"]["currentlyAvailable"].as_f64()?;
     let rate = cost["throttleStatus"]["restoreRate"].as_f64()?;
-    if !(rate > 0.0) {
+    if rate.is_nan() || rate <= 0.0 {
         return None;
     }
     let secs = ((requested - available) / rate).max(0.0);

@@ -74,13 +74,13 @@ fn fulfillable(status: &str) -> bool {
     matches!(status, "OPEN" | "IN_PROGRESS")
 }
 
+/// What one `fulfillmentCreate` fulfils: `(fulfillment order, [(line, quantity)])`.
+pub type Plan = Vec<(String, Vec<(String, i64)>)>;
+
 /// The `(fulfillment order, [(line, quantity)])` pairs for a shipment of
 /// `wanted` `(sku, quantity)` lines; all remaining lines when it names none.
-pub fn plan(
-    orders: &[FulfillmentOrder],
-    wanted: &[(String, i64)],
-) -> Result<Vec<(String, Vec<(String, i64)>)>, String> {
-    let mut plan: Vec<(String, Vec<(String, i64)>)> = Vec::new();
+pub fn plan(orders: &[FulfillmentOrder], wanted: &[(String, i64)]) -> Result<Plan, String> {
+    let mut plan: Plan = Vec::new();
     let mut add = |fo: &str, line: &str, qty: i64| match plan.iter_mut().find(|(id, _)| id == fo) {
         Some((_, lines)) => lines.push((line.to_string(), qty)),
         None => plan.push((fo.to_string(), vec![(line.to_string(), qty)])),

@@ -62,8 +62,8 @@ pub const ORDER_CANCELLED: &str = "query OrderCancelled($id: ID!) {
 }";
 
 /// `orderCancel` (scope `write_orders`): starts a job.
-pub const ORDER_CANCEL: &str = "mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason!, $refund: Boolean!, $restock: Boolean!, $notifyCustomer: Boolean, $staffNote: String) {
-  orderCancel(orderId: $orderId, reason: $reason, refund: $refund, restock: $restock, notifyCustomer: $notifyCustomer, staffNote: $staffNote) {
+pub const ORDER_CANCEL: &str = "mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason!, $restock: Boolean!, $notifyCustomer: Boolean, $staffNote: String) {
+  orderCancel(orderId: $orderId, reason: $reason, restock: $restock, notifyCustomer: $notifyCustomer, staffNote: $staffNote) {
     job { id done }
     orderCancelUserErrors { field message code }
   }
@@ -418,12 +418,13 @@ pub fn plan_update(decided: &Value, previous: Option<&Value>, current: &Json) ->
     plan
 }
 
-/// `orderCancel`'s variables.
+/// `orderCancel`'s variables. No `refundMethod`: the money goes back where
+/// the order was paid (a marketplace refunds its own buyers), so Shopify
+/// refunds nothing.
 pub fn order_cancel(c: &ShopifyConnector, gid: &str) -> Json {
     json!({
         "orderId": gid,
         "reason": "OTHER",
-        "refund": false,
         "restock": c.restock_on_cancel,
         "notifyCustomer": c.notify_customer,
         "staffNote": "cancelled by ordersync",

@@ -11,7 +11,9 @@
 //!   one decision per destination with its trace. Pure: no I/O, no clock.
 //! - [`ingress`]: channels' payloads read into canonical updates, and their
 //!   signatures checked; [`delivery`]: what a delivery sends and when it is
-//!   tried again; [`identity`]: the ordersync id carried in tags, and which
+//!   tried again, and the platform connectors (`delivery::connector`: Shopify's
+//!   Admin GraphQL API, its requests and answers pure, its steps run over a
+//!   session that keeps each request and holds a throttled channel); [`identity`]: the ordersync id carried in tags, and which
 //!   update is stale.
 //! - [`store`]: the SQLite store and its single writer (group commit), where an
 //!   update is stored and decided in one transaction; [`daemon`]: `serve`, the

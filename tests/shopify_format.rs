@@ -203,3 +203,64 @@ mod never_panics {
         }
     }
 }
+
+/// Shopify's own sample payloads (tests/fixtures/shopify/, from the webhook
+/// reference; see its README), read as the webhook endpoint reads them.
+#[test]
+fn shopifys_documented_samples_are_read() {
+    let create = include_str!("fixtures/shopify/orders-create.json");
+    let u = decode(
+        Format::Shopify,
+        &headers("orders/create"),
+        create.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(u.event, Event::Created);
+    // The id is above 2^53: every digit kept.
+    assert_eq!(
+        u.order.get("id").unwrap().as_str(),
+        Some("820982911946154508")
+    );
+    assert_eq!(u.order.get("total_price").unwrap().to_string(), "404.95");
+    assert_eq!(u.order.get("status").unwrap().as_str(), Some("open"));
+    let tags: Vec<&str> = u
+        .order
+        .get("tags")
+        .unwrap()
+        .as_list()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert_eq!(tags, ["tag1", "tag2"]);
+
+    let cancelled = include_str!("fixtures/shopify/orders-cancelled.json");
+    let u = decode(
+        Format::Shopify,
+        &headers("orders/cancelled"),
+        cancelled.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(u.event, Event::Cancelled);
+    assert_eq!(u.order.get("status").unwrap().as_str(), Some("cancelled"));
+
+    let shipped = include_str!("fixtures/shopify/fulfillments-create.json");
+    let u = decode(
+        Format::Shopify,
+        &headers("fulfillments/create"),
+        shipped.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(u.event, Event::Shipped);
+    assert_eq!(
+        u.order.get("id").unwrap().as_str(),
+        Some("820982911946154508")
+    );
+    assert_eq!(
+        u.order
+            .get_path("shipments.0.tracking_number")
+            .unwrap()
+            .as_str(),
+        Some("1z827wk74630")
+    );
+}

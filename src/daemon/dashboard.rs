@@ -517,9 +517,17 @@ fn decision_html(b: &mut String, d: &Json) {
                 Some(e) if t["step"].is_string() => format!("{answer} ({e})"),
                 _ => answer,
             };
+            let request = if t["request"].is_object() {
+                format!(
+                    "<details><summary>request</summary><pre>{}</pre></details>",
+                    esc(&serde_json::to_string_pretty(&t["request"]).unwrap_or_default())
+                )
+            } else {
+                String::new()
+            };
             let _ = write!(
                 b,
-                "<li>{} · {}{} <small>({:.0} ms)</small></li>",
+                "<li>{} · {}{} <small>({:.0} ms)</small>{request}</li>",
                 esc(text(t, "at")),
                 esc(&step),
                 esc(answer.trim()),

@@ -114,13 +114,18 @@ pub struct Polled {
     pub read: Result<Incoming, DecodeError>,
 }
 
-/// Text of a scalar (numbers without a fraction as integers), for ids.
+/// Text of a scalar, for ids: text as it is, a whole number as all its digits
+/// (Shopify's ids are above 2^53; a decimal keeps up to 28 of them).
 pub fn id_text(v: &Value) -> Option<String> {
     match v {
         Value::Text(s) if !s.is_empty() => Some(s.to_string()),
-        Value::Number(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.0e15 => {
-            Some(format!("{}", *n as i64))
-        }
+        Value::Number(n) if n.is_integer() => Some(crate::value::number_text(*n)),
         _ => None,
     }
+}
+
+/// Why an id that is there cannot be read: `what` (e.g. "the order's `id`")
+/// and the value as it came.
+pub fn unreadable_id(what: &str, v: &Value) -> String {
+    format!("{what} must be non-empty text or a whole number, not {v}")
 }

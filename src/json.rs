@@ -28,6 +28,9 @@ pub struct JsonError {
     pub line: usize,
     /// Column, from 1, in bytes.
     pub column: usize,
+    /// The text is JSON, but a number in it is not an exact decimal (out of
+    /// range, or more digits than a decimal keeps).
+    pub inexact_number: bool,
 }
 
 /// How deep a document may nest; deeper input is refused rather than overflowing the stack.
@@ -162,6 +165,7 @@ impl Parser<'_, '_> {
             message: message.to_string(),
             line,
             column,
+            inexact_number: false,
         }
     }
 
@@ -524,7 +528,9 @@ impl Parser<'_, '_> {
 
     #[cold]
     fn number_error(&self, why: NumberError, text: &str) -> JsonError {
-        self.error_here(&why.message(text))
+        let mut e = self.error_here(&why.message(text));
+        e.inexact_number = true;
+        e
     }
 }
 

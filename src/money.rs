@@ -227,8 +227,11 @@ mod tests {
         for w in MINOR_UNITS.windows(2) {
             assert!(w[0].0 < w[1].0, "{} before {}", w[0].0, w[1].0);
         }
-        assert!(MINOR_UNITS.iter().all(|(c, _)| c.len() == 3
-            && c.bytes().all(|b| b.is_ascii_uppercase())));
+        assert!(
+            MINOR_UNITS
+                .iter()
+                .all(|(c, _)| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        );
         assert!(MINOR_UNITS.len() > 150);
     }
 

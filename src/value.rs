@@ -295,6 +295,7 @@ impl Value {
                     message: "invalid UTF-8".to_string(),
                     line,
                     column: e.valid_up_to() - line_start + 1,
+                    inexact_number: false,
                 })
             }
         }

@@ -242,7 +242,9 @@ fn exact(s: &Spanned<Tree>, f: f64) -> Result<Decimal, String> {
     match text {
         Some(t) => crate::value::parse_number(&t).map_err(|why| why.message(&t)),
         // No text to read: only a value an f64 holds exactly as written.
-        None => crate::value::parse_number(&f.to_string()).map_err(|why| why.message(&f.to_string())),
+        None => {
+            crate::value::parse_number(&f.to_string()).map_err(|why| why.message(&f.to_string()))
+        }
     }
 }
 

@@ -627,4 +627,36 @@ mod tests {
         let v = parse(&format!("[\"{long}\", \"{}\"]", "q".repeat(9))).unwrap();
         assert_eq!(v.to_json(), format!("[\"{long}\",\"{}\"]", "q".repeat(9)));
     }
+
+    #[test]
+    fn numbers_are_read_exactly() {
+        let rows = [
+            ("104.5", "104.5"),
+            ("0.1", "0.1"),
+            ("-0", "0"),
+            ("95.10", "95.1"),
+            ("1.5e3", "1500"),
+            ("1E+2", "100"),
+            ("25e-1", "2.5"),
+            ("820982911946154508", "820982911946154508"),
+            ("9999999999999999999", "9999999999999999999"),
+            (
+                "0.0000000000000000000000000001",
+                "0.0000000000000000000000000001",
+            ),
+            (
+                "1234567890123456789012345678",
+                "1234567890123456789012345678",
+            ),
+        ];
+        for (text, want) in rows {
+            assert_eq!(parse(text).unwrap().to_json(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_inexact_number_is_marked() {
+        assert!(parse("[1e400]").unwrap_err().inexact_number);
+        assert!(!parse("[1e]").unwrap_err().inexact_number);
+    }
 }

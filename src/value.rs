@@ -863,4 +863,118 @@ mod tests {
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(Value::from_json(&deep).is_err());
     }
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_value_stays_four_words() {
+        assert_eq!(std::mem::size_of::<Decimal>(), 16);
+        assert_eq!(std::mem::size_of::<Value>(), 32);
+    }
+
+    #[test]
+    fn numbers_are_written_in_their_shortest_exact_form() {
+        let rows = [
+            ("104.50", "104.5"),
+            ("104.50000000000000000", "104.5"),
+            ("20", "20"),
+            ("20.000", "20"),
+            ("1000", "1000"),
+            ("-0", "0"),
+            ("-0.00", "0"),
+            ("-2.50", "-2.5"),
+            (
+                "0.0000000000000000000000000001",
+                "0.0000000000000000000000000001",
+            ),
+            (
+                "79228162514264337593543950335",
+                "79228162514264337593543950335",
+            ),
+        ];
+        for (n, want) in rows {
+            assert_eq!(number_text(d(n)), want, "{n}");
+            assert_eq!(Value::Number(d(n)).to_json(), want, "{n}");
+            assert_eq!(Value::Number(d(n)).to_string(), want, "{n}");
+        }
+    }
+
+    #[test]
+    fn long_ids_keep_every_digit_both_ways() {
+        for id in [
+            "820982911946154508",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1234567890123456789012345678",
+        ] {
+            let text = format!(r#"{{"id":{id},"total":104.5}}"#);
+            let v = Value::from_json(&text).unwrap();
+            assert_eq!(v.get("id").and_then(Value::as_decimal), Some(d(id)));
+            assert_eq!(v.to_json(), text);
+            assert_eq!(serde_json::to_string(&v).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn parse_number_is_exact_or_refuses() {
+        let ok = [
+            ("12", "12"),
+            ("+3.5", "3.5"),
+            ("-3.5", "-3.5"),
+            (".5", "0.5"),
+            ("1.", "1"),
+            ("1e3", "1000"),
+            ("2.5E-3", "0.0025"),
+            ("1.10", "1.1"),
+            ("0.30000000000000004", "0.30000000000000004"),
+            ("000012.3400", "12.34"),
+            ("1e28", "10000000000000000000000000000"),
+            (
+                "7.9228162514264337593543950335e28",
+                "79228162514264337593543950335",
+            ),
+            ("0e999999999999", "0"),
+            ("1000e-31", "0.0000000000000000000000000001"),
+        ];
+        for (text, want) in ok {
+            assert_eq!(
+                parse_number(text).map(number_text),
+                Ok(want.to_string()),
+                "{text}"
+            );
+        }
+        let refused = [
+            ("", NumberError::Syntax),
+            ("-", NumberError::Syntax),
+            ("1e", NumberError::Syntax),
+            ("1x", NumberError::Syntax),
+            ("0x1F", NumberError::Syntax),
+            ("1e29", NumberError::OutOfRange),
+            ("79228162514264337593543950336", NumberError::OutOfRange),
+            ("1e400", NumberError::OutOfRange),
+            ("1e99999999999999999999", NumberError::OutOfRange),
+            ("1e-29", NumberError::TooPrecise),
+            ("0.12345678901234567890123456789", NumberError::TooPrecise),
+            ("8.0000000000000000000000000001", NumberError::TooPrecise),
+            ("1.0000000000000000000000000001e-1", NumberError::TooPrecise),
+        ];
+        for (text, want) in refused {
+            assert_eq!(parse_number(text), Err(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn numbers_compare_by_value_whatever_their_scale() {
+        assert_eq!(Value::Number(d("1.10")), Value::Number(d("1.1")));
+        assert_eq!(
+            Value::Number(d("20")).compare(&Value::Number(d("19.999"))),
+            Some(Ordering::Greater)
+        );
+        let v = Value::from(&serde_json::json!({"a": 0.1, "b": 18446744073709551615u64, "c": -5}));
+        assert_eq!(v.to_json(), r#"{"a":0.1,"b":18446744073709551615,"c":-5}"#);
+    }
 }

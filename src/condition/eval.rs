@@ -742,4 +742,101 @@ mod tests {
             }
         }
     }
+
+    /// Evaluates `text` against `order` (JSON), with EUR at 1.10 and KWD at
+    /// 3.25 USD; the message of a runtime error as `Err`.
+    fn run(text: &str, order: &str) -> Result<String, String> {
+        use crate::condition::{CompileEnv, Condition, Rates, Scope};
+        let rates = Rates {
+            base: "USD".into(),
+            rates: vec![
+                ("EUR".into(), "1.10".parse().unwrap()),
+                ("KWD".into(), "3.25".parse().unwrap()),
+                ("XBT".into(), "2".parse().unwrap()),
+            ],
+        };
+        let ty = crate::order::order_type_with(&[
+            ("a".to_string(), crate::order::Type::Number),
+            ("b".to_string(), crate::order::Type::Number),
+        ]);
+        let env = CompileEnv {
+            order: &ty,
+            rates: &rates,
+            destination_known: false,
+        };
+        let c = Condition::compile(text, &env).map_err(|e| format!("{e:?}"))?;
+        let order = Value::from_json(order).unwrap();
+        let scope = Scope {
+            order: &order,
+            event: crate::order::Event::Created,
+            source: "shop",
+            destination: None,
+            now: "2026-11-22T12:00:00Z".parse().unwrap(),
+            rates: &rates,
+        };
+        c.eval(&scope)
+            .map(|v| v.to_string())
+            .map_err(|e| e.message().to_string())
+    }
+
+    #[test]
+    fn arithmetic_and_comparisons_are_exact() {
+        let order = r#"{"a": 0.1, "b": 0.2, "total_price": 95, "currency": "EUR",
+            "line_items": [{"price": 0.1, "quantity": 3}, {"price": 19.99, "quantity": 1}]}"#;
+        let rows = [
+            ("a + b == 0.3", "true"),
+            ("0.1 + 0.2 == 0.3", "true"),
+            ("a + b", "0.3"),
+            ("total_price * 1.10", "104.5"),
+            ("95 * 1.10", "104.5"),
+            ("total_price * 1.10 == 104.5", "true"),
+            ("1 / 3", "0.3333333333333333333333333333"),
+            ("b - a - a", "0"),
+            ("-a", "-0.1"),
+            ("a * 3 > 0.3", "false"),
+            ("a * 3 >= 0.3", "true"),
+            ("sum(line_items, price * quantity)", "20.29"),
+            ("count(line_items, price > 1)", "1"),
+            ("len(line_items) == 2", "true"),
+            ("convert(total_price, currency, \"USD\")", "104.5"),
+            ("convert(total_price, currency, \"USD\") == 104.5", "true"),
+            ("convert(100, \"USD\", \"KWD\")", "30.769"),
+            ("convert(1.005, \"USD\", \"USD\")", "1"),
+            ("convert(1.015, \"USD\", \"USD\")", "1.02"),
+            ("convert(2.5, \"usd\", \"EUR\")", "2.27"),
+            ("days_since(\"2026-11-20\")", "2"),
+            ("\"n=\" + total_price * 1.10", "\"n=104.5\""),
+        ];
+        for (text, want) in rows {
+            assert_eq!(run(text, order).as_deref(), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn overflow_and_bad_currencies_are_runtime_errors() {
+        let order = r#"{"a": 79228162514264337593543950335, "b": 0, "currency": "XYZ"}"#;
+        let overflow = "number out of range (an exact number is below 7.9e28)";
+        assert_eq!(run("a + 1", order), Err(overflow.to_string()));
+        assert_eq!(run("a * 2 > 1", order), Err(overflow.to_string()));
+        assert_eq!(run("a - -a", order), Err(overflow.to_string()));
+        assert_eq!(
+            run("1 / b", order),
+            Err("division by zero in `1 / b`".to_string())
+        );
+        assert_eq!(
+            run("convert(1, currency, \"USD\")", order),
+            Err("unknown currency \"XYZ\" in `convert(1, currency, \"USD\")`".to_string())
+        );
+        // A currency with a rate but no ISO 4217 minor unit cannot be rounded to.
+        assert!(
+            run("convert(1, \"USD\", \"XBT\")", order)
+                .unwrap_err()
+                .contains("`XBT` has no minor unit in ISO 4217")
+        );
+        assert!(
+            run("1e400 > 1", order)
+                .unwrap_err()
+                .contains("number `1e400` is out of range")
+        );
+    }
 }

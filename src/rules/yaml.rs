@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::{DuplicateKeyPolicy, Options, Spanned};
+use serde_saphyr::{DuplicateKeyPolicy, NonFiniteFloatPolicy, Options, Spanned};
 
 /// A position in a file: 1-based line and column, in characters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -119,6 +119,9 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 fn parse_text(text: &str) -> Result<Node, SyntaxError> {
     let mut options = Options::default();
     options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
+    // `1e400`, `.inf` and `.nan` reach `exact`, which names them as it names
+    // every number a decimal cannot hold.
+    options.non_finite_float_policy = NonFiniteFloatPolicy::PassThrough;
     if text.trim().is_empty() {
         return Ok(Node {
             loc: Loc { line: 1, col: 1 },
@@ -376,5 +379,50 @@ mod tests {
         let e = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert_eq!(e.loc, Loc { line: 2, col: 2 });
         assert_eq!(e.message, "illegal placement of ':' indicator");
+    }
+
+    #[test]
+    fn numbers_are_read_from_their_text() {
+        let doc = parse("a: 1.10\nb: 0.30000000000000004\nc: 12345678901234567890\nd: &x 95.5\ne: *x\nf: -3\ng: 1e3\n")
+            .unwrap();
+        let Kind::Map(entries) = &doc.kind else {
+            panic!("not a map")
+        };
+        let got: Vec<String> = entries
+            .iter()
+            .map(|(_, v)| v.scalar_text().unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "1.1",
+                "0.30000000000000004",
+                "12345678901234567890",
+                "95.5",
+                "95.5",
+                "-3",
+                "1000"
+            ]
+        );
+        assert!(matches!(entries[0].1.kind, Kind::Number(_)));
+        assert!(matches!(entries[5].1.kind, Kind::Int(-3)));
+    }
+
+    #[test]
+    fn a_number_that_cannot_be_kept_exactly_is_an_error() {
+        let e = parse("rates:\n  EUR: 1e400\n").unwrap_err();
+        assert!(
+            e.message.contains("number `1e400` is out of range"),
+            "{e:?}"
+        );
+        let e = parse("x: 0.12345678901234567890123456789\n").unwrap_err();
+        assert!(
+            e.message
+                .contains("has more digits than can be kept exactly"),
+            "{e:?}"
+        );
+        let e = parse("x: .inf\n").unwrap_err();
+        assert_eq!(e.message, "`.inf` is not a number");
+        assert_eq!(e.loc, Loc { line: 1, col: 4 });
     }
 }

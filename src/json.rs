@@ -9,11 +9,14 @@
 //! single exactly-sized allocation. The result is the same as serde_json's
 //! reading of the same text (a property test checks it), except that a key
 //! given twice keeps its first place and its last value, nesting stops at
-//! [`MAX_DEPTH`], and a number beyond `f64` is an error.
+//! [`MAX_DEPTH`], and every number is read from its text as an exact decimal
+//! (no `f64` on the way): one that a decimal cannot hold exactly (beyond about
+//! 7.9e28, or more than 28 significant digits) is an error naming it, never a
+//! silent rounding.
 
 use std::sync::Arc;
 
-use crate::value::{Entry, Str, Value};
+use crate::value::{Decimal, Entry, NumberError, Str, Value, decimal_from_parts};
 
 /// Why a document could not be read, and where.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +28,9 @@ pub struct JsonError {
     pub line: usize,
     /// Column, from 1, in bytes.
     pub column: usize,
+    /// The text is JSON, but a number in it is not an exact decimal (out of
+    /// range, or more digits than a decimal keeps).
+    pub inexact_number: bool,
 }
 
 /// How deep a document may nest; deeper input is refused rather than overflowing the stack.
@@ -159,6 +165,7 @@ impl Parser<'_, '_> {
             message: message.to_string(),
             line,
             column,
+            inexact_number: false,
         }
     }
 
@@ -463,38 +470,67 @@ impl Parser<'_, '_> {
             }
         }
         let int_end = i;
-        let mut plain = true;
+        let mut frac = int_end..int_end;
         if src.get(i) == Some(&b'.') {
-            plain = false;
             i = self.digits(i + 1)?;
+            frac = int_end + 1..i;
         }
+        let mut exp = None;
         if let Some(b'e' | b'E') = src.get(i) {
-            plain = false;
             i += 1;
+            let sign = i;
             if let Some(b'+' | b'-') = src.get(i) {
                 i += 1;
             }
+            let digits = i;
             i = self.digits(i)?;
+            exp = Some((src[sign] == b'-', digits..i));
         }
         self.pos = i;
-        // Whole numbers of up to 15 digits are exact in an f64: no parsing needed.
-        if plain && int_end - int_start <= 15 {
-            let mut n = 0u64;
-            for &d in &src[int_start..int_end] {
-                n = n * 10 + u64::from(d - b'0');
+        let int = &src[int_start..int_end];
+        let frac = &src[frac];
+        // Up to 19 digits and no exponent (nearly every number in an order:
+        // prices, quantities, ids): the digits are the mantissa, as they are.
+        if exp.is_none() && int.len() + frac.len() <= 19 {
+            let mut m = 0u64;
+            for &d in int.iter().chain(frac) {
+                m = m * 10 + u64::from(d - b'0');
             }
-            let f = n as f64;
-            return Ok(Value::Number(if negative { -f } else { f }));
+            let negative = negative && m != 0;
+            return Ok(Value::Number(Decimal::from_parts(
+                m as u32,
+                (m >> 32) as u32,
+                0,
+                negative,
+                frac.len() as u32,
+            )));
         }
-        // SAFETY: the bytes checked above are ASCII.
-        let text = unsafe { std::str::from_utf8_unchecked(&src[start..i]) };
-        match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => Ok(Value::Number(f)),
-            _ => {
+        let mut e = 0i64;
+        if let Some((neg_exp, digits)) = exp {
+            for &d in &src[digits] {
+                // Saturates far beyond any exponent a decimal can take.
+                e = (e * 10 + i64::from(d - b'0')).min(1_000_000_000);
+            }
+            if neg_exp {
+                e = -e;
+            }
+        }
+        match decimal_from_parts(negative, int, frac, e) {
+            Ok(n) => Ok(Value::Number(n)),
+            Err(why) => {
                 self.pos = start;
-                Err(self.error_here("number out of range"))
+                // SAFETY: the bytes checked above are ASCII.
+                let text = unsafe { std::str::from_utf8_unchecked(&src[start..i]) };
+                Err(self.number_error(why, text))
             }
         }
+    }
+
+    #[cold]
+    fn number_error(&self, why: NumberError, text: &str) -> JsonError {
+        let mut e = self.error_here(&why.message(text));
+        e.inexact_number = true;
+        e
     }
 }
 
@@ -515,7 +551,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             v.to_json(),
-            r#"{"a":[1,-2.5,1000,0,0,1.2345678901234567e+19],"b":{"c":null},"t":true,"f":false,"s":"x\"y\\z/\né😀"}"#
+            r#"{"a":[1,-2.5,1000,0,0,12345678901234567890],"b":{"c":null},"t":true,"f":false,"s":"x\"y\\z/\né😀"}"#
         );
     }
 
@@ -548,7 +584,23 @@ mod tests {
             ),
             (
                 "1e999".to_string(),
-                "number out of range at line 1 column 1",
+                "number `1e999` is out of range (an exact number is at most 28 digits, below 7.9e28) at line 1 column 1",
+            ),
+            (
+                r#"{"total_price": 1e400}"#.to_string(),
+                "number `1e400` is out of range (an exact number is at most 28 digits, below 7.9e28) at line 1 column 17",
+            ),
+            (
+                "[1, 100000000000000000000000000000]".to_string(),
+                "number `100000000000000000000000000000` is out of range (an exact number is at most 28 digits, below 7.9e28) at line 1 column 5",
+            ),
+            (
+                "0.12345678901234567890123456789".to_string(),
+                "number `0.12345678901234567890123456789` has more digits than can be kept exactly (at most 28 significant digits and 28 after the point) at line 1 column 1",
+            ),
+            (
+                "1e-29".to_string(),
+                "number `1e-29` has more digits than can be kept exactly (at most 28 significant digits and 28 after the point) at line 1 column 1",
             ),
             (
                 "nul".to_string(),
@@ -574,5 +626,37 @@ mod tests {
         let long = "é".repeat(40);
         let v = parse(&format!("[\"{long}\", \"{}\"]", "q".repeat(9))).unwrap();
         assert_eq!(v.to_json(), format!("[\"{long}\",\"{}\"]", "q".repeat(9)));
+    }
+
+    #[test]
+    fn numbers_are_read_exactly() {
+        let rows = [
+            ("104.5", "104.5"),
+            ("0.1", "0.1"),
+            ("-0", "0"),
+            ("95.10", "95.1"),
+            ("1.5e3", "1500"),
+            ("1E+2", "100"),
+            ("25e-1", "2.5"),
+            ("820982911946154508", "820982911946154508"),
+            ("9999999999999999999", "9999999999999999999"),
+            (
+                "0.0000000000000000000000000001",
+                "0.0000000000000000000000000001",
+            ),
+            (
+                "1234567890123456789012345678",
+                "1234567890123456789012345678",
+            ),
+        ];
+        for (text, want) in rows {
+            assert_eq!(parse(text).unwrap().to_json(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_inexact_number_is_marked() {
+        assert!(parse("[1e400]").unwrap_err().inexact_number);
+        assert!(!parse("[1e]").unwrap_err().inexact_number);
     }
 }

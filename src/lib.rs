@@ -3,7 +3,8 @@
 //! The modules, in the order data flows through them:
 //!
 //! - [`value`] and [`order`]: the order document and its canonical shape (leaves);
-//!   [`json`] reads JSON straight into a [`value::Value`].
+//!   [`json`] reads JSON straight into a [`value::Value`]; every number is an exact
+//!   decimal, and [`money`] knows each currency's minor unit (ISO 4217).
 //! - [`condition`]: the condition language; text -> AST -> compiled [`condition::Condition`].
 //! - [`rules`]: the control plane; a rules file (YAML, with locations) -> validated
 //!   [`rules::RuleSet`], or every problem in it at once.
@@ -68,6 +69,7 @@ pub mod identity;
 pub mod ingress;
 pub mod json;
 pub mod logging;
+pub mod money;
 pub mod order;
 pub mod report;
 pub mod rules;

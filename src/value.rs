@@ -10,11 +10,17 @@
 //!   increment and setting one field copies only the path to it.
 //!
 //! `crate::json` reads JSON into this form.
+//!
+//! Every number is an exact decimal ([`Decimal`], 96-bit mantissa and a scale:
+//! 28 significant digits, SPEC 3.6), never a binary float, so `95 * 1.10` is
+//! `104.5` and an 18-digit id keeps every digit. Numbers are written in their
+//! shortest exact form: no trailing zeros after the point, no exponent.
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
+pub use rust_decimal::Decimal;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
@@ -258,8 +264,8 @@ pub enum Value {
     Null,
     /// `true` or `false`.
     Bool(bool),
-    /// Every number is an `f64`, as in JSON and JavaScript.
-    Number(f64),
+    /// Every number is an exact decimal (16 bytes, so `Value` stays 32).
+    Number(Decimal),
     /// Text.
     Text(Str),
     /// An ordered list.
@@ -289,6 +295,7 @@ impl Value {
                     message: "invalid UTF-8".to_string(),
                     line,
                     column: e.valid_up_to() - line_start + 1,
+                    inexact_number: false,
                 })
             }
         }
@@ -353,11 +360,16 @@ impl Value {
     }
 
     /// The number, if this is a number.
-    pub fn as_f64(&self) -> Option<f64> {
+    pub fn as_decimal(&self) -> Option<Decimal> {
         match self {
             Value::Number(n) => Some(*n),
             _ => None,
         }
+    }
+
+    /// Makes a number value from a whole number.
+    pub fn int(n: i64) -> Value {
+        Value::Number(Decimal::from(n))
     }
 
     /// The items, if this is a list.
@@ -462,7 +474,7 @@ impl Value {
     /// when they cannot be ordered.
     pub fn compare(&self, other: &Value) -> Option<Ordering> {
         match (self, other) {
-            (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
+            (Value::Number(a), Value::Number(b)) => Some(a.cmp(b)),
             (Value::Text(a), Value::Text(b)) => Some(cmp_ignore_case(a, b)),
             (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
             _ => None,
@@ -495,13 +507,176 @@ pub fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
         .cmp(b.chars().flat_map(char::to_lowercase))
 }
 
-/// Formats a number as JSON would: integers without a fraction.
-pub fn fmt_number(n: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        write!(f, "{}", n as i64)
-    } else {
-        write!(f, "{n}")
+/// A number in its shortest exact form, as JSON and messages write it: no
+/// trailing zeros after the point (`104.50` -> `104.5`, `20` stays `20`), no
+/// exponent, and zero is `0` whatever its sign.
+pub fn fmt_number(n: Decimal, f: &mut impl fmt::Write) -> fmt::Result {
+    if n.is_zero() {
+        return f.write_str("0");
     }
+    if n.scale() == 0 {
+        return write!(f, "{n}");
+    }
+    write!(f, "{}", n.normalize())
+}
+
+/// [`fmt_number`] into a new string.
+pub fn number_text(n: Decimal) -> String {
+    let mut out = String::new();
+    let _ = fmt_number(n, &mut out);
+    out
+}
+
+/// Why a number's text is not an exact decimal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberError {
+    /// Not a number at all.
+    Syntax,
+    /// Too large: it would lose whole digits.
+    OutOfRange,
+    /// More digits than a decimal keeps (28 significant, 28 after the point):
+    /// it would be rounded.
+    TooPrecise,
+}
+
+impl NumberError {
+    /// The reason, naming the number (cut short when long) as written.
+    pub fn message(self, text: &str) -> String {
+        let shown = if text.chars().count() > 40 {
+            let head: String = text.chars().take(40).collect();
+            format!("{head}…")
+        } else {
+            text.to_string()
+        };
+        match self {
+            NumberError::Syntax => format!("`{shown}` is not a number"),
+            NumberError::OutOfRange => format!(
+                "number `{shown}` is out of range (an exact number is at most 28 digits, \
+                 below 7.9e28)"
+            ),
+            NumberError::TooPrecise => format!(
+                "number `{shown}` has more digits than can be kept exactly (at most 28 \
+                 significant digits and 28 after the point)"
+            ),
+        }
+    }
+}
+
+/// Reads a number written as JSON, YAML or the condition language write one
+/// (`-12`, `+3.5`, `.5`, `1.`, `1e3`, `2.5E-3`), exactly. Beyond what a decimal
+/// holds it is an error, never a rounding.
+pub fn parse_number(text: &str) -> Result<Decimal, NumberError> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let negative = match b.first() {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let int_start = i;
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    let int = &b[int_start..i];
+    let mut frac: &[u8] = &[];
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        frac = &b[start..i];
+    }
+    if int.is_empty() && frac.is_empty() {
+        return Err(NumberError::Syntax);
+    }
+    let mut exp = 0i64;
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        let neg_exp = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+            // Saturates far beyond any exponent a decimal can take.
+            exp = (exp * 10 + i64::from(d - b'0')).min(1_000_000_000);
+            i += 1;
+        }
+        if i == start {
+            return Err(NumberError::Syntax);
+        }
+        if neg_exp {
+            exp = -exp;
+        }
+    }
+    if i != b.len() {
+        return Err(NumberError::Syntax);
+    }
+    decimal_from_parts(negative, int, frac, exp)
+}
+
+/// The exact decimal `±int.frac × 10^exp` from its digits (ASCII `0`-`9`), or
+/// why it cannot be one.
+pub(crate) fn decimal_from_parts(
+    negative: bool,
+    int: &[u8],
+    frac: &[u8],
+    exp: i64,
+) -> Result<Decimal, NumberError> {
+    let digits = || int.iter().chain(frac.iter()).copied();
+    let total = int.len() + frac.len();
+    let leading = digits().take_while(|&d| d == b'0').count();
+    if leading == total {
+        return Ok(Decimal::ZERO);
+    }
+    let trailing = digits().rev().take_while(|&d| d == b'0').count();
+    let sig = total - leading - trailing;
+    // The value is `sig digits × 10^exp10`.
+    let exp10 = exp - frac.len() as i64 + trailing as i64;
+    // Whole digits the number has: beyond 29 it is out of range for certain.
+    let whole = sig as i64 + exp10;
+    if whole > 29 {
+        return Err(NumberError::OutOfRange);
+    }
+    let scale = (-exp10).max(0);
+    if sig > 29 || scale > 28 {
+        return Err(NumberError::TooPrecise);
+    }
+    let mut m: u128 = 0;
+    for d in digits().skip(leading).take(sig) {
+        m = m * 10 + u128::from(d - b'0');
+    }
+    for _ in 0..exp10.max(0) {
+        m *= 10;
+    }
+    if m >> 96 != 0 {
+        return Err(if whole >= 29 {
+            NumberError::OutOfRange
+        } else {
+            NumberError::TooPrecise
+        });
+    }
+    Ok(Decimal::from_parts(
+        m as u32,
+        (m >> 32) as u32,
+        (m >> 64) as u32,
+        negative,
+        scale as u32,
+    ))
 }
 
 impl fmt::Display for Value {
@@ -547,15 +722,7 @@ impl Serialize for Value {
         match self {
             Value::Null => s.serialize_unit(),
             Value::Bool(b) => s.serialize_bool(*b),
-            Value::Number(n) => {
-                if !n.is_finite() {
-                    s.serialize_unit()
-                } else if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                    s.serialize_i64(*n as i64)
-                } else {
-                    s.serialize_f64(*n)
-                }
-            }
+            Value::Number(n) => serialize_number(*n, s),
             Value::Text(t) => s.serialize_str(t),
             Value::List(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
@@ -575,12 +742,40 @@ impl Serialize for Value {
     }
 }
 
+/// Writes a number's exact digits. Whole numbers that fit 64 bits go as
+/// integers; any other number as its exact text through serde_json's
+/// `RawValue`, so serde_json writes the digits as they are (its
+/// `arbitrary_precision` would change every `serde_json::Number` in the
+/// program). Into a `serde_json::Value` a raw number is read back as an `f64`:
+/// exact for up to 15 significant digits.
+fn serialize_number<S: Serializer>(n: Decimal, s: S) -> Result<S::Ok, S::Error> {
+    if n.scale() == 0 || n.is_integer() {
+        let m = n.trunc().mantissa();
+        if let Ok(i) = i64::try_from(m) {
+            return s.serialize_i64(i);
+        }
+        if let Ok(u) = u64::try_from(m) {
+            return s.serialize_u64(u);
+        }
+    }
+    match serde_json::value::RawValue::from_string(number_text(n)) {
+        Ok(raw) => raw.serialize(s),
+        Err(e) => Err(serde::ser::Error::custom(e)),
+    }
+}
+
 impl From<&serde_json::Value> for Value {
     fn from(v: &serde_json::Value) -> Value {
         match v {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+            // Without `arbitrary_precision` a serde_json number is a 64-bit
+            // integer or an `f64`; the latter is read from its shortest text.
+            serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Value::Number(Decimal::from(i)),
+                (_, Some(u)) => Value::Number(Decimal::from(u)),
+                _ => parse_number(&n.to_string()).map_or(Value::Null, Value::Number),
+            },
             serde_json::Value::String(s) => Value::text(s),
             serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from).collect()),
             serde_json::Value::Object(o) => Value::object(
@@ -601,7 +796,7 @@ mod tests {
         let text = r#"{"id":"27-1138","total_price":20,"tags":["eBay"],"x":{"y":1.5},"n":null}"#;
         let v = Value::from_json(text).unwrap();
         assert_eq!(v.to_json(), text);
-        assert_eq!(v.get_path("x.y"), Some(&Value::Number(1.5)));
+        assert_eq!(v.get_path("x.y"), Some(&Value::Number(Decimal::new(15, 1))));
         assert_eq!(v.get_path("tags.0"), Some(&Value::text("eBay")));
     }
 
@@ -656,7 +851,7 @@ mod tests {
     fn set_path_changes_only_its_own_copy() {
         let v = Value::from_json(r#"{"a":{"b":1},"c":[1]}"#).unwrap();
         let mut w = v.clone();
-        w.set_path(&["a", "b"], Value::Number(2.0));
+        w.set_path(&["a", "b"], Value::int(2));
         w.set_path(&["d"], Value::Bool(true));
         w.set_path(&["c"], Value::Null);
         assert_eq!(w.to_json(), r#"{"a":{"b":2},"c":null,"d":true}"#);
@@ -667,5 +862,119 @@ mod tests {
     fn refuses_deep_nesting() {
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(Value::from_json(&deep).is_err());
+    }
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_value_stays_four_words() {
+        assert_eq!(std::mem::size_of::<Decimal>(), 16);
+        assert_eq!(std::mem::size_of::<Value>(), 32);
+    }
+
+    #[test]
+    fn numbers_are_written_in_their_shortest_exact_form() {
+        let rows = [
+            ("104.50", "104.5"),
+            ("104.50000000000000000", "104.5"),
+            ("20", "20"),
+            ("20.000", "20"),
+            ("1000", "1000"),
+            ("-0", "0"),
+            ("-0.00", "0"),
+            ("-2.50", "-2.5"),
+            (
+                "0.0000000000000000000000000001",
+                "0.0000000000000000000000000001",
+            ),
+            (
+                "79228162514264337593543950335",
+                "79228162514264337593543950335",
+            ),
+        ];
+        for (n, want) in rows {
+            assert_eq!(number_text(d(n)), want, "{n}");
+            assert_eq!(Value::Number(d(n)).to_json(), want, "{n}");
+            assert_eq!(Value::Number(d(n)).to_string(), want, "{n}");
+        }
+    }
+
+    #[test]
+    fn long_ids_keep_every_digit_both_ways() {
+        for id in [
+            "820982911946154508",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1234567890123456789012345678",
+        ] {
+            let text = format!(r#"{{"id":{id},"total":104.5}}"#);
+            let v = Value::from_json(&text).unwrap();
+            assert_eq!(v.get("id").and_then(Value::as_decimal), Some(d(id)));
+            assert_eq!(v.to_json(), text);
+            assert_eq!(serde_json::to_string(&v).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn parse_number_is_exact_or_refuses() {
+        let ok = [
+            ("12", "12"),
+            ("+3.5", "3.5"),
+            ("-3.5", "-3.5"),
+            (".5", "0.5"),
+            ("1.", "1"),
+            ("1e3", "1000"),
+            ("2.5E-3", "0.0025"),
+            ("1.10", "1.1"),
+            ("0.30000000000000004", "0.30000000000000004"),
+            ("000012.3400", "12.34"),
+            ("1e28", "10000000000000000000000000000"),
+            (
+                "7.9228162514264337593543950335e28",
+                "79228162514264337593543950335",
+            ),
+            ("0e999999999999", "0"),
+            ("1000e-31", "0.0000000000000000000000000001"),
+        ];
+        for (text, want) in ok {
+            assert_eq!(
+                parse_number(text).map(number_text),
+                Ok(want.to_string()),
+                "{text}"
+            );
+        }
+        let refused = [
+            ("", NumberError::Syntax),
+            ("-", NumberError::Syntax),
+            ("1e", NumberError::Syntax),
+            ("1x", NumberError::Syntax),
+            ("0x1F", NumberError::Syntax),
+            ("1e29", NumberError::OutOfRange),
+            ("79228162514264337593543950336", NumberError::OutOfRange),
+            ("1e400", NumberError::OutOfRange),
+            ("1e99999999999999999999", NumberError::OutOfRange),
+            ("1e-29", NumberError::TooPrecise),
+            ("0.12345678901234567890123456789", NumberError::TooPrecise),
+            ("8.0000000000000000000000000001", NumberError::TooPrecise),
+            ("1.0000000000000000000000000001e-1", NumberError::TooPrecise),
+        ];
+        for (text, want) in refused {
+            assert_eq!(parse_number(text), Err(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn numbers_compare_by_value_whatever_their_scale() {
+        assert_eq!(Value::Number(d("1.10")), Value::Number(d("1.1")));
+        assert_eq!(
+            Value::Number(d("20")).compare(&Value::Number(d("19.999"))),
+            Some(Ordering::Greater)
+        );
+        let v = Value::from(&serde_json::json!({"a": 0.1, "b": 18446744073709551615u64, "c": -5}));
+        assert_eq!(v.to_json(), r#"{"a":0.1,"b":18446744073709551615,"c":-5}"#);
     }
 }

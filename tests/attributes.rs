@@ -84,10 +84,7 @@ fn attributes_apply_top_to_bottom_and_see_the_changes_above() {
     assert_eq!(o.get("note"), Some(&Value::text("for store")));
     assert_eq!(o.get("gift_wrap"), Some(&Value::Bool(true)));
     assert_eq!(o.get("priority"), Some(&Value::text("high")));
-    assert_eq!(
-        o.get_path("metafields.channel_fee"),
-        Some(&Value::Number(8.0))
-    );
+    assert_eq!(o.get_path("metafields.channel_fee"), Some(&Value::int(8)));
     let fields: Vec<&str> = d.decisions[0]
         .changes
         .iter()

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use ordersync::condition::{CompileEnv, Condition, Rates, Scope, parser};
 use ordersync::order::{Event, Type, order_type_with};
-use ordersync::value::Value;
+use ordersync::value::{Decimal, Value};
 
 const ORDER: &str = r##"{
   "id": "5001", "name": "#5001",
@@ -27,7 +27,10 @@ const ORDER: &str = r##"{
 fn rates() -> Rates {
     Rates {
         base: "USD".into(),
-        rates: vec![("EUR".into(), 1.08), ("GBP".into(), 1.27)],
+        rates: vec![
+            ("EUR".into(), Decimal::new(108, 2)),
+            ("GBP".into(), Decimal::new(127, 2)),
+        ],
     }
 }
 
@@ -270,11 +273,9 @@ fn every_operator_and_function() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// Numbers are exact, so "close" is equal (it allowed float noise once).
 fn close(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => (x - y).abs() <= 1e-9 * y.abs().max(1.0),
-        _ => a == b,
-    }
+    a == b
 }
 
 #[test]

@@ -20,7 +20,7 @@ use ordersync::condition::parser::{self, MAX_DEPTH, MAX_LEN, MAX_TREE_DEPTH};
 use ordersync::condition::{CompileEnv, Condition, Rates, Scope};
 use ordersync::order::{CANONICAL_ORDER, Event};
 use ordersync::rules::{self, LoadOptions};
-use ordersync::value::Value;
+use ordersync::value::{Decimal, Value};
 
 // ---------------------------------------------------------------------------
 // Shared fixtures
@@ -75,7 +75,10 @@ const ALL_BINOPS: &[BinOp] = &[
 fn rates() -> Rates {
     Rates {
         base: "USD".to_string(),
-        rates: vec![("EUR".to_string(), 1.08), ("GBP".to_string(), 1.27)],
+        rates: vec![
+            ("EUR".to_string(), Decimal::new(108, 2)),
+            ("GBP".to_string(), Decimal::new(127, 2)),
+        ],
     }
 }
 
@@ -173,12 +176,19 @@ fn ident() -> impl Strategy<Value = String> {
     })
 }
 
-/// Non-negative, finite numbers: integers, short decimals, and any positive f64.
-fn number() -> impl Strategy<Value = f64> {
+/// Non-negative numbers: integers, short decimals, and any exact decimal
+/// (every 96-bit mantissa at every scale up to 28).
+fn number() -> impl Strategy<Value = Decimal> {
     prop_oneof![
-        4 => (0u32..1_000_000).prop_map(f64::from),
-        2 => prop::sample::select(vec![0.0, 0.5, 12.25, 0.1, 3.75, 1e-7, 1e21, 123_456.789]),
-        1 => any::<f64>().prop_filter_map("finite", |x| x.is_finite().then_some(x.abs())),
+        4 => (0u32..1_000_000).prop_map(Decimal::from),
+        2 => prop::sample::select(vec![
+            "0", "0.5", "12.25", "0.1", "3.75", "0.0000001", "1000000000000000000000",
+            "123456.789", "79228162514264337593543950335", "0.0000000000000000000000000001",
+        ])
+        .prop_map(|t| t.parse::<Decimal>().unwrap()),
+        1 => (any::<u64>(), any::<u32>(), 0u32..=28).prop_map(|(lo, hi, scale)| {
+            Decimal::from_i128_with_scale((i128::from(hi) << 64) | i128::from(lo), scale)
+        }),
     ]
 }
 

@@ -664,3 +664,34 @@ async fn bad_shopify_webhooks_are_refused_with_why_and_lose_nothing() {
         "the unreadable ones are kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn converted_money_reaches_shopify_with_exactly_the_currencys_minor_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = FakeShopify::start(TOKEN, VERSION).await;
+    let mock = Mock::start().await;
+    let path = rules(dir.path(), &shop, &mock, false);
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "      tags: eBay\n",
+        "      tags: eBay\n      total_shipping: { value: 'convert(total_shipping, currency, \"USD\")' }\n      currency: USD\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    let d = start(dir.path(), &path);
+    let client = reqwest::Client::new();
+    let mut order = ebay_order("27-1138", "2026-11-20T10:00:00Z");
+    order["currency"] = json!("EUR");
+    order["total_shipping"] = json!(95);
+    send(&client, &d, "ebay", &update("e-1", "created", order)).await;
+    wait_until(WAIT, "delivered", || status_of(&d, 1) == "delivered").await;
+    let sent = shop.requests_for("orderCreate");
+    // 95 EUR at 1.10 is exactly 104.5 USD, written with two places.
+    assert_eq!(
+        sent[0].variables["order"]["shippingLines"],
+        json!([{"title": "Shipping", "priceSet": {"shopMoney": {"amount": "104.50", "currencyCode": "USD"}}}])
+    );
+    let body: String = d
+        .sql()
+        .query_row("SELECT body FROM decisions WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert!(body.contains("\"total_shipping\":104.5,"), "{body}");
+}

@@ -30,8 +30,8 @@ pub enum ExprKind {
     Null,
     /// `true` or `false`.
     Bool(bool),
-    /// A number literal (never negative: `-3` is `Neg(3)`).
-    Number(f64),
+    /// A number literal, exact (never negative: `-3` is `Neg(3)`).
+    Number(rust_decimal::Decimal),
     /// A text literal, escapes resolved.
     Text(String),
     /// `[a, b]`.
@@ -179,7 +179,7 @@ impl fmt::Display for Expr {
         match &self.kind {
             ExprKind::Null => f.write_str("null"),
             ExprKind::Bool(b) => write!(f, "{b}"),
-            ExprKind::Number(n) => write!(f, "{n}"),
+            ExprKind::Number(n) => crate::value::fmt_number(*n, f),
             ExprKind::Text(s) => f.write_str(&quote(s)),
             ExprKind::List(items) => {
                 f.write_str("[")?;

@@ -11,22 +11,22 @@ use super::ExprError;
 use super::ast::{BinOp, Expr, ExprKind, Segment, path_text};
 use crate::order::Type;
 use crate::suggest::did_you_mean;
-use crate::value::{Str, Value};
+use crate::value::{Decimal, Str, Value};
 
 /// Currency rates for `convert()`: units of the base currency per one unit.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rates {
     /// The base currency (rate 1).
     pub base: String,
-    /// Other currencies, upper-case codes.
-    pub rates: Vec<(String, f64)>,
+    /// Other currencies, upper-case codes, each rate exact and above zero.
+    pub rates: Vec<(String, Decimal)>,
 }
 
 impl Rates {
     /// Units of the base per one unit of `code` (case-insensitive), if known.
-    pub fn rate(&self, code: &str) -> Option<f64> {
+    pub fn rate(&self, code: &str) -> Option<Decimal> {
         if code.eq_ignore_ascii_case(&self.base) {
-            return Some(1.0);
+            return Some(Decimal::ONE);
         }
         self.rates
             .iter()
@@ -109,7 +109,7 @@ pub(crate) enum Test {
     /// `== c` (`!=` is the check negated).
     Eq(Value),
     /// `< <= > >= n` for a number.
-    OrdNum(OrdOp, f64),
+    OrdNum(OrdOp, Decimal),
     /// `< <= > >= c`.
     Ord(OrdOp, Value),
     /// `in [..]` (or `not in`, with its own flag as for `InText`).
@@ -123,7 +123,7 @@ pub(crate) enum Test {
     /// `is empty` (`is not empty` is the check negated).
     Empty,
     /// `len(field) OP n`.
-    Len(OrdOp, f64),
+    Len(OrdOp, Decimal),
 }
 
 /// A field read.
@@ -764,7 +764,7 @@ impl Compiler<'_> {
                     ));
                 }
                 let mut currencies = Vec::new();
-                for arg in &args[1..] {
+                for (i, arg) in args.iter().enumerate().skip(1) {
                     let (n, t) = self.expr(arg);
                     if !(t.is_textual() || t == Type::Any) {
                         self.errors.push(ExprError::new(
@@ -788,6 +788,17 @@ impl Compiler<'_> {
                         self.errors.push(ExprError::new(
                             arg.span.clone(),
                             format!("unknown currency `{code}`; {known}"),
+                        ));
+                    } else if let Some(Value::Text(code)) = n.as_const()
+                        && i == args.len() - 1
+                        && crate::money::minor_units(code).is_none()
+                    {
+                        self.errors.push(ExprError::new(
+                            arg.span.clone(),
+                            format!(
+                                "`{code}` has no minor unit in ISO 4217, so `convert` \
+                                 cannot round to it"
+                            ),
                         ));
                     }
                     currencies.push(n);

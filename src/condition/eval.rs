@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::compile::{ArOp, Check, FieldRef, ListFn, Needle, Node, OrdOp, Seg, Test, TextOp};
 use super::{EvalError, Scope};
-use crate::value::{Value, eq_ignore_case, fmt_number};
+use crate::value::{Decimal, Value, eq_ignore_case, number_text};
 
 static NULL: Value = Value::Null;
 
@@ -177,15 +177,7 @@ fn text_of(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::Text(s) => s.to_string(),
-        Value::Number(n) => {
-            struct N(f64);
-            impl std::fmt::Display for N {
-                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    fmt_number(self.0, f)
-                }
-            }
-            N(*n).to_string()
-        }
+        Value::Number(n) => number_text(*n),
         other => other.to_string(),
     }
 }
@@ -371,10 +363,10 @@ impl Node {
                 Cow::Owned(arith(*op, &a, &b)?)
             }
             Node::Len(x) => Cow::Owned(match &*x.eval(env)? {
-                Value::Null => Value::Number(0.0),
-                Value::Text(s) => Value::Number(s.chars().count() as f64),
-                Value::List(l) => Value::Number(l.len() as f64),
-                Value::Object(o) => Value::Number(o.len() as f64),
+                Value::Null => Value::Number(Decimal::ZERO),
+                Value::Text(s) => Value::Number(count(s.chars().count())),
+                Value::List(l) => Value::Number(count(l.len())),
+                Value::Object(o) => Value::Number(count(o.len())),
                 other => {
                     return Err(EvalError::new(format!(
                         "`len` needs text or a list, got {} {other}",
@@ -398,17 +390,19 @@ impl Node {
             Node::ListFn(which, list, body) => {
                 let list = list.eval(env)?;
                 let Value::List(items) = &*list else {
-                    return Ok(Cow::Owned(Value::Number(0.0)));
+                    return Ok(Cow::Owned(Value::Number(Decimal::ZERO)));
                 };
-                let mut total = 0.0;
+                let mut total = Decimal::ZERO;
                 for item in items.iter() {
                     if *which == ListFn::Count {
                         if eval_in_elem(body, env, item)? {
-                            total += 1.0;
+                            total += Decimal::ONE;
                         }
                     } else {
                         match sum_in_elem(body, env, item)? {
-                            Value::Number(n) => total += n,
+                            Value::Number(n) => {
+                                total = total.checked_add(n).ok_or_else(overflow)?;
+                            }
                             Value::Null => {}
                             other => {
                                 return Err(EvalError::new(format!(
@@ -434,14 +428,24 @@ impl Node {
                         )));
                     }
                 };
-                let rate = |c: &Value| -> Result<f64, EvalError> {
+                let unknown = |c: &Value| EvalError::new(format!("unknown currency {c}"));
+                let rate = |c: &Value| -> Result<Decimal, EvalError> {
                     let code = c.as_str().unwrap_or_default();
-                    env.scope
-                        .rates
-                        .rate(code)
-                        .ok_or_else(|| EvalError::new(format!("unknown currency {c}")))
+                    env.scope.rates.rate(code).ok_or_else(|| unknown(c))
                 };
-                Cow::Owned(Value::Number(n * rate(&from)? / rate(&to)?))
+                let (from_rate, to_rate) = (rate(&from)?, rate(&to)?);
+                // Multiply first: `n × from` is exact (unless it overflows), so
+                // the only rounding before the final one is the division's, at
+                // the 28th significant digit.
+                let base = n.checked_mul(from_rate).ok_or_else(overflow)?;
+                let exact = if to_rate == Decimal::ONE {
+                    base
+                } else {
+                    base.checked_div(to_rate).ok_or_else(overflow)?
+                };
+                let code = to.as_str().unwrap_or_default();
+                let rounded = crate::money::round_minor(exact, code).ok_or_else(|| unknown(&to))?;
+                Cow::Owned(Value::Number(rounded))
             }
             Node::DaysSince(x) => match &*x.eval(env)? {
                 Value::Null => Cow::Owned(Value::Null),
@@ -450,7 +454,7 @@ impl Node {
                         EvalError::new(format!("invalid timestamp {:?}", s.as_str()))
                     })?;
                     let days = (env.scope.now - t).num_seconds().div_euclid(86_400);
-                    Cow::Owned(Value::Number(days as f64))
+                    Cow::Owned(Value::Number(Decimal::from(days)))
                 }
                 other => {
                     return Err(EvalError::new(format!(
@@ -523,7 +527,7 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
         },
         Test::Eq(c) => loose_eq(v, c),
         Test::OrdNum(op, n) => match v {
-            Value::Number(x) => x.partial_cmp(n).is_some_and(|o| ord_holds(*op, o)),
+            Value::Number(x) => ord_holds(*op, x.cmp(n)),
             _ => false,
         },
         Test::Ord(op, c) => v.compare(c).is_some_and(|o| ord_holds(*op, o)),
@@ -545,10 +549,10 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
         Test::Empty => v.is_empty(),
         Test::Len(op, n) => {
             let len = match v {
-                Value::Null => 0.0,
-                Value::Text(s) => s.chars().count() as f64,
-                Value::List(l) => l.len() as f64,
-                Value::Object(o) => o.len() as f64,
+                Value::Null => 0,
+                Value::Text(s) => s.chars().count(),
+                Value::List(l) => l.len(),
+                Value::Object(o) => o.len(),
                 other => {
                     return Err(EvalError::new(format!(
                         "`len` needs text or a list, got {} {other}",
@@ -556,7 +560,7 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
                     )));
                 }
             };
-            len.partial_cmp(n).is_some_and(|o| ord_holds(*op, o))
+            ord_holds(*op, count(len).cmp(n))
         }
     })
 }
@@ -635,15 +639,30 @@ fn env_with<'b>(env: &Env<'b>, item: &'b Value) -> Env<'b> {
     env.with_elem(item)
 }
 
+/// A count (`len`, `count`) as a number.
+#[inline]
+fn count(n: usize) -> Decimal {
+    Decimal::from(n as u64)
+}
+
+/// A result beyond what a decimal holds (about 7.9e28).
+#[cold]
+fn overflow() -> EvalError {
+    EvalError::new("number out of range (an exact number is below 7.9e28)")
+}
+
 fn arith(op: ArOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
     match (op, a, b) {
-        (_, Value::Number(x), Value::Number(y)) => Ok(Value::Number(match op {
-            ArOp::Add => x + y,
-            ArOp::Sub => x - y,
-            ArOp::Mul => x * y,
-            ArOp::Div if *y == 0.0 => return Err(EvalError::new("division by zero")),
-            ArOp::Div => x / y,
-        })),
+        (_, Value::Number(x), Value::Number(y)) => {
+            let n = match op {
+                ArOp::Add => x.checked_add(*y),
+                ArOp::Sub => x.checked_sub(*y),
+                ArOp::Mul => x.checked_mul(*y),
+                ArOp::Div if y.is_zero() => return Err(EvalError::new("division by zero")),
+                ArOp::Div => x.checked_div(*y),
+            };
+            n.map(Value::Number).ok_or_else(overflow)
+        }
         (ArOp::Add, Value::Text(_), _) | (ArOp::Add, _, Value::Text(_)) => {
             Ok(Value::text(&(text_of(a) + &text_of(b))))
         }
@@ -722,5 +741,102 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Evaluates `text` against `order` (JSON), with EUR at 1.10 and KWD at
+    /// 3.25 USD; the message of a runtime error as `Err`.
+    fn run(text: &str, order: &str) -> Result<String, String> {
+        use crate::condition::{CompileEnv, Condition, Rates, Scope};
+        let rates = Rates {
+            base: "USD".into(),
+            rates: vec![
+                ("EUR".into(), "1.10".parse().unwrap()),
+                ("KWD".into(), "3.25".parse().unwrap()),
+                ("XBT".into(), "2".parse().unwrap()),
+            ],
+        };
+        let ty = crate::order::order_type_with(&[
+            ("a".to_string(), crate::order::Type::Number),
+            ("b".to_string(), crate::order::Type::Number),
+        ]);
+        let env = CompileEnv {
+            order: &ty,
+            rates: &rates,
+            destination_known: false,
+        };
+        let c = Condition::compile(text, &env).map_err(|e| format!("{e:?}"))?;
+        let order = Value::from_json(order).unwrap();
+        let scope = Scope {
+            order: &order,
+            event: crate::order::Event::Created,
+            source: "shop",
+            destination: None,
+            now: "2026-11-22T12:00:00Z".parse().unwrap(),
+            rates: &rates,
+        };
+        c.eval(&scope)
+            .map(|v| v.to_string())
+            .map_err(|e| e.message().to_string())
+    }
+
+    #[test]
+    fn arithmetic_and_comparisons_are_exact() {
+        let order = r#"{"a": 0.1, "b": 0.2, "total_price": 95, "currency": "EUR",
+            "line_items": [{"price": 0.1, "quantity": 3}, {"price": 19.99, "quantity": 1}]}"#;
+        let rows = [
+            ("a + b == 0.3", "true"),
+            ("0.1 + 0.2 == 0.3", "true"),
+            ("a + b", "0.3"),
+            ("total_price * 1.10", "104.5"),
+            ("95 * 1.10", "104.5"),
+            ("total_price * 1.10 == 104.5", "true"),
+            ("1 / 3", "0.3333333333333333333333333333"),
+            ("b - a - a", "0"),
+            ("-a", "-0.1"),
+            ("a * 3 > 0.3", "false"),
+            ("a * 3 >= 0.3", "true"),
+            ("sum(line_items, price * quantity)", "20.29"),
+            ("count(line_items, price > 1)", "1"),
+            ("len(line_items) == 2", "true"),
+            ("convert(total_price, currency, \"USD\")", "104.5"),
+            ("convert(total_price, currency, \"USD\") == 104.5", "true"),
+            ("convert(100, \"USD\", \"KWD\")", "30.769"),
+            ("convert(1.005, \"USD\", \"USD\")", "1"),
+            ("convert(1.015, \"USD\", \"USD\")", "1.02"),
+            ("convert(2.5, \"usd\", \"EUR\")", "2.27"),
+            ("days_since(\"2026-11-20\")", "2"),
+            ("\"n=\" + total_price * 1.10", "\"n=104.5\""),
+        ];
+        for (text, want) in rows {
+            assert_eq!(run(text, order).as_deref(), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn overflow_and_bad_currencies_are_runtime_errors() {
+        let order = r#"{"a": 79228162514264337593543950335, "b": 0, "currency": "XYZ"}"#;
+        let overflow = "number out of range (an exact number is below 7.9e28)";
+        assert_eq!(run("a + 1", order), Err(overflow.to_string()));
+        assert_eq!(run("a * 2 > 1", order), Err(overflow.to_string()));
+        assert_eq!(run("a - -a", order), Err(overflow.to_string()));
+        assert_eq!(
+            run("1 / b", order),
+            Err("division by zero in `1 / b`".to_string())
+        );
+        assert_eq!(
+            run("convert(1, currency, \"USD\")", order),
+            Err("unknown currency \"XYZ\" in `convert(1, currency, \"USD\")`".to_string())
+        );
+        // A currency with a rate but no ISO 4217 minor unit cannot be rounded to.
+        assert!(
+            run("convert(1, \"USD\", \"XBT\")", order)
+                .unwrap_err()
+                .contains("`XBT` has no minor unit in ISO 4217")
+        );
+        assert!(
+            run("1e400 > 1", order)
+                .unwrap_err()
+                .contains("number `1e400` is out of range")
+        );
     }
 }

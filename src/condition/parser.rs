@@ -67,6 +67,15 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
         .into_inner()
         .next()
         .expect("condition holds an expr");
+    // A literal a decimal cannot hold exactly is refused here, at its place,
+    // so that building the tree below has nothing left that can fail.
+    for p in expr_pair.clone().into_inner().flatten() {
+        if p.as_rule() == Rule::number
+            && let Err(why) = crate::value::parse_number(p.as_str())
+        {
+            return Err(ExprError::new(span_of(&p), why.message(p.as_str())));
+        }
+    }
     let expr = build_expr(expr_pair.into_inner());
     if expr.depth() > MAX_TREE_DEPTH {
         return Err(ExprError::new(
@@ -360,8 +369,10 @@ fn build_primary(pair: Pair<Rule>) -> Expr {
         Rule::true_lit => ExprKind::Bool(true),
         Rule::false_lit => ExprKind::Bool(false),
         Rule::null_lit => ExprKind::Null,
-        // The grammar admits only digits, a fraction and an exponent, which f64 parses.
-        Rule::number => ExprKind::Number(pair.as_str().parse().unwrap_or(f64::NAN)),
+        // Read exactly; `parse` has refused any literal that does not fit.
+        Rule::number => {
+            ExprKind::Number(crate::value::parse_number(pair.as_str()).unwrap_or_default())
+        }
         Rule::string => {
             let inner = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
             ExprKind::Text(unescape(inner))

@@ -1,7 +1,7 @@
 //! ordersync's own update format (SPEC 3.5):
 //! `{"id": "<event id>", "event": "shipped", "occurred_at": "...", "order": {...}}`.
 
-use super::{DecodeError, Incoming, id_text};
+use super::{DecodeError, Incoming, id_text, unreadable_id};
 use crate::order::Event;
 use crate::value::Value;
 
@@ -36,8 +36,12 @@ pub fn read(doc: &Value) -> Result<Incoming, DecodeError> {
         Some(_) => return Err(shape("`order` must be a JSON object")),
         None => return Err(shape("missing `order`")),
     };
-    if order.get("id").and_then(id_text).is_none() {
-        return Err(shape("the order has no `id`"));
+    match order.get("id") {
+        None | Some(Value::Null) => return Err(shape("the order has no `id`")),
+        Some(v) if id_text(v).is_none() => {
+            return Err(DecodeError::Shape(unreadable_id("the order's `id`", v)));
+        }
+        Some(_) => {}
     }
     Ok(Incoming {
         id,
@@ -72,6 +76,18 @@ mod tests {
                 .id,
             "42"
         );
+        for id in [
+            "820982911946154508",
+            "9223372036854775807",
+            "18446744073709551615",
+        ] {
+            let u = read_text(&format!(
+                r#"{{"id": {id}, "event": "created", "order": {{"id": {id}}}}}"#
+            ))
+            .unwrap();
+            assert_eq!(u.id, id);
+            assert_eq!(u.order.to_json(), format!(r#"{{"id":{id}}}"#));
+        }
     }
 
     #[test]
@@ -100,6 +116,26 @@ mod tests {
             ),
             (
                 r#"{"id": "e", "event": "created", "order": {"tags": []}}"#,
+                "the order has no `id`",
+            ),
+            (
+                r#"{"id": "e", "event": "created", "order": {"id": 1.5}}"#,
+                "the order's `id` must be non-empty text or a whole number, not 1.5",
+            ),
+            (
+                r#"{"id": "e", "event": "created", "order": {"id": true}}"#,
+                "the order's `id` must be non-empty text or a whole number, not true",
+            ),
+            (
+                r#"{"id": "e", "event": "created", "order": {"id": {}}}"#,
+                "the order's `id` must be non-empty text or a whole number, not {}",
+            ),
+            (
+                r#"{"id": "e", "event": "created", "order": {"id": ""}}"#,
+                "the order's `id` must be non-empty text or a whole number, not \"\"",
+            ),
+            (
+                r#"{"id": "e", "event": "created", "order": {"id": null}}"#,
                 "the order has no `id`",
             ),
             (

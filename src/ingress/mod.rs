@@ -34,6 +34,9 @@ pub enum DecodeError {
     /// The body is not JSON.
     #[error("the body is not JSON: {0}")]
     NotJson(String),
+    /// The body is JSON, but a number in it cannot be held exactly.
+    #[error("{0}")]
+    Number(String),
     /// The body is JSON but not of the expected shape.
     #[error("{0}")]
     Shape(String),
@@ -45,6 +48,16 @@ pub enum DecodeError {
     Topic(String),
 }
 
+impl From<crate::json::JsonError> for DecodeError {
+    fn from(e: crate::json::JsonError) -> DecodeError {
+        if e.inexact_number {
+            DecodeError::Number(e.to_string())
+        } else {
+            DecodeError::NotJson(e.to_string())
+        }
+    }
+}
+
 /// Reads one request body in a channel's format. `header` looks a header up
 /// by its lower-case name.
 pub fn decode(
@@ -52,7 +65,7 @@ pub fn decode(
     header: &dyn Fn(&str) -> Option<String>,
     body: &[u8],
 ) -> Result<Incoming, DecodeError> {
-    let doc = Value::from_json_slice(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let doc = Value::from_json_slice(body).map_err(DecodeError::from)?;
     match format {
         Format::Ordersync => canonical::read(&doc),
         Format::Shopify => shopify::read(header, &doc),
@@ -62,7 +75,7 @@ pub fn decode(
 /// Reads the updates of a poll response, a JSON array: each item's JSON text
 /// (stored as its payload, or quarantined) with what was read from it.
 pub fn decode_list(format: Format, body: &[u8]) -> Result<Vec<Polled>, DecodeError> {
-    let doc = Value::from_json_slice(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let doc = Value::from_json_slice(body).map_err(DecodeError::from)?;
     let Value::List(items) = doc else {
         return Err(DecodeError::Shape(
             "a poll response must be a JSON array of updates".to_string(),
@@ -90,8 +103,7 @@ pub fn reread(
     payload: &[u8],
 ) -> Result<Incoming, DecodeError> {
     if polled {
-        let doc =
-            Value::from_json_slice(payload).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+        let doc = Value::from_json_slice(payload).map_err(DecodeError::from)?;
         return match format {
             Format::Ordersync => canonical::read(&doc),
             Format::Shopify => shopify::read_polled(&doc),
@@ -114,13 +126,18 @@ pub struct Polled {
     pub read: Result<Incoming, DecodeError>,
 }
 
-/// Text of a scalar (numbers without a fraction as integers), for ids.
+/// Text of a scalar, for ids: text as it is, a whole number as all its digits
+/// (Shopify's ids are above 2^53; a decimal keeps up to 28 of them).
 pub fn id_text(v: &Value) -> Option<String> {
     match v {
         Value::Text(s) if !s.is_empty() => Some(s.to_string()),
-        Value::Number(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.0e15 => {
-            Some(format!("{}", *n as i64))
-        }
+        Value::Number(n) if n.is_integer() => Some(crate::value::number_text(*n)),
         _ => None,
     }
+}
+
+/// Why an id that is there cannot be read: `what` (e.g. "the order's `id`")
+/// and the value as it came.
+pub fn unreadable_id(what: &str, v: &Value) -> String {
+    format!("{what} must be non-empty text or a whole number, not {v}")
 }

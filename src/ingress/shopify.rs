@@ -17,9 +17,9 @@
 //! `shipments` (from `fulfillments`), `returns` (from `refunds`). Every other
 //! top-level field is passed through as it came.
 
-use super::{DecodeError, Incoming, id_text};
+use super::{DecodeError, Incoming, id_text, unreadable_id};
 use crate::order::Event;
-use crate::value::{Str, Value};
+use crate::value::{Decimal, Str, Value};
 
 const MAPPED: [&str; 28] = [
     "id",
@@ -134,10 +134,12 @@ fn order_id(doc: &Value, id_field: &str, gid_field: &str) -> Result<Value, Decod
     {
         return Ok(Value::text(digits));
     }
-    doc.get(id_field)
-        .and_then(id_text)
-        .map(|s| Value::text(&s))
-        .ok_or_else(|| shape(format!("missing `{id_field}`")))
+    match doc.get(id_field) {
+        None | Some(Value::Null) => Err(shape(format!("missing `{id_field}`"))),
+        Some(v) => id_text(v)
+            .map(|s| Value::text(&s))
+            .ok_or_else(|| shape(unreadable_id(&format!("`{id_field}`"), v))),
+    }
 }
 
 /// Money: Shopify's strings (`"19.99"`) or numbers; null stays null.
@@ -145,15 +147,22 @@ fn money(doc: &Value, field: &str) -> Result<Value, DecodeError> {
     match doc.get(field) {
         None | Some(Value::Null) => Ok(Value::Null),
         Some(Value::Number(n)) => Ok(Value::Number(*n)),
-        Some(Value::Text(s)) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite())
-            .map(Value::Number)
-            .ok_or_else(|| shape(format!("`{field}` is not an amount: {:?}", s.as_str()))),
+        Some(Value::Text(s)) => match crate::value::parse_number(s.trim()) {
+            Ok(n) => Ok(Value::Number(n)),
+            Err(crate::value::NumberError::Syntax) => Err(shape(format!(
+                "`{field}` is not an amount: {:?}",
+                s.as_str()
+            ))),
+            Err(why) => Err(shape(format!("`{field}`: {}", why.message(s.trim())))),
+        },
         Some(other) => Err(shape(format!("`{field}` is not an amount: {other}"))),
     }
+}
+
+/// A sum of amounts, refused rather than rounded when it leaves the range.
+fn add(sum: Decimal, n: Decimal, what: &str) -> Result<Decimal, DecodeError> {
+    sum.checked_add(n)
+        .ok_or_else(|| shape(format!("the amounts of `{what}` add up beyond 7.9e28")))
 }
 
 fn copy(doc: &Value, field: &str) -> Value {
@@ -194,10 +203,10 @@ fn order(doc: &Value) -> Result<Value, DecodeError> {
     let total_shipping = match doc.get_path("total_shipping_price_set.shop_money") {
         Some(m) => money(m, "amount")?,
         None => {
-            let mut sum = 0.0;
+            let mut sum = Decimal::ZERO;
             for line in list_of(doc, "shipping_lines") {
                 if let Value::Number(n) = money(line, "price")? {
-                    sum += n;
+                    sum = add(sum, n, "shipping_lines")?;
                 }
             }
             Value::Number(sum)
@@ -348,10 +357,10 @@ fn return_of(r: &Value) -> Result<Value, DecodeError> {
             ("price", money(&item, "price")?),
         ]));
     }
-    let mut amount = 0.0;
+    let mut amount = Decimal::ZERO;
     for t in list_of(r, "transactions") {
         if let Value::Number(n) = money(t, "amount")? {
-            amount += n;
+            amount = add(amount, n, "transactions")?;
         }
     }
     Ok(entries(vec![

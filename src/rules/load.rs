@@ -239,7 +239,7 @@ fn scalar_width(doc: &Doc, n: &Node) -> usize {
         }
         Some('[' | '{') | None => 1,
         Some(_) => match &n.kind {
-            Kind::Str(_) | Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => {
+            Kind::Str(_) | Kind::Int(_) | Kind::Number(_) | Kind::Bool(_) => {
                 let end = rest.find(" #").unwrap_or(rest.len());
                 let text = rest[..end].trim_end();
                 let text = text
@@ -502,8 +502,8 @@ fn to_value(n: &Node) -> Value {
     match &n.kind {
         Kind::Null => Value::Null,
         Kind::Bool(b) => Value::Bool(*b),
-        Kind::Int(i) => Value::Number(*i as f64),
-        Kind::Float(f) => Value::Number(*f),
+        Kind::Int(i) => Value::int(*i),
+        Kind::Number(n) => Value::Number(*n),
         Kind::Str(s) => Value::text(s),
         Kind::Seq(items) => Value::list(items.iter().map(to_value).collect()),
         Kind::Map(entries) => Value::object(
@@ -785,8 +785,8 @@ fn build(
                 continue;
             }
             let rate = match v.kind {
-                Kind::Int(i) => i as f64,
-                Kind::Float(f) => f,
+                Kind::Int(i) => rust_decimal::Decimal::from(i),
+                Kind::Number(n) => n,
                 _ => {
                     cx.node(
                         doc,
@@ -801,7 +801,7 @@ fn build(
                     continue;
                 }
             };
-            if !(rate.is_finite() && rate > 0.0) {
+            if rate <= rust_decimal::Decimal::ZERO {
                 cx.node(
                     doc,
                     v,
@@ -1571,7 +1571,7 @@ fn expression(
 ) -> Option<Condition> {
     let src = match &n.kind {
         Kind::Str(s) => s.clone(),
-        Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) => n.scalar_text().unwrap_or_default(),
+        Kind::Bool(_) | Kind::Int(_) | Kind::Number(_) => n.scalar_text().unwrap_or_default(),
         _ => {
             cx.node(
                 doc,

@@ -7,11 +7,14 @@
 //! instead of stopping at serde's first error. Repeated keys are passed through
 //! to the tree so that they too are reported with both places.
 
+use std::cell::RefCell;
 use std::fmt;
+
+use rust_decimal::Decimal;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::{DuplicateKeyPolicy, Options, Spanned};
+use serde_saphyr::{DuplicateKeyPolicy, NonFiniteFloatPolicy, Options, Spanned};
 
 /// A position in a file: 1-based line and column, in characters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,8 +43,8 @@ pub enum Kind {
     Bool(bool),
     /// An integer that fits `i64`.
     Int(i64),
-    /// Any other number.
-    Float(f64),
+    /// Any other number, read exactly from its text in the file.
+    Number(Decimal),
     /// Text.
     Str(String),
     /// A sequence.
@@ -65,7 +68,7 @@ impl Node {
         match self.kind {
             Kind::Null => "nothing",
             Kind::Bool(_) => "true or false",
-            Kind::Int(_) | Kind::Float(_) => "a number",
+            Kind::Int(_) | Kind::Number(_) => "a number",
             Kind::Str(_) => "text",
             Kind::Seq(_) => "a list",
             Kind::Map(_) => "a mapping",
@@ -77,7 +80,7 @@ impl Node {
         Some(match &self.kind {
             Kind::Str(s) => s.clone(),
             Kind::Int(i) => i.to_string(),
-            Kind::Float(f) => f.to_string(),
+            Kind::Number(n) => crate::value::number_text(*n),
             Kind::Bool(b) => b.to_string(),
             Kind::Null | Kind::Seq(_) | Kind::Map(_) => return None,
         })
@@ -96,10 +99,29 @@ pub struct SyntaxError {
 /// How deep a rules file may nest.
 const MAX_DEPTH: usize = 64;
 
+thread_local! {
+    /// The text being read, for reading numbers from their own digits: the
+    /// parser hands them over as `f64` (or as integers, which are exact).
+    static SOURCE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
 /// Reads one YAML document into a [`Node`] tree.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    SOURCE.with_borrow_mut(|s| {
+        s.clear();
+        s.push_str(text);
+    });
+    let out = parse_text(text);
+    SOURCE.with_borrow_mut(|s| *s = String::new());
+    out
+}
+
+fn parse_text(text: &str) -> Result<Node, SyntaxError> {
     let mut options = Options::default();
     options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
+    // `1e400`, `.inf` and `.nan` reach `exact`, which names them as it names
+    // every number a decimal cannot hold.
+    options.non_finite_float_policy = NonFiniteFloatPolicy::PassThrough;
     if text.trim().is_empty() {
         return Ok(Node {
             loc: Loc { line: 1, col: 1 },
@@ -108,7 +130,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     }
     let spanned: Result<Spanned<Tree>, _> = serde_saphyr::from_str_with_options(text, options);
     match spanned {
-        Ok(s) => Ok(with_loc(s)),
+        Ok(s) => {
+            let loc = loc_of(&s);
+            with_exact_loc(s).map_err(|message| SyntaxError { loc, message })
+        }
         Err(e) => {
             let loc = e
                 .location()
@@ -156,15 +181,25 @@ fn loc_of<T>(s: &Spanned<T>) -> Loc {
     }
 }
 
-fn with_loc(s: Spanned<Tree>) -> Node {
+/// The node with its place, and a number the parser gave as an `f64` read
+/// again from its text.
+fn with_exact_loc(s: Spanned<Tree>) -> Result<Node, String> {
     let loc = loc_of(&s);
-    let mut node = s.value.0;
+    let float = s.value.1;
+    let mut node = match float {
+        Some(f) => Node {
+            loc,
+            kind: Kind::Number(exact(&s, f)?),
+        },
+        None => s.value.0,
+    };
     node.loc = loc;
-    node
+    Ok(node)
 }
 
-/// A [`Node`] being read; its own location is filled in by the enclosing `Spanned`.
-struct Tree(Node);
+/// A [`Node`] being read; its own location is filled in by the enclosing
+/// `Spanned`, which also reads an `f64` (the second field) from its digits.
+struct Tree(Node, Option<f64>);
 
 impl<'de> Deserialize<'de> for Tree {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tree, D::Error> {
@@ -190,15 +225,40 @@ impl<'de> DeserializeSeed<'de> for SpannedTree {
             )));
         }
         let s: Spanned<Tree> = Spanned::deserialize(d)?;
-        Ok(with_loc(s))
+        with_exact_loc(s).map_err(de::Error::custom)
+    }
+}
+
+/// A number the parser gave as an `f64`, read again from its text (where the
+/// value is defined, so an alias reads its anchor's digits). Out of range,
+/// `.inf`, `.nan` or more digits than a decimal keeps are errors: a rule's
+/// number is never silently rounded.
+fn exact(s: &Spanned<Tree>, f: f64) -> Result<Decimal, String> {
+    let span = s.defined.span();
+    let text = match (span.byte_offset(), span.byte_len()) {
+        (Some(at), Some(len)) => SOURCE.with_borrow(|src| {
+            src.get(at as usize..(at + len) as usize)
+                .map(|t| t.trim().replace('_', ""))
+        }),
+        _ => None,
+    };
+    match text {
+        Some(t) => crate::value::parse_number(&t).map_err(|why| why.message(&t)),
+        // No text to read: only a value an f64 holds exactly as written.
+        None => {
+            crate::value::parse_number(&f.to_string()).map_err(|why| why.message(&f.to_string()))
+        }
     }
 }
 
 fn node(kind: Kind) -> Tree {
-    Tree(Node {
-        loc: Loc::default(),
-        kind,
-    })
+    Tree(
+        Node {
+            loc: Loc::default(),
+            kind,
+        },
+        None,
+    )
 }
 
 impl<'de> Visitor<'de> for TreeVisitor {
@@ -225,17 +285,27 @@ impl<'de> Visitor<'de> for TreeVisitor {
     fn visit_u64<E>(self, v: u64) -> Result<Tree, E> {
         Ok(node(match i64::try_from(v) {
             Ok(i) => Kind::Int(i),
-            Err(_) => Kind::Float(v as f64),
+            Err(_) => Kind::Number(Decimal::from(v)),
         }))
     }
-    fn visit_i128<E>(self, v: i128) -> Result<Tree, E> {
-        Ok(node(Kind::Float(v as f64)))
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Tree, E> {
+        Decimal::try_from_i128_with_scale(v, 0)
+            .map(|n| node(Kind::Number(n)))
+            .map_err(|_| E::custom(crate::value::NumberError::OutOfRange.message(&v.to_string())))
     }
-    fn visit_u128<E>(self, v: u128) -> Result<Tree, E> {
-        Ok(node(Kind::Float(v as f64)))
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Tree, E> {
+        match i128::try_from(v) {
+            Ok(i) => self.visit_i128(i),
+            Err(_) => Err(E::custom(
+                crate::value::NumberError::OutOfRange.message(&v.to_string()),
+            )),
+        }
     }
     fn visit_f64<E>(self, v: f64) -> Result<Tree, E> {
-        Ok(node(Kind::Float(v)))
+        // Read again from its text by the enclosing `Spanned`.
+        let mut t = node(Kind::Null);
+        t.1 = Some(v);
+        Ok(t)
     }
     fn visit_str<E>(self, v: &str) -> Result<Tree, E> {
         Ok(node(Kind::Str(v.to_string())))
@@ -309,5 +379,50 @@ mod tests {
         let e = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert_eq!(e.loc, Loc { line: 2, col: 2 });
         assert_eq!(e.message, "illegal placement of ':' indicator");
+    }
+
+    #[test]
+    fn numbers_are_read_from_their_text() {
+        let doc = parse("a: 1.10\nb: 0.30000000000000004\nc: 12345678901234567890\nd: &x 95.5\ne: *x\nf: -3\ng: 1e3\n")
+            .unwrap();
+        let Kind::Map(entries) = &doc.kind else {
+            panic!("not a map")
+        };
+        let got: Vec<String> = entries
+            .iter()
+            .map(|(_, v)| v.scalar_text().unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "1.1",
+                "0.30000000000000004",
+                "12345678901234567890",
+                "95.5",
+                "95.5",
+                "-3",
+                "1000"
+            ]
+        );
+        assert!(matches!(entries[0].1.kind, Kind::Number(_)));
+        assert!(matches!(entries[5].1.kind, Kind::Int(-3)));
+    }
+
+    #[test]
+    fn a_number_that_cannot_be_kept_exactly_is_an_error() {
+        let e = parse("rates:\n  EUR: 1e400\n").unwrap_err();
+        assert!(
+            e.message.contains("number `1e400` is out of range"),
+            "{e:?}"
+        );
+        let e = parse("x: 0.12345678901234567890123456789\n").unwrap_err();
+        assert!(
+            e.message
+                .contains("has more digits than can be kept exactly"),
+            "{e:?}"
+        );
+        let e = parse("x: .inf\n").unwrap_err();
+        assert_eq!(e.message, "`.inf` is not a number");
+        assert_eq!(e.loc, Loc { line: 1, col: 4 });
     }
 }

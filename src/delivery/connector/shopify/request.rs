@@ -162,15 +162,9 @@ pub fn amount(v: &Value, currency: &str, what: &str) -> Result<String, Unsendabl
     }
 }
 
-/// MERGE-SHIM: replaced by `crate::money::format_minor` once exact numbers land.
+/// Exactly the currency's minor units, rounded half to even (SPEC 3.6).
 fn format_amount(v: &Value, currency: &str) -> Option<String> {
-    let places = match currency {
-        "JPY" | "KRW" => 0,
-        "KWD" | "BHD" | "OMR" | "JOD" | "TND" => 3,
-        c if c.len() == 3 => 2,
-        _ => return None,
-    };
-    Some(format!("{:.*}", places, v.as_f64()?))
+    crate::money::format_minor(v.as_decimal()?, currency)
 }
 
 /// Shopify's `OrderCreateFinancialStatus` for the canonical financial status.

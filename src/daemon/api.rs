@@ -71,6 +71,20 @@ async fn metrics(axum::extract::State(s): S) -> Response {
         let stalled = if c.stalled(now) { 1.0 } else { 0.0 };
         s.live.metrics.poll_stalled.set(&[&c.name], stalled);
     }
+    for c in s
+        .live
+        .rules()
+        .channels
+        .iter()
+        .filter(|c| c.connector.is_some())
+    {
+        let ok = if s.live.credentials.reason(&c.name).is_some() {
+            0.0
+        } else {
+            1.0
+        };
+        s.live.metrics.connector_credential_ok.set(&[&c.name], ok);
+    }
     let outbox = match s.reader.outbox().await {
         Ok(o) => o,
         Err(e) => {

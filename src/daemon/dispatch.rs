@@ -237,6 +237,14 @@ async fn deliver(shared: &Shared, mut job: Job) -> Option<String> {
                 }
             }
         }
+        // A channel that needs reconnecting holds its deliveries until an
+        // operator gives it a new credential (`ordersync connector set-token`).
+        while shared.live.credentials.reason(&job.destination).is_some() {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stopping.wait_for(|s| *s) => return None,
+            }
+        }
         if *stopping.borrow() {
             return None;
         }
@@ -492,6 +500,15 @@ async fn through_connector(
         Verdict::Rejected(why) => {
             result.status = DeliveryStatus::Rejected;
             result.error = Some(why);
+        }
+        Verdict::Reconnect(why) => {
+            shared
+                .live
+                .credentials
+                .needs_reconnect(&job.destination, &why);
+            tracing::error!(channel = %job.destination, reason = %why, "the channel needs reconnecting: its deliveries wait");
+            result.status = DeliveryStatus::Pending;
+            result.error = Some(format!("needs reconnect: {why}"));
         }
         Verdict::Retry { reason, after } => {
             result.error = Some(reason);

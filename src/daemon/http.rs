@@ -290,12 +290,32 @@ async fn readyz(axum::extract::State(s): axum::extract::State<State>) -> Respons
                 .iter()
                 .map(|c| (c.name.to_string(), c.status_json(now)))
                 .collect();
+            let connectors: serde_json::Map<String, serde_json::Value> = rules
+                .channels
+                .iter()
+                .filter_map(|c| c.connector.as_ref().map(|k| (c, k)))
+                .map(|(c, k)| {
+                    let refused = s.live.credentials.reason(&c.name);
+                    let mut v = json!({
+                        "kind": k.kind_name(),
+                        "credential": if refused.is_some() { "needs reconnect" } else { "ok" },
+                    });
+                    if let Some(why) = refused {
+                        v["reason"] = json!(why);
+                    }
+                    if let Some(wait) = s.live.throttles.remaining(&c.name) {
+                        v["throttled_for_ms"] = json!(wait.as_millis() as u64);
+                    }
+                    (c.name.to_string(), v)
+                })
+                .collect();
             let mut body = json!({
                 "status": "ready",
                 "store": "ok",
                 "rules_version": &*rules.version,
                 "rules_loaded_at": crate::store::stamp(s.live.loaded_at()),
                 "polling": polling,
+                "connectors": connectors,
             });
             // Still ready: the previous rules keep routing. Say why the new ones were refused.
             if let Some(e) = s.live.last_error() {

@@ -207,6 +207,8 @@ pub struct Metrics {
     pub connector_auth_failures: Family,
     /// Requests a platform throttled, by channel.
     pub connector_throttled: Family,
+    /// 0 while a connector channel needs reconnecting, else 1.
+    pub connector_credential_ok: Family,
 }
 
 impl Default for Metrics {
@@ -316,6 +318,12 @@ impl Metrics {
                 Counter,
                 &["channel"],
             ),
+            connector_credential_ok: Family::new(
+                "ordersync_connector_credential_ok",
+                "0 while a connector channel's credentials are refused and it needs reconnecting, else 1.",
+                Gauge,
+                &["channel"],
+            ),
         }
     }
 
@@ -366,6 +374,7 @@ impl Metrics {
             &self.deliveries,
             &self.connector_auth_failures,
             &self.connector_throttled,
+            &self.connector_credential_ok,
         ] {
             f.render(&mut out);
         }

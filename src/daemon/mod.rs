@@ -80,6 +80,8 @@ pub struct Live {
     pub metrics: metrics::Metrics,
     /// Channels a platform throttled (connectors): delivery and polling wait.
     pub throttles: Arc<crate::delivery::connector::Throttles>,
+    /// Connector channels whose credentials were refused for good.
+    pub credentials: Arc<crate::delivery::connector::CredentialStates>,
     /// When the scheduler's heartbeat job last ran (ms since `started`).
     heartbeat: AtomicU64,
     started: Instant,
@@ -116,6 +118,7 @@ impl Live {
             stopping: AtomicBool::new(false),
             metrics: metrics::Metrics::new(),
             throttles: Arc::default(),
+            credentials: Arc::default(),
             heartbeat: AtomicU64::new(0),
             started: Instant::now(),
         };

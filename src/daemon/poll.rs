@@ -445,6 +445,7 @@ async fn through_shopify(
         let data = match session.send(&request, shopify::answer::classify).await {
             connector::Sent::Data(d) => d,
             connector::Sent::Stop(Verdict::Rejected(why))
+            | connector::Sent::Stop(Verdict::Reconnect(why))
             | connector::Sent::Stop(Verdict::Retry { reason: why, .. })
             | connector::Sent::Unknown(why) => return Err(format!("Shopify orders: {why}")),
             connector::Sent::Stop(Verdict::Delivered { .. }) => {

@@ -38,6 +38,10 @@ pub enum Verdict {
     },
     /// The platform refused it for a reason that retrying cannot change.
     Rejected(String),
+    /// The platform refused the channel's credentials for good (a refresh
+    /// answered `invalid_grant`): the channel needs reconnecting, and its
+    /// deliveries wait for that, neither retried nor dead.
+    Reconnect(String),
     /// Try again later (5xx, timeouts, an answer that could not be read).
     Retry {
         /// Why, in words.
@@ -133,6 +137,35 @@ impl Throttles {
         map.iter()
             .filter_map(|(k, u)| u.checked_duration_since(now).map(|d| (k.clone(), d)))
             .collect()
+    }
+}
+
+/// Per-channel credential state (SPEC 12.2): a channel whose credentials the
+/// platform refused for good (a refresh answered `invalid_grant`) needs
+/// reconnecting; its deliveries wait, and `/readyz`, the metric
+/// `ordersync_connector_credential_ok` and the dashboard say so.
+#[derive(Default)]
+pub struct CredentialStates {
+    refused: Mutex<HashMap<Arc<str>, String>>,
+}
+
+impl CredentialStates {
+    /// Marks `channel` as needing reconnecting, with what to tell people.
+    pub fn needs_reconnect(&self, channel: &str, why: &str) {
+        let mut map = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(Arc::from(channel), why.to_string());
+    }
+
+    /// Clears the mark (a new credential was given, or a refresh worked).
+    pub fn reconnected(&self, channel: &str) {
+        let mut map = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(channel);
+    }
+
+    /// Why `channel` needs reconnecting, if it does.
+    pub fn reason(&self, channel: &str) -> Option<String> {
+        let map = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(channel).cloned()
     }
 }
 

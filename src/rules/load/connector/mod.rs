@@ -1,25 +1,17 @@
 //! `connector:` on a channel (SPEC 12): read, checked, and what it changes
 //! about the channel's `deliver`, `poll` and `webhook`.
 
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 
 use super::{Ctx, Doc, Fields, fields, list_names, text};
 use crate::rules::yaml::{Kind, Node};
-use crate::rules::{Connector, ConnectorKind, Place, Secret, ShopifyConnector};
+use crate::rules::{Connector, ConnectorKind, Place};
 use crate::suggest::did_you_mean;
 
 /// The connector kinds this build speaks.
 pub const KINDS: [&str; 1] = ["shopify"];
 
-const SHOPIFY_KEYS: [&str; 7] = [
-    "kind",
-    "shop",
-    "api_version",
-    "token",
-    "base_url",
-    "notify_customer",
-    "restock_on_cancel",
-];
+mod shopify;
 
 /// Reads a `connector:` block; `None` when it is unusable (every problem reported).
 pub fn connector(cx: &mut Ctx, doc: &Doc, n: &Node, channel: &str) -> Option<Connector> {
@@ -50,8 +42,8 @@ pub fn connector(cx: &mut Ctx, doc: &Doc, n: &Node, channel: &str) -> Option<Con
     let kind = text(cx, doc, kind_node, "`kind`")?;
     match kind {
         "shopify" => {
-            let f = fields(cx, doc, n, "a `shopify` connector", &SHOPIFY_KEYS)?;
-            let s = shopify(cx, doc, n, &f)?;
+            let f = fields(cx, doc, n, "a `shopify` connector", &shopify::KEYS)?;
+            let s = shopify::read(cx, doc, n, &f)?;
             Some(Connector {
                 kind: ConnectorKind::Shopify(s),
                 place,
@@ -72,11 +64,13 @@ pub fn connector(cx: &mut Ctx, doc: &Doc, n: &Node, channel: &str) -> Option<Con
     }
 }
 
-fn required<'n>(
+/// A key a connector of `kind` must have; reported at the block when missing.
+pub(super) fn required<'n>(
     cx: &mut Ctx,
     doc: &Doc,
     parent: &Node,
     f: &Fields<'n>,
+    kind: &str,
     key: &str,
     example: &str,
 ) -> Option<&'n Node> {
@@ -85,14 +79,41 @@ fn required<'n>(
         cx.node(
             doc,
             parent,
-            format!("a `shopify` connector needs `{key}`"),
+            format!("a `{kind}` connector needs `{key}`"),
             Some(format!("e.g. `{key}: {example}`")),
         );
     }
     found
 }
 
-fn flag(cx: &mut Ctx, doc: &Doc, f: &Fields, key: &str, default: bool) -> bool {
+/// A text value that must not be empty (a secret, an id).
+pub(super) fn non_empty(cx: &mut Ctx, doc: &Doc, n: &Node, key: &str) -> Option<String> {
+    let t = text(cx, doc, n, &format!("`{key}`"))?.to_string();
+    if t.trim().is_empty() {
+        cx.node(doc, n, format!("the connector's `{key}` is empty"), None);
+        return None;
+    }
+    Some(t)
+}
+
+/// `base_url`: absolute http(s), without a trailing `/`.
+pub(super) fn base_url(cx: &mut Ctx, doc: &Doc, f: &Fields, replaces: &str) -> Option<String> {
+    let b = f.get("base_url")?;
+    let u = text(cx, doc, b, "`base_url`").unwrap_or_default();
+    if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() <= "https://".len() {
+        cx.node(
+            doc,
+            b,
+            format!("invalid `base_url` `{u}`"),
+            Some(format!(
+                "an absolute `http://` or `https://` URL; it replaces {replaces}"
+            )),
+        );
+    }
+    Some(u.trim_end_matches('/').to_string())
+}
+
+pub(super) fn flag(cx: &mut Ctx, doc: &Doc, f: &Fields, key: &str, default: bool) -> bool {
     match f.get(key) {
         None => default,
         Some(Node {
@@ -114,89 +135,7 @@ fn flag(cx: &mut Ctx, doc: &Doc, f: &Fields, key: &str, default: bool) -> bool {
     }
 }
 
-fn shopify(cx: &mut Ctx, doc: &Doc, n: &Node, f: &Fields) -> Option<ShopifyConnector> {
-    let before = cx.errors.len();
-    let shop = required(cx, doc, n, f, "shop", "acme.myshopify.com")
-        .and_then(|s| text(cx, doc, s, "`shop`").map(|t| (s, t.to_string())));
-    if let Some((node, shop)) = &shop
-        && !valid_host(shop)
-    {
-        cx.node(
-            doc,
-            node,
-            format!("`shop` must be the store's domain, not `{shop}`"),
-            Some("the myshopify domain, e.g. `acme.myshopify.com`".to_string()),
-        );
-    }
-    let version = required(cx, doc, n, f, "api_version", "\"2025-10\"").map(|v| {
-        let text = v.scalar_text().unwrap_or_default();
-        (v, text)
-    });
-    if let Some((node, v)) = &version {
-        if !matches!(node.kind, Kind::Str(_)) || parse_version(v).is_none() {
-            cx.node(
-                doc,
-                node,
-                format!("`api_version` must be `YYYY-MM`, not `{v}`"),
-                Some("quote it: `api_version: \"2025-10\"` (Shopify releases one each quarter: 01, 04, 07, 10)".to_string()),
-            );
-        } else if let Some(age) = quarters_behind(v, Utc::now().date_naive())
-            && age > 4
-        {
-            cx.warn(
-                doc,
-                node,
-                format!("Shopify API version `{v}` is {age} quarters old and out of support"),
-                Some("Shopify serves its oldest supported version instead of an unsupported one: pin a version from the last four quarters".to_string()),
-            );
-        }
-    }
-    let token = required(cx, doc, n, f, "token", "\"${SHOPIFY_ADMIN_TOKEN}\"")
-        .and_then(|t| text(cx, doc, t, "`token`").map(|s| (t, s.to_string())));
-    if let Some((node, t)) = &token
-        && t.trim().is_empty()
-    {
-        cx.node(doc, node, "the connector's `token` is empty", None);
-    }
-    let base_url = match f.get("base_url") {
-        Some(b) => {
-            let u = text(cx, doc, b, "`base_url`").unwrap_or_default();
-            if !(u.starts_with("http://") || u.starts_with("https://"))
-                || u.len() <= "https://".len()
-            {
-                cx.node(
-                    doc,
-                    b,
-                    format!("invalid `base_url` `{u}`"),
-                    Some(
-                        "an absolute `http://` or `https://` URL; it replaces `https://<shop>`"
-                            .to_string(),
-                    ),
-                );
-            }
-            Some(u.trim_end_matches('/').to_string())
-        }
-        None => None,
-    };
-    let notify_customer = flag(cx, doc, f, "notify_customer", false);
-    let restock_on_cancel = flag(cx, doc, f, "restock_on_cancel", true);
-    if cx.errors.len() > before {
-        return None;
-    }
-    let (_, shop) = shop?;
-    let (_, api_version) = version?;
-    let (_, token) = token?;
-    Some(ShopifyConnector {
-        base_url: base_url.unwrap_or_else(|| format!("https://{shop}")),
-        shop,
-        api_version,
-        token: Secret(token),
-        notify_customer,
-        restock_on_cancel,
-    })
-}
-
-fn valid_host(s: &str) -> bool {
+pub(super) fn valid_host(s: &str) -> bool {
     !s.is_empty()
         && s.contains('.')
         && s.split('.').all(|label| {

@@ -246,7 +246,7 @@ fn connector_preview(out: &mut String, c: &crate::rules::Connector, event: Event
         }
         Ok(requests) => {
             for (i, r) in requests.iter().enumerate() {
-                let _ = writeln!(out, "    {}. {} POST {}", i + 1, r.step, r.url);
+                let _ = writeln!(out, "    {}. {} {} {}", i + 1, r.step, r.method, r.url);
                 for (k, v) in &r.headers {
                     let shown = if k.eq_ignore_ascii_case("x-shopify-access-token") {
                         "[masked]"
@@ -255,7 +255,8 @@ fn connector_preview(out: &mut String, c: &crate::rules::Connector, event: Event
                     };
                     let _ = writeln!(out, "       {k}: {shown}");
                 }
-                let vars = serde_json::to_string_pretty(&r.body["variables"]).unwrap_or_default();
+                let vars =
+                    serde_json::to_string_pretty(&r.body.json()["variables"]).unwrap_or_default();
                 let _ = writeln!(out, "       variables:");
                 for line in vars.lines() {
                     let _ = writeln!(out, "         {line}");

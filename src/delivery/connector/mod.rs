@@ -71,16 +71,76 @@ pub enum Answer {
 pub struct Request {
     /// What it is for, as Order Health names it.
     pub step: String,
-    /// The URL.
+    /// `GET`, `POST`, `PUT`, `DELETE`, ...
+    pub method: reqwest::Method,
+    /// The URL, query included.
     pub url: String,
     /// Headers, secrets included (masked when kept).
     pub headers: Vec<(String, String)>,
-    /// The JSON body.
-    pub body: serde_json::Value,
+    /// The body.
+    pub body: Body,
+}
+
+/// A request's body.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// None (`GET`, `DELETE`).
+    Empty,
+    /// JSON, sent with `Content-Type: application/json` unless a header says otherwise.
+    Json(serde_json::Value),
+    /// `application/x-www-form-urlencoded` (OAuth token requests); values of
+    /// [`SECRET_FIELDS`] are masked when kept.
+    Form(Vec<(String, String)>),
+    /// Bytes as they are, with their content type (a rendered template).
+    Raw {
+        /// The `Content-Type`.
+        content_type: String,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+impl Body {
+    /// The JSON body, or `Null`.
+    pub fn json(&self) -> &serde_json::Value {
+        static NULL: serde_json::Value = serde_json::Value::Null;
+        match self {
+            Body::Json(v) => v,
+            _ => &NULL,
+        }
+    }
+}
+
+impl Request {
+    /// A `POST` with a JSON body.
+    pub fn post_json(
+        step: &str,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: serde_json::Value,
+    ) -> Request {
+        Request {
+            step: step.to_string(),
+            method: reqwest::Method::POST,
+            url,
+            headers,
+            body: Body::Json(body),
+        }
+    }
 }
 
 /// Headers whose values are never kept or shown.
-const SECRET_HEADERS: [&str; 3] = ["authorization", "x-shopify-access-token", "x-api-key"];
+pub const SECRET_HEADERS: [&str; 3] = ["authorization", "x-shopify-access-token", "x-api-key"];
+
+/// Form fields whose values are never kept or shown.
+pub const SECRET_FIELDS: [&str; 6] = [
+    "refresh_token",
+    "access_token",
+    "client_secret",
+    "code",
+    "code_verifier",
+    "password",
+];
 
 /// The request as kept: method, URL, headers with secrets masked, body.
 pub fn recorded(r: &Request) -> String {
@@ -96,11 +156,31 @@ pub fn recorded(r: &Request) -> String {
             (k.clone(), serde_json::Value::String(shown))
         })
         .collect();
+    let body = match &r.body {
+        Body::Empty => serde_json::Value::Null,
+        Body::Json(v) => v.clone(),
+        Body::Form(fields) => serde_json::Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    let shown = if SECRET_FIELDS.contains(&k.as_str()) {
+                        "[masked]".to_string()
+                    } else {
+                        v.clone()
+                    };
+                    (k.clone(), serde_json::Value::String(shown))
+                })
+                .collect(),
+        ),
+        Body::Raw { bytes, .. } => {
+            serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned())
+        }
+    };
     serde_json::json!({
-        "method": "POST",
+        "method": r.method.as_str(),
         "url": r.url,
         "headers": headers,
-        "body": r.body,
+        "body": body,
     })
     .to_string()
 }
@@ -231,9 +311,46 @@ impl<'a> Session<'a> {
             let mut req = self
                 .env
                 .client
-                .post(&request.url)
-                .timeout(self.env.timeout)
-                .body(request.body.to_string());
+                .request(request.method.clone(), &request.url)
+                .timeout(self.env.timeout);
+            let has = |name: &str| {
+                request
+                    .headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case(name))
+            };
+            req = match &request.body {
+                Body::Empty => req,
+                Body::Json(v) => {
+                    if !has("content-type") {
+                        req = req.header("Content-Type", "application/json");
+                    }
+                    req.body(v.to_string())
+                }
+                Body::Form(fields) => {
+                    let encoded: Vec<String> = fields
+                        .iter()
+                        .map(|(k, v)| {
+                            format!(
+                                "{}={}",
+                                crate::report::url_encode(k),
+                                crate::report::url_encode(v)
+                            )
+                        })
+                        .collect();
+                    req.header("Content-Type", "application/x-www-form-urlencoded")
+                        .body(encoded.join("&"))
+                }
+                Body::Raw {
+                    content_type,
+                    bytes,
+                } => {
+                    if !has("content-type") {
+                        req = req.header("Content-Type", content_type.as_str());
+                    }
+                    req.body(bytes.clone())
+                }
+            };
             for (k, v) in &request.headers {
                 req = req.header(k, v);
             }
@@ -353,16 +470,16 @@ mod tests {
 
     #[test]
     fn kept_requests_mask_secrets() {
-        let r = Request {
-            step: "orderCreate".into(),
-            url: "https://acme.myshopify.com/admin/api/2025-10/graphql.json".into(),
-            headers: vec![
+        let r = Request::post_json(
+            "orderCreate",
+            "https://acme.myshopify.com/admin/api/2025-10/graphql.json".into(),
+            vec![
                 ("X-Shopify-Access-Token".into(), "shpat_secret".into()),
                 ("Authorization".into(), "Bearer abc".into()),
                 ("Content-Type".into(), "application/json".into()),
             ],
-            body: serde_json::json!({"query": "{ shop { name } }"}),
-        };
+            serde_json::json!({"query": "{ shop { name } }"}),
+        );
         let kept = recorded(&r);
         assert!(!kept.contains("shpat_secret"));
         assert!(!kept.contains("Bearer abc"));
@@ -370,6 +487,17 @@ mod tests {
         assert_eq!(v["headers"]["X-Shopify-Access-Token"], "[masked]");
         assert_eq!(v["headers"]["Content-Type"], "application/json");
         assert_eq!(v["body"]["query"], "{ shop { name } }");
+        assert_eq!(v["method"], "POST");
+        let form = Request {
+            body: Body::Form(vec![
+                ("grant_type".into(), "refresh_token".into()),
+                ("refresh_token".into(), "rt_secret".into()),
+            ]),
+            ..r
+        };
+        let kept = recorded(&form);
+        assert!(!kept.contains("rt_secret"), "{kept}");
+        assert!(kept.contains("\"grant_type\":\"refresh_token\""), "{kept}");
     }
 
     #[test]

@@ -102,15 +102,15 @@ pub const FULFILLMENT_CREATE: &str = "mutation FulfillmentCreate($fulfillment: F
 
 /// A request to the store's GraphQL endpoint.
 pub fn request(c: &ShopifyConnector, step: &str, query: &str, variables: Json) -> Request {
-    Request {
-        step: step.to_string(),
-        url: c.endpoint(),
-        headers: vec![
+    Request::post_json(
+        step,
+        c.endpoint(),
+        vec![
             ("Content-Type".to_string(), "application/json".to_string()),
             ("X-Shopify-Access-Token".to_string(), c.token.0.clone()),
         ],
-        body: json!({ "query": query, "variables": variables }),
-    }
+        json!({ "query": query, "variables": variables }),
+    )
 }
 
 /// Why an order cannot be put into Shopify's shape.

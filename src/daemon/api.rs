@@ -34,6 +34,7 @@ pub fn router(state: State) -> Router<State> {
         .route("/api/decisions/{id}/{action}", post(decision_action))
         .route("/api/drafts/{id}", patch(complete_draft))
         .route("/api/quarantine", get(quarantine))
+        .route("/api/channels", get(super::channels::api))
         .route_layer(middleware::from_fn_with_state(state, authorize))
 }
 

@@ -34,6 +34,8 @@ pub fn router(state: State) -> Router<State> {
     let pages = Router::new()
         .route("/", get(list))
         .route("/orders/{id}", get(order))
+        .route("/channels", get(super::channels::overview))
+        .route("/channels/{name}", get(super::channels::one))
         .route("/ui/orders/{id}/resync", post(resync))
         .route("/ui/deliveries/{id}/{action}", post(delivery_action))
         .route("/ui/decisions/{id}/{action}", post(decision_action))
@@ -651,7 +653,7 @@ async fn complete_draft(
 }
 
 /// The refused-reload banner, on every page while the last reload stands refused.
-fn banner(s: &State, b: &mut String) {
+pub(super) fn banner(s: &State, b: &mut String) {
     if let Some(errors) = s.live.last_error() {
         let _ = write!(
             b,
@@ -690,9 +692,9 @@ fn page_error(s: &State, status: StatusCode, message: &str) -> Response {
     r
 }
 
-fn page(title: &str, body: &str) -> Response {
+pub(super) fn page(title: &str, body: &str) -> Response {
     Html(format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{}</title><style>{STYLE}</style></head><body><header><a href="/" class="home">ordersync · Order Health</a><a href="/logout" class="logout">Sign out</a></header><main>{body}</main></body></html>"#,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{}</title><style>{STYLE}</style></head><body><header><a href="/" class="home">ordersync · Order Health</a><nav><a href="/channels" id="nav-channels">Channels</a> <a href="/logout" class="logout">Sign out</a></nav></header><main>{body}</main></body></html>"#,
         esc(title)
     ))
     .into_response()
@@ -713,7 +715,8 @@ th{background:#eef1f5;font-weight:600}.filters{display:flex;gap:8px;margin-botto
 form.inline{display:inline}button{margin:2px;padding:4px 10px;cursor:pointer}.draft label{display:block}\
 .timeline{padding-left:18px}.update{margin-bottom:14px}.decision{background:#fff;border-left:3px solid #8ecae6;padding:4px 10px;margin:6px 0}\
 .decision.error,.decision.draft{border-left-color:#d62828}.why{color:#444}pre{background:#f0f2f5;padding:8px;overflow:auto}\
-.muted{color:#888}code{font-size:12px}";
+.muted{color:#888}code{font-size:12px}header nav a{margin-left:14px}\
+.chart{border:1px solid #e3e6ea}.legend i{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}";
 
 fn text<'a>(v: &'a Json, key: &str) -> &'a str {
     v[key].as_str().unwrap_or("")
@@ -727,7 +730,7 @@ fn pretty(payload: &str) -> String {
 }
 
 /// HTML-escapes text and attribute values.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -17,6 +17,7 @@
 //! commits its last group, exit 0. What was left undone is pending in the store.
 
 mod api;
+mod channels;
 mod dashboard;
 mod dispatch;
 mod http;

@@ -10,6 +10,7 @@
 //! create its order, drop it as stale or a duplicate, decide it, and write the
 //! decisions and outgoing deliveries, all in the same transaction.
 
+pub mod channels;
 pub mod health;
 mod housekeeping;
 mod ingest;

@@ -74,6 +74,19 @@ impl Reader {
     }
 
     /// The outbox: pending deliveries, the oldest one's wait, the stuck ones.
+    /// What the channels page shows of each of `channels`.
+    pub async fn channel_stats(
+        &self,
+        channels: Vec<String>,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<std::collections::BTreeMap<String, super::channels::ChannelStats>, StoreError> {
+        self.with(move |conn| {
+            let names: Vec<&str> = channels.iter().map(String::as_str).collect();
+            super::channels::channel_stats(conn, &names, now)
+        })
+        .await
+    }
+
     pub async fn outbox(&self) -> Result<Outbox, StoreError> {
         self.with(|conn| {
             conn.query_row(

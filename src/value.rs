@@ -454,7 +454,7 @@ impl Value {
         match (self, other) {
             (Value::Null, Value::Null) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Number(a), Value::Number(b)) => a == b,
+            (Value::Number(a), Value::Number(b)) => cmp_numbers(a, b).is_eq(),
             (Value::Text(a), Value::Text(b)) => a == b,
             (Value::List(a), Value::List(b)) => {
                 Arc::ptr_eq(a, b)
@@ -474,7 +474,7 @@ impl Value {
     /// when they cannot be ordered.
     pub fn compare(&self, other: &Value) -> Option<Ordering> {
         match (self, other) {
-            (Value::Number(a), Value::Number(b)) => Some(a.cmp(b)),
+            (Value::Number(a), Value::Number(b)) => Some(cmp_numbers(a, b)),
             (Value::Text(a), Value::Text(b)) => Some(cmp_ignore_case(a, b)),
             (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
             _ => None,
@@ -505,6 +505,55 @@ pub fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
     a.chars()
         .flat_map(char::to_lowercase)
         .cmp(b.chars().flat_map(char::to_lowercase))
+}
+
+/// Powers of ten that an `i64` holds, for lining scales up.
+const POW10: [i64; 19] = {
+    let mut t = [1i64; 19];
+    let mut i = 1;
+    while i < 19 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// Orders two numbers by value, whatever their scales: the same answer as
+/// `Decimal::cmp`, in a few instructions when both mantissas fit 64 bits and
+/// the scales are at most 18 apart (a price against a constant always is):
+/// one 64×64-bit multiply lines them up, with no overflow possible. Conditions
+/// compare numbers more than they do anything else with them.
+#[inline]
+pub fn cmp_numbers(a: &Decimal, b: &Decimal) -> Ordering {
+    if let (Some((x, sa)), Some((y, sb))) = (small_parts(a), small_parts(b)) {
+        if sa == sb {
+            return x.cmp(&y);
+        }
+        if let Some(&p) = POW10.get(sa.abs_diff(sb) as usize) {
+            let (x, y) = if sa < sb {
+                (i128::from(x) * i128::from(p), i128::from(y))
+            } else {
+                (i128::from(x), i128::from(y) * i128::from(p))
+            };
+            return x.cmp(&y);
+        }
+    }
+    a.cmp(b)
+}
+
+/// The signed mantissa and the scale of a number whose mantissa fits 63 bits.
+#[inline(always)]
+pub fn small_parts(d: &Decimal) -> Option<(i64, u32)> {
+    // `serialize` is the four words as they are: flags, lo, mid, hi.
+    let b = d.serialize();
+    let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let (flags, lo, mid, hi) = (word(0), word(4), word(8), word(12));
+    if hi != 0 || mid >> 31 != 0 {
+        return None;
+    }
+    let m = (i64::from(mid) << 32) | i64::from(lo);
+    let m = if flags >> 31 != 0 { -m } else { m };
+    Some((m, (flags >> 16) & 0xff))
 }
 
 /// A number in its shortest exact form, as JSON and messages write it: no
@@ -964,6 +1013,36 @@ mod tests {
         ];
         for (text, want) in refused {
             assert_eq!(parse_number(text), Err(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn cmp_numbers_agrees_with_decimal() {
+        let ns = [
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "1.10",
+            "1.1",
+            "129.95",
+            "50",
+            "-50.000001",
+            "0.0000000000000000000000000001",
+            "79228162514264337593543950335",
+            "-79228162514264337593543950335",
+            "7922816251426433759354395033.5",
+            "1e-28",
+            "20",
+            "19.999999999999999999999999",
+            "2.0000000000000000000000000",
+        ];
+        for a in ns {
+            for b in ns {
+                let (x, y) = (parse_number(a).unwrap(), parse_number(b).unwrap());
+                assert_eq!(cmp_numbers(&x, &y), x.cmp(&y), "{a} vs {b}");
+                assert_eq!(cmp_numbers(&-x, &y), (-x).cmp(&y), "-{a} vs {b}");
+            }
         }
     }
 

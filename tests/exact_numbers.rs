@@ -201,9 +201,6 @@ tests:
     let rules = ordersync::rules::load_str("exact.yaml", text, &opts)
         .unwrap_or_else(|e| panic!("{}", ordersync::rules::render_all(&e)));
     let results = ordersync::engine::testing::run_tests(&rules);
-    for r in &results {
-        eprintln!("{}: {:?}", r.name, r.mismatches);
-    }
     let passed: Vec<(&str, bool)> = results
         .iter()
         .map(|r| (r.name.as_str(), r.passed()))

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::compile::{ArOp, Check, FieldRef, ListFn, Needle, Node, OrdOp, Seg, Test, TextOp};
 use super::{EvalError, Scope};
-use crate::value::{Decimal, Value, eq_ignore_case, number_text};
+use crate::value::{Decimal, Value, cmp_numbers, eq_ignore_case, number_text};
 
 static NULL: Value = Value::Null;
 
@@ -85,7 +85,7 @@ fn find_key<'a>(
 pub fn loose_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Text(x), Value::Text(y)) => eq_ignore_case(x, y),
-        (Value::Number(x), Value::Number(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => cmp_numbers(x, y).is_eq(),
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Null, Value::Null) => true,
         (Value::List(x), Value::List(y)) => {
@@ -527,7 +527,7 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
         },
         Test::Eq(c) => loose_eq(v, c),
         Test::OrdNum(op, n) => match v {
-            Value::Number(x) => ord_holds(*op, x.cmp(n)),
+            Value::Number(x) => ord_holds(*op, cmp_numbers(x, n)),
             _ => false,
         },
         Test::Ord(op, c) => v.compare(c).is_some_and(|o| ord_holds(*op, o)),
@@ -560,7 +560,7 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
                     )));
                 }
             };
-            ord_holds(*op, count(len).cmp(n))
+            ord_holds(*op, cmp_numbers(&count(len), n))
         }
     })
 }

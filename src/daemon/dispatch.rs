@@ -412,20 +412,24 @@ async fn attempt(shared: &Shared, job: &mut Job) -> Attempt {
                 .filter(|id| job.external_id.as_deref() != Some(id.as_str()));
         }
         Disposition::Reject => result.status = DeliveryStatus::Rejected,
-        Disposition::Retry => {
-            let failed = job.attempts + 1;
-            match retry::next_delay(&deliver.retry, failed, retry_after, fastrand::f64()) {
-                Some(wait) => {
-                    result.status = DeliveryStatus::Pending;
-                    result.next_at = chrono::Duration::from_std(wait)
-                        .ok()
-                        .map(|w| Utc::now() + w);
-                }
-                None => result.status = DeliveryStatus::Dead,
-            }
-        }
+        Disposition::Retry => schedule_retry(&mut result, deliver, job, retry_after),
     }
     result
+}
+
+/// After a failed attempt: pending again after the policy's back-off (never
+/// sooner than `asked`), or dead when the attempts are used up.
+fn schedule_retry(result: &mut Attempt, deliver: &Deliver, job: &Job, asked: Option<Duration>) {
+    let failed = job.attempts + 1;
+    match retry::next_delay(&deliver.retry, failed, asked, fastrand::f64()) {
+        Some(wait) => {
+            result.status = DeliveryStatus::Pending;
+            result.next_at = chrono::Duration::from_std(wait)
+                .ok()
+                .map(|w| Utc::now() + w);
+        }
+        None => result.status = DeliveryStatus::Dead,
+    }
 }
 
 /// One attempt through the channel's connector: its requests, each kept, and
@@ -512,16 +516,7 @@ async fn through_connector(
         }
         Verdict::Retry { reason, after } => {
             result.error = Some(reason);
-            let failed = job.attempts + 1;
-            match retry::next_delay(&deliver.retry, failed, after, fastrand::f64()) {
-                Some(wait) => {
-                    result.status = DeliveryStatus::Pending;
-                    result.next_at = chrono::Duration::from_std(wait)
-                        .ok()
-                        .map(|w| Utc::now() + w);
-                }
-                None => result.status = DeliveryStatus::Dead,
-            }
+            schedule_retry(&mut result, deliver, job, after);
         }
     }
     result
@@ -551,20 +546,4 @@ async fn read_capped(mut resp: reqwest::Response) -> reqwest::Result<Vec<u8>> {
     Ok(out)
 }
 
-pub(super) fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        format!("could not connect: {}", root_cause(e))
-    } else {
-        root_cause(e)
-    }
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
+pub(super) use crate::delivery::connector::describe;

@@ -222,3 +222,43 @@ fn the_example_uses_the_connector() {
     assert_eq!(c.api_version(), Some("2025-10"));
     assert_eq!(shop.deliver.as_ref().unwrap().url, "");
 }
+
+#[test]
+fn explain_shows_the_graphql_call_with_the_token_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, GOOD).unwrap();
+    let order = dir.path().join("order.json");
+    std::fs::write(
+        &order,
+        r#"{"id": "27-1138", "currency": "EUR", "financial_status": "paid",
+            "line_items": [{"sku": "MUG-1", "title": "Mug", "quantity": 2, "price": 9.5}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ordersync"))
+        .args(["explain"])
+        .arg(&rules)
+        .args(["--from", "ebay"])
+        .arg(&order)
+        .env("SHOP_SECRET", "s")
+        .env("SHOPIFY_ADMIN_TOKEN", "shpat_must_not_show")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("shpat_must_not_show"), "{text}");
+    let want = "  would send (shopify (Admin API 2026-10, acme.myshopify.com)):
+    1. orderCreate POST http://127.0.0.1:9101/admin/api/2026-10/graphql.json
+       Content-Type: application/json
+       X-Shopify-Access-Token: [masked]
+       variables:
+";
+    assert!(text.contains(want), "{text}");
+    assert!(text.contains("\"amount\": \"9.50\","), "{text}");
+    assert!(text.contains("\"currencyCode\": \"EUR\""), "{text}");
+}

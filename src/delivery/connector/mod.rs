@@ -8,6 +8,10 @@
 //! throttle before each, keeps every request and answer (secrets masked) as a
 //! [`StepRecord`] for Order Health, and ends in a [`Verdict`].
 
+pub mod credential;
+pub mod ebay;
+pub mod etsy;
+pub mod shipments;
 pub mod shopify;
 
 use std::collections::HashMap;
@@ -282,6 +286,12 @@ pub struct Session<'a> {
     env: Env<'a>,
     /// Every request made and its answer.
     pub steps: Vec<StepRecord>,
+    /// The last answer refused the credentials (401, 403): a connector with
+    /// refreshable credentials refreshes once and sends again.
+    auth_refused: bool,
+    /// The `Location` header of the last answer, if it had one (eBay's link
+    /// to a new fulfillment).
+    pub location: Option<String>,
 }
 
 impl<'a> Session<'a> {
@@ -290,7 +300,19 @@ impl<'a> Session<'a> {
         Session {
             env,
             steps: Vec::new(),
+            auth_refused: false,
+            location: None,
         }
+    }
+
+    /// The channel this session speaks for.
+    pub fn channel(&self) -> &str {
+        self.env.channel
+    }
+
+    /// True once if the last answer refused the credentials; clears the mark.
+    pub fn take_auth_refused(&mut self) -> bool {
+        std::mem::take(&mut self.auth_refused)
     }
 
     /// Sends `request` and reads the answer with `classify`; a throttled
@@ -302,6 +324,8 @@ impl<'a> Session<'a> {
         classify: impl Fn(u16, Option<Duration>, &[u8]) -> Answer,
     ) -> Sent {
         let mut throttled = 0;
+        self.auth_refused = false;
+        self.location = None;
         loop {
             if let Some(wait) = self.env.throttles.remaining(self.env.channel) {
                 tokio::time::sleep(wait).await;
@@ -372,10 +396,23 @@ impl<'a> Session<'a> {
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| crate::delivery::retry::parse_retry_after(v, Utc::now()));
+                    let location = resp
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
                     match read_whole(resp).await {
                         Ok(mut body) => {
                             let a = classify(code, retry_after, &body);
                             body.truncate(KEEP_RESPONSE);
+                            // An empty answer whose meaning is its `Location`
+                            // (eBay's 201) is kept as that header.
+                            if body.is_empty()
+                                && let Some(l) = &location
+                            {
+                                body = format!("Location: {l}").into_bytes();
+                            }
+                            self.location = location;
                             record.response = body;
                             Ok(a)
                         }
@@ -397,6 +434,7 @@ impl<'a> Session<'a> {
                 }
                 Ok(Answer::AuthRefused(why)) => {
                     record.error = Some(why.clone());
+                    self.auth_refused = true;
                     (self.env.on_auth_failure)();
                     Sent::Stop(Verdict::Rejected(why))
                 }
@@ -432,6 +470,21 @@ impl<'a> Session<'a> {
             return sent;
         }
     }
+}
+
+/// The start of an answer's body, for messages (at most 300 characters).
+pub fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(300) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// A connector's order URL segment, percent-encoded (ids come from platforms).
+pub fn segment(id: &str) -> String {
+    crate::report::url_encode(id)
 }
 
 async fn read_whole(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {

@@ -62,6 +62,7 @@ fn check_accepts_the_example() {
     supplier -> shopify
   connectors:
     shopify   shopify (Admin API 2025-10, acme-dev.myshopify.com)
+    etsy      etsy (Open API v3, shop 12345678)
 ",
             path.display(),
             version()
@@ -100,21 +101,21 @@ fn check_lists_every_error_in_a_broken_copy() {
    |           ^^^^^^^^^^ did you mean `marketplace`?
 
 error: unknown event `canceled`
-  --> {p}:68:26
+  --> {p}:74:26
    |
-68 |       accepts: [created, canceled]          # once forwarded, the supplier takes no edits
+74 |       accepts: [created, canceled]          # once forwarded, the supplier takes no edits
    |                          ^^^^^^^^ did you mean `cancelled`?
 
 error: syntax error: expected an operator or the end of the expression, found `contians`
-   --> {p}:100:24
+   --> {p}:106:24
     |
-100 |             when: tags contians \"eBay\"
+106 |             when: tags contians \"eBay\"
     |                        ^^^^^^^^
 
 error: unknown field `total_prize`
-   --> {p}:113:42
+   --> {p}:119:42
     |
-113 |           total_price: {{ value: 'convert(total_prize, currency, \"USD\")' }}
+119 |           total_price: {{ value: 'convert(total_prize, currency, \"USD\")' }}
     |                                          ^^^^^^^^^^^ did you mean `total_price`?
 
 error: rules rejected: 4 errors

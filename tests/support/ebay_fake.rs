@@ -439,9 +439,7 @@ fn answer(
             let Some(order) = s.orders.iter_mut().find(|o| o["legacyOrderId"] == legacy) else {
                 return (
                     StatusCode::BAD_REQUEST,
-                    Js(
-                        json!({"error": [{"errorId": 1503, "message": "The order is not found"}]}),
-                    ),
+                    Js(json!({"error": [{"errorId": 1503, "message": "The order is not found"}]})),
                 )
                     .into_response();
             };
@@ -449,9 +447,7 @@ fn answer(
             s.cancellations.push(b.clone());
             (
                 StatusCode::CREATED,
-                Js(
-                    json!({"cancelId": "5000012345", "orderEligibilityResult": {"eligible": true}}),
-                ),
+                Js(json!({"cancelId": "5000012345", "orderEligibilityResult": {"eligible": true}})),
             )
                 .into_response()
         }

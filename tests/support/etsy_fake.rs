@@ -230,9 +230,7 @@ fn answer(
         if form.get("refresh_token") != Some(&s.refresh_token) {
             return (
                 StatusCode::BAD_REQUEST,
-                Js(
-                    json!({"error": "invalid_grant", "error_description": "Invalid refresh token"}),
-                ),
+                Js(json!({"error": "invalid_grant", "error_description": "Invalid refresh token"})),
             )
                 .into_response();
         }

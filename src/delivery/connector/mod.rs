@@ -189,6 +189,30 @@ pub fn recorded(r: &Request) -> String {
     .to_string()
 }
 
+/// An answer as kept: a JSON object's [`SECRET_FIELDS`] (an OAuth token
+/// answer's `access_token` and `refresh_token`) masked.
+pub fn masked_answer(body: Vec<u8>) -> Vec<u8> {
+    let mentions = |f: &str| {
+        let needle = format!("\"{f}\"");
+        body.windows(needle.len()).any(|w| w == needle.as_bytes())
+    };
+    if !SECRET_FIELDS.iter().any(|f| mentions(f)) {
+        return body;
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            for f in SECRET_FIELDS {
+                if let Some(v) = map.get_mut(f) {
+                    *v = serde_json::Value::String("[masked]".to_string());
+                }
+            }
+            serde_json::Value::Object(map).to_string().into_bytes()
+        }
+        // Not an object: nothing of it is kept rather than a secret.
+        _ => b"[an answer naming a secret field, not kept]".to_vec(),
+    }
+}
+
 /// Per-channel throttles: while a channel is held, none of its deliveries
 /// sends (other channels carry on).
 #[derive(Default)]
@@ -404,6 +428,8 @@ impl<'a> Session<'a> {
                     match read_whole(resp).await {
                         Ok(mut body) => {
                             let a = classify(code, retry_after, &body);
+                            // A token endpoint's answer carries secrets too.
+                            body = masked_answer(body);
                             body.truncate(KEEP_RESPONSE);
                             // An empty answer whose meaning is its `Location`
                             // (eBay's 201) is kept as that header.
@@ -551,6 +577,20 @@ mod tests {
         let kept = recorded(&form);
         assert!(!kept.contains("rt_secret"), "{kept}");
         assert!(kept.contains("\"grant_type\":\"refresh_token\""), "{kept}");
+    }
+
+    #[test]
+    fn token_answers_are_masked_when_kept() {
+        let kept = masked_answer(
+            br#"{"access_token":"at-secret","refresh_token":"rt-secret","expires_in":3600}"#
+                .to_vec(),
+        );
+        let text = String::from_utf8(kept).unwrap();
+        assert!(!text.contains("secret") && text.contains("3600"), "{text}");
+        assert_eq!(
+            masked_answer(b"{\"ok\":1}".to_vec()),
+            b"{\"ok\":1}".to_vec()
+        );
     }
 
     #[test]

@@ -179,14 +179,14 @@ fn a_wrong_expectation_fails_with_a_readable_diff() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     let want = format!(
-        "FAIL  a store shipment goes back only to the marketplace the order came from  ({}:147)
+        "FAIL  a store shipment goes back only to the marketplace the order came from  ({}:153)
   amazon:
     - expected: deliver
     + actual:   skip: publish is false
     trace:
-      note  ({0}:95)
+      note  ({0}:101)
         \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-      publish  ({0}:105)
+      publish  ({0}:111)
         tags contains \"Amazon\" -> false
         where tags = [\"eBay\"]
 ",
@@ -249,27 +249,27 @@ ebay: deliver
   changes:
     note: null -> \"synced by ordersync from shopify\"
   trace:
-    note  ({p}:95)
+    note  ({p}:101)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:99)
+    publish  ({p}:105)
       tags contains \"eBay\" -> true
       where tags = [\"eBay\"]
 
 amazon: skip: publish is false
   why: not published to amazon: `tags contains \"Amazon\"` was false; tags was [\"eBay\"]
   trace:
-    note  ({p}:95)
+    note  ({p}:101)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:105)
+    publish  ({p}:111)
       tags contains \"Amazon\" -> false
       where tags = [\"eBay\"]
 
 etsy: skip: publish is false
   why: not published to etsy: `tags contains \"Etsy\"` was false; tags was [\"eBay\"]
   trace:
-    note  ({p}:95)
+    note  ({p}:101)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:108)
+    publish  ({p}:114)
       tags contains \"Etsy\" -> false
       where tags = [\"eBay\"]
 

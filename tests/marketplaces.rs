@@ -577,3 +577,37 @@ async fn malformed_and_failing_answers_are_retried_and_nothing_is_lost() {
         "eBay: The shipping carrier code is not valid. (errorId 32100)"
     );
 }
+
+#[test]
+fn an_etsy_channel_cannot_accept_cancelled_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    std::fs::write(
+        &path,
+        r#"version: 1
+channels:
+  shop:
+    role: commerce_platform
+    webhook: { format: ordersync, secret: s }
+  etsy:
+    role: marketplace
+    connector: { kind: etsy, shop_id: "12345678", keystring: k, shared_secret: s, refresh_token: r, refund: true }
+    deliver:
+      accepts: [shipped, cancelled]
+"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordersync"))
+        .args(["check", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field `refund`"), "{err}");
+    assert!(
+        err.contains("error: the etsy connector cannot carry `cancelled`: Etsy's Open API v3 has no call to cancel or refund a receipt"),
+        "{err}"
+    );
+    assert!(err.contains("cancel or refund it on Etsy's own site"), "{err}");
+    assert!(err.contains(":10:"), "at the line of `cancelled`: {err}");
+}

@@ -326,7 +326,7 @@ fn answer(
         .path()
         .trim_start_matches('/')
         .split('/')
-        .map(|p| urlencoding_decode(p))
+        .map(urlencoding_decode)
         .collect();
     match op {
         "getOrders" => {
@@ -412,9 +412,8 @@ fn answer(
                 }
             }
             if let Some(d) = b.get("shippedDate")
-                && !d
-                    .as_str()
-                    .is_some_and(|d| chrono::DateTime::parse_from_rfc3339(d).is_ok())
+                && d.as_str()
+                    .is_none_or(|d| chrono::DateTime::parse_from_rfc3339(d).is_err())
             {
                 return ebay_error(400, "Invalid shippedDate");
             }
@@ -479,12 +478,14 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(n) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(n);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(n) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or(""), 16)
+        {
+            out.push(n);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;

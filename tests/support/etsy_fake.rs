@@ -287,7 +287,7 @@ fn answer(
         "getShopReceipt" => match s
             .receipts
             .iter()
-            .find(|r| r["receipt_id"].to_string() == p[5])
+            .find(|r| r["receipt_id"].as_u64().map(|n| n.to_string()).as_deref() == Some(p[5]))
         {
             Some(r) => Js(r.clone()).into_response(),
             None => etsy_error(404, &format!("Receipt {} not found", p[5])),
@@ -305,7 +305,7 @@ fn answer(
             let Some(r) = s
                 .receipts
                 .iter_mut()
-                .find(|r| r["receipt_id"].to_string() == p[5])
+                .find(|r| r["receipt_id"].as_u64().map(|n| n.to_string()).as_deref() == Some(p[5]))
             else {
                 return etsy_error(404, &format!("Receipt {} not found", p[5]));
             };
@@ -340,12 +340,14 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(n) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(n);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(n) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or(""), 16)
+        {
+            out.push(n);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;

@@ -22,7 +22,7 @@ pub fn read(cx: &mut Ctx, doc: &Doc, n: &Node, f: &Fields) -> Option<EtsyConnect
     };
     let shop_id = value(cx, "shop_id", "\"12345678\"");
     if let (Some(id), Some(node)) = (&shop_id, f.get("shop_id"))
-        && !(id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0'))
+        && (!id.bytes().all(|b| b.is_ascii_digit()) || id.starts_with('0'))
     {
         cx.node(
             doc,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde_json::{Value as Json, json};
 
-use crate::cli::{Admin, OrdersCommand};
+use crate::cli::{Admin, ConnectorCommand, OrdersCommand};
 use ordersync::report::url_encode as encode;
 
 /// The admin token: from the flag's file, else `ORDERSYNC_ADMIN_TOKEN`, else
@@ -119,6 +119,57 @@ pub fn reload(admin: &Admin) -> anyhow::Result<ExitCode> {
         }
         _ => bail!("the daemon answered {status}: {json}"),
     }
+}
+
+/// `ordersync connector ...`.
+pub fn connector(admin: &Admin, command: &ConnectorCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ConnectorCommand::SetToken {
+            channel,
+            refresh_token_file,
+        } => {
+            let text = match refresh_token_file {
+                Some(path) => std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read the refresh token file `{}`", path.display())
+                })?,
+                None => {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                        .context("cannot read the refresh token from standard input")?;
+                    text
+                }
+            };
+            let token = text.trim();
+            if token.is_empty() {
+                bail!("no refresh token given (pipe it in, or use --refresh-token-file)");
+            }
+            let path = format!("/api/connectors/{}/token", encode(channel));
+            let (status, json) = call(
+                admin,
+                reqwest::Method::PUT,
+                &path,
+                Some(json!({ "refresh_token": token })),
+            )?;
+            match status {
+                200 => {
+                    println!("channel `{channel}` has a new refresh token; its deliveries resume");
+                    Ok(ExitCode::SUCCESS)
+                }
+                400 | 404 => {
+                    eprintln!("error: {}", text_of(&json));
+                    Ok(ExitCode::from(1))
+                }
+                _ => bail!("the daemon answered {status}: {}", text_of(&json)),
+            }
+        }
+    }
+}
+
+fn text_of(json: &Json) -> String {
+    json["error"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| json.to_string())
 }
 
 /// `ordersync orders ...`.

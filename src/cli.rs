@@ -88,6 +88,14 @@ pub enum Command {
         #[command(subcommand)]
         command: OrdersCommand,
     },
+    /// A connector's credentials, through the running daemon.
+    Connector {
+        #[command(flatten)]
+        admin: Admin,
+        /// What to do.
+        #[command(subcommand)]
+        command: ConnectorCommand,
+    },
     /// Validate a rules file or directory; list every error; exit 1 if any.
     Check {
         /// The rules file or directory.
@@ -193,6 +201,21 @@ pub enum OrdersCommand {
         /// `field=value`; the value is read as JSON when it is JSON (12.5, true, "x"), else as text.
         #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
         set: Vec<String>,
+    },
+}
+
+/// `ordersync connector ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConnectorCommand {
+    /// Give a channel (ebay, etsy) a new OAuth refresh token, read from standard
+    /// input or a file (never from the command line, where `ps` would show it);
+    /// it is stored durably and the channel's waiting deliveries resume.
+    SetToken {
+        /// The channel.
+        channel: String,
+        /// A file holding the refresh token (default: standard input).
+        #[arg(long, value_name = "PATH")]
+        refresh_token_file: Option<PathBuf>,
     },
 }
 

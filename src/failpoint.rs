@@ -11,6 +11,9 @@
 //!   answer yet, and the dispatcher has not heard of the deliveries;
 //! - `delivery-after-2xx`: a destination answered 2xx; the attempt is not
 //!   recorded.
+//! - `etsy-after-refresh-stored`: Etsy answered a refresh with a new refresh
+//!   token (the old one is now void), which is committed to the store; the
+//!   new access token has not been used.
 
 /// Aborts here if this failpoint is armed (debug builds only).
 #[inline]

@@ -138,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Reload { admin } => admin::reload(&admin),
         Command::Orders { admin, command } => admin::orders(&admin, &command),
+        Command::Connector { admin, command } => admin::connector(&admin, &command),
         Command::Check { path, json } => {
             let Some(rules) = load_or_report(&path, json) else {
                 return Ok(ExitCode::from(1));

@@ -66,6 +66,12 @@ pub fn connector_line(c: &crate::rules::Connector) -> String {
         crate::rules::ConnectorKind::Shopify(s) => {
             format!("shopify (Admin API {}, {})", s.api_version, s.shop)
         }
+        crate::rules::ConnectorKind::Ebay(e) => {
+            format!("ebay (Sell Fulfillment API v1, {})", e.base_url)
+        }
+        crate::rules::ConnectorKind::Etsy(e) => {
+            format!("etsy (Open API v3, shop {})", e.shop_id)
+        }
     }
 }
 
@@ -229,8 +235,30 @@ pub fn explain_text(rules: &RuleSet, decisions: &Decisions, order_id: &str) -> S
 
 /// The requests a connector would send for a decision (secrets masked).
 fn connector_preview(out: &mut String, c: &crate::rules::Connector, event: Event, order: &Value) {
-    use crate::delivery::connector::shopify;
-    let crate::rules::ConnectorKind::Shopify(s) = &c.kind;
+    use crate::delivery::connector::{ebay, etsy, shopify};
+    let s = match &c.kind {
+        crate::rules::ConnectorKind::Shopify(s) => s,
+        crate::rules::ConnectorKind::Ebay(e) => {
+            let o = ebay::Outgoing {
+                event,
+                order,
+                external_id: None,
+            };
+            let _ = writeln!(out, "  would send ({}):", connector_line(c));
+            rest_preview(out, ebay::preview(e, &o));
+            return;
+        }
+        crate::rules::ConnectorKind::Etsy(e) => {
+            let o = etsy::Outgoing {
+                event,
+                order,
+                external_id: None,
+            };
+            let _ = writeln!(out, "  would send ({}):", connector_line(c));
+            rest_preview(out, etsy::preview(e, &o));
+            return;
+        }
+    };
     let o = shopify::Outgoing {
         event,
         order,
@@ -260,6 +288,35 @@ fn connector_preview(out: &mut String, c: &crate::rules::Connector, event: Event
                 let _ = writeln!(out, "       variables:");
                 for line in vars.lines() {
                     let _ = writeln!(out, "         {line}");
+                }
+            }
+        }
+    }
+}
+
+/// A REST connector's requests, secrets masked as they are when kept.
+fn rest_preview(
+    out: &mut String,
+    requests: Result<Vec<crate::delivery::connector::Request>, String>,
+) {
+    match requests {
+        Err(why) => {
+            let _ = writeln!(out, "    nothing: rejected: {why}");
+        }
+        Ok(requests) => {
+            for (i, r) in requests.iter().enumerate() {
+                let kept: Json = serde_json::from_str(&crate::delivery::connector::recorded(r))
+                    .unwrap_or(Json::Null);
+                let _ = writeln!(out, "    {}. {} {} {}", i + 1, r.step, r.method, r.url);
+                for (k, v) in kept["headers"].as_object().into_iter().flatten() {
+                    let _ = writeln!(out, "       {k}: {}", v.as_str().unwrap_or(""));
+                }
+                if !kept["body"].is_null() {
+                    let body = serde_json::to_string_pretty(&kept["body"]).unwrap_or_default();
+                    let _ = writeln!(out, "       body:");
+                    for line in body.lines() {
+                        let _ = writeln!(out, "         {line}");
+                    }
                 }
             }
         }

@@ -62,6 +62,7 @@ fn check_accepts_the_example() {
     supplier -> shopify
   connectors:
     shopify   shopify (Admin API 2025-10, acme-dev.myshopify.com)
+    etsy      etsy (Open API v3, shop 12345678)
 ",
             path.display(),
             version()
@@ -100,21 +101,21 @@ fn check_lists_every_error_in_a_broken_copy() {
    |           ^^^^^^^^^^ did you mean `marketplace`?
 
 error: unknown event `canceled`
-  --> {p}:68:26
+  --> {p}:74:26
    |
-68 |       accepts: [created, canceled]          # once forwarded, the supplier takes no edits
+74 |       accepts: [created, canceled]          # once forwarded, the supplier takes no edits
    |                          ^^^^^^^^ did you mean `cancelled`?
 
 error: syntax error: expected an operator or the end of the expression, found `contians`
-   --> {p}:100:24
+   --> {p}:106:24
     |
-100 |             when: tags contians \"eBay\"
+106 |             when: tags contians \"eBay\"
     |                        ^^^^^^^^
 
 error: unknown field `total_prize`
-   --> {p}:113:42
+   --> {p}:119:42
     |
-113 |           total_price: {{ value: 'convert(total_prize, currency, \"USD\")' }}
+119 |           total_price: {{ value: 'convert(total_prize, currency, \"USD\")' }}
     |                                          ^^^^^^^^^^^ did you mean `total_price`?
 
 error: rules rejected: 4 errors
@@ -178,14 +179,14 @@ fn a_wrong_expectation_fails_with_a_readable_diff() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     let want = format!(
-        "FAIL  a store shipment goes back only to the marketplace the order came from  ({}:147)
+        "FAIL  a store shipment goes back only to the marketplace the order came from  ({}:153)
   amazon:
     - expected: deliver
     + actual:   skip: publish is false
     trace:
-      note  ({0}:95)
+      note  ({0}:101)
         \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-      publish  ({0}:105)
+      publish  ({0}:111)
         tags contains \"Amazon\" -> false
         where tags = [\"eBay\"]
 ",
@@ -248,27 +249,27 @@ ebay: deliver
   changes:
     note: null -> \"synced by ordersync from shopify\"
   trace:
-    note  ({p}:95)
+    note  ({p}:101)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:99)
+    publish  ({p}:105)
       tags contains \"eBay\" -> true
       where tags = [\"eBay\"]
 
 amazon: skip: publish is false
   why: not published to amazon: `tags contains \"Amazon\"` was false; tags was [\"eBay\"]
   trace:
-    note  ({p}:95)
+    note  ({p}:101)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:105)
+    publish  ({p}:111)
       tags contains \"Amazon\" -> false
       where tags = [\"eBay\"]
 
 etsy: skip: publish is false
   why: not published to etsy: `tags contains \"Etsy\"` was false; tags was [\"eBay\"]
   trace:
-    note  ({p}:95)
+    note  ({p}:101)
       \"synced by ordersync from \" + source -> \"synced by ordersync from shopify\"
-    publish  ({p}:108)
+    publish  ({p}:114)
       tags contains \"Etsy\" -> false
       where tags = [\"eBay\"]
 

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use chrono::Utc;
 use serde_json::json;
 
@@ -35,6 +35,7 @@ pub fn router(state: State) -> Router<State> {
         .route("/api/drafts/{id}", patch(complete_draft))
         .route("/api/quarantine", get(quarantine))
         .route("/api/channels", get(super::channels::api))
+        .route("/api/connectors/{channel}/token", put(set_token))
         .route_layer(middleware::from_fn_with_state(state, authorize))
 }
 
@@ -310,4 +311,55 @@ async fn complete_draft(
 
 async fn quarantine(axum::extract::State(s): S) -> Response {
     store_answer(s.reader.with(|c| orders::quarantine(c, 100)).await)
+}
+
+/// `PUT /api/connectors/{channel}/token` with `{"refresh_token": "..."}`:
+/// stores the channel's new OAuth refresh token durably, drops its cached
+/// access token and clears `needs reconnect`, so its waiting deliveries
+/// resume without a restart. The token is never logged or echoed.
+async fn set_token(
+    axum::extract::State(s): S,
+    Path(channel): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let rules = s.live.rules();
+    let Some(ch) = rules.channel(&channel) else {
+        return error(StatusCode::NOT_FOUND, format!("no channel `{channel}`"));
+    };
+    let oauth = ch.connector.as_ref().is_some_and(|c| {
+        matches!(
+            c.kind,
+            crate::rules::ConnectorKind::Ebay(_) | crate::rules::ConnectorKind::Etsy(_)
+        )
+    });
+    if !oauth {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("channel `{channel}` has no connector with a refresh token (ebay, etsy)"),
+        );
+    }
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let token = parsed
+        .as_ref()
+        .and_then(|v| v["refresh_token"].as_str())
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the body must be `{\"refresh_token\": \"...\"}` with a non-empty token",
+        );
+    };
+    if let Err(e) = s.writer.save_refresh_token(&channel, token).await {
+        tracing::error!(channel = %channel, error = %e, "a new refresh token could not be stored");
+        return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    }
+    s.live.tokens.forget(&channel);
+    let was = s.live.credentials.reason(&channel);
+    s.live.credentials.reconnected(&channel);
+    tracing::info!(channel = %channel, was_waiting = was.is_some(), "a new refresh token was stored; the channel's deliveries resume");
+    answer(
+        StatusCode::OK,
+        json!({ "channel": channel, "stored": true, "was_needing_reconnect": was.is_some() }),
+    )
 }

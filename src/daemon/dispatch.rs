@@ -20,7 +20,7 @@ use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::Live;
-use crate::delivery::connector::{self, Throttles, Verdict, shopify};
+use crate::delivery::connector::{self, Throttles, Verdict, credential, ebay, etsy, shopify};
 use crate::delivery::request::{self, Outgoing};
 use crate::delivery::retry::{self, Disposition};
 use crate::rules::{Connector, ConnectorKind, Deliver};
@@ -481,6 +481,30 @@ async fn through_connector(
                     sent_before: job.sent,
                 };
                 shopify::deliver(&mut session, s, &out, mark).await
+            }
+            ConnectorKind::Ebay(e) => {
+                let keeper = credential::Keeper {
+                    tokens: &shared.live.tokens,
+                    writer: &shared.writer,
+                };
+                let out = ebay::Outgoing {
+                    event: job.event,
+                    order: &order,
+                    external_id: job.external_id.as_deref(),
+                };
+                ebay::deliver(&mut session, e, keeper, &out).await
+            }
+            ConnectorKind::Etsy(e) => {
+                let keeper = credential::Keeper {
+                    tokens: &shared.live.tokens,
+                    writer: &shared.writer,
+                };
+                let out = etsy::Outgoing {
+                    event: job.event,
+                    order: &order,
+                    external_id: job.external_id.as_deref(),
+                };
+                etsy::deliver(&mut session, e, keeper, &out).await
             }
         },
     };

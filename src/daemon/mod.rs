@@ -83,6 +83,8 @@ pub struct Live {
     pub throttles: Arc<crate::delivery::connector::Throttles>,
     /// Connector channels whose credentials were refused for good.
     pub credentials: Arc<crate::delivery::connector::CredentialStates>,
+    /// OAuth access tokens per connector channel (kept until a minute before they expire).
+    pub tokens: Arc<crate::delivery::connector::credential::Tokens>,
     /// When the scheduler's heartbeat job last ran (ms since `started`).
     heartbeat: AtomicU64,
     started: Instant,
@@ -120,6 +122,7 @@ impl Live {
             metrics: metrics::Metrics::new(),
             throttles: Arc::default(),
             credentials: Arc::default(),
+            tokens: Arc::default(),
             heartbeat: AtomicU64::new(0),
             started: Instant::now(),
         };

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::dispatch::describe;
 use super::{Live, read, write};
-use crate::delivery::connector::{self, Verdict, shopify};
+use crate::delivery::connector::{self, Verdict, credential, ebay, etsy, shopify};
 use crate::ingress::{self, cursor};
 use crate::rules::{self, ConnectorKind, RuleSet};
 use crate::store::{self, IngestRequest, Ingested, Quarantined, Via, WeakWriter};
@@ -324,6 +324,10 @@ async fn run(
                 through_shopify(context, channel, s, since).await?,
                 s.endpoint(),
             ),
+            ConnectorKind::Ebay(_) | ConnectorKind::Etsy(_) => (
+                through_marketplace(context, channel, c, since).await?,
+                c.kind_name().to_string(),
+            ),
         },
         None => (
             fetch(context, channel, spec, since).await?,
@@ -478,6 +482,69 @@ async fn through_shopify(
         }
     }
     Ok(items)
+}
+
+/// eBay's orders or Etsy's receipts since the cursor, every page, each kept
+/// as the platform sent it and read by the channel's format reader (the same
+/// one re-sync uses).
+async fn through_marketplace(
+    context: &Context,
+    channel: &str,
+    c: &rules::Connector,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<ingress::Polled>, String> {
+    if let Some(why) = context.live.credentials.reason(channel) {
+        return Err(format!("needs reconnect: {why}"));
+    }
+    let writer = context.writer.upgrade().map_err(|e| e.to_string())?;
+    let metrics = &context.live.metrics;
+    let on_auth = || metrics.connector_auth_failures.inc(&[channel]);
+    let on_throttled = || metrics.connector_throttled.inc(&[channel]);
+    let mut session = connector::Session::new(connector::Env {
+        client: &context.client,
+        channel,
+        timeout: REQUEST_TIMEOUT,
+        throttles: &context.live.throttles,
+        on_auth_failure: &on_auth,
+        on_throttled: &on_throttled,
+    });
+    let keeper = credential::Keeper {
+        tokens: &context.live.tokens,
+        writer: &writer,
+    };
+    let listed = match &c.kind {
+        ConnectorKind::Ebay(e) => {
+            let since = since.map(ebay::request::ebay_time);
+            ebay::orders_since(&mut session, e, keeper, since.as_deref()).await
+        }
+        ConnectorKind::Etsy(e) => {
+            etsy::receipts_since(&mut session, e, keeper, since.map(|t| t.timestamp())).await
+        }
+        ConnectorKind::Shopify(_) => return Err("not a marketplace".to_string()),
+    };
+    let items = match listed {
+        Ok(items) => items,
+        Err(Verdict::Reconnect(why)) => {
+            context.live.credentials.needs_reconnect(channel, &why);
+            tracing::error!(channel, reason = %why, "the channel needs reconnecting: its polling and deliveries wait");
+            return Err(format!("needs reconnect: {why}"));
+        }
+        Err(v) => return Err(ebay::verdict_text(&format!("{} orders", c.kind_name()), v)),
+    };
+    let format = c.poll_format();
+    Ok(items
+        .into_iter()
+        .map(|item| {
+            let raw = item.to_string();
+            let read = crate::value::Value::from_json(&raw)
+                .map_err(ingress::DecodeError::from)
+                .and_then(|doc| match format {
+                    rules::Format::Etsy => ingress::etsy::read(&doc),
+                    _ => ingress::ebay::read(&doc),
+                });
+            ingress::Polled { raw, read }
+        })
+        .collect())
 }
 
 /// Keeps an unreadable poll response or item in quarantine, as a webhook's would be.

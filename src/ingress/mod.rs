@@ -8,6 +8,8 @@
 
 pub mod canonical;
 pub mod cursor;
+pub mod ebay;
+pub mod etsy;
 pub mod shopify;
 pub mod signature;
 
@@ -69,6 +71,8 @@ pub fn decode(
     match format {
         Format::Ordersync => canonical::read(&doc),
         Format::Shopify => shopify::read(header, &doc),
+        Format::Ebay => ebay::read(&doc),
+        Format::Etsy => etsy::read(&doc),
     }
 }
 
@@ -88,6 +92,8 @@ pub fn decode_list(format: Format, body: &[u8]) -> Result<Vec<Polled>, DecodeErr
             read: match format {
                 Format::Ordersync => canonical::read(item),
                 Format::Shopify => shopify::read_polled(item),
+                Format::Ebay => ebay::read(item),
+                Format::Etsy => etsy::read(item),
             },
         })
         .collect())
@@ -107,6 +113,8 @@ pub fn reread(
         return match format {
             Format::Ordersync => canonical::read(&doc),
             Format::Shopify => shopify::read_polled(&doc),
+            Format::Ebay => ebay::read(&doc),
+            Format::Etsy => etsy::read(&doc),
         };
     }
     let header = |name: &str| match name {

@@ -17,7 +17,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// (HTTP header names match ignoring case).
 pub fn header_name(format: Format) -> &'static str {
     match format {
-        Format::Ordersync => "X-Ordersync-Signature",
+        // eBay and Etsy are read from their APIs by polling, never by webhook.
+        Format::Ordersync | Format::Ebay | Format::Etsy => "X-Ordersync-Signature",
         Format::Shopify => "X-Shopify-Hmac-Sha256",
     }
 }
@@ -29,7 +30,7 @@ pub fn verify(format: Format, secret: &[u8], body: &[u8], signature: Option<&str
         return false;
     };
     let expected = match format {
-        Format::Ordersync => signature
+        Format::Ordersync | Format::Ebay | Format::Etsy => signature
             .trim()
             .strip_prefix("sha256=")
             .and_then(hex_decode),

@@ -1182,7 +1182,14 @@ fn channel<'n>(
     {
         // A connector's channel reads its platform's webhooks: no `format`.
         let format = match wf.get("format") {
-            None if connector_node.is_some() => Format::Shopify,
+            None if connector_node.is_some()
+                && ch
+                    .connector
+                    .as_ref()
+                    .is_none_or(|c| c.kind_name() == "shopify") =>
+            {
+                Format::Shopify
+            }
             n => format_of(cx, doc, n, w),
         };
         let secret = match wf.get("secret") {
@@ -1244,7 +1251,11 @@ fn channel<'n>(
                         );
                     }
                 }
-                (String::new(), Format::Shopify)
+                let format = ch
+                    .connector
+                    .as_ref()
+                    .map_or(Format::Shopify, |c| c.poll_format());
+                (String::new(), format)
             }
             None => (
                 url(cx, doc, pf.get("url"), p, "`poll`"),
@@ -1303,6 +1314,18 @@ fn channel<'n>(
                         continue;
                     };
                     match name.parse::<Event>() {
+                        Ok(e)
+                            if carries.is_some_and(|(kind, events)| {
+                                kind == "etsy" && !events.contains(&e)
+                            }) =>
+                        {
+                            cx.node(
+                                doc,
+                                item,
+                                format!("the etsy connector cannot carry `{name}`: Etsy's Open API v3 has no call to cancel or refund a receipt"),
+                                Some("cancel or refund it on Etsy's own site (Shop Manager > Orders); the etsy connector carries `shipped`".to_string()),
+                            );
+                        }
                         Ok(e) if carries.is_some_and(|(_, events)| !events.contains(&e)) => {
                             let (kind, events) = carries.unwrap_or_default();
                             let names: Vec<&str> = events.iter().map(|e| e.as_str()).collect();

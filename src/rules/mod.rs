@@ -54,6 +54,10 @@ pub enum Format {
     Ordersync,
     /// Shopify's order webhooks.
     Shopify,
+    /// eBay's order JSON (Sell Fulfillment API `getOrders`), as the eBay connector polls it.
+    Ebay,
+    /// Etsy's receipt JSON (Open API v3 `getShopReceipts`), as the Etsy connector polls it.
+    Etsy,
 }
 
 /// A secret from the environment or a credential file; never printed.
@@ -104,6 +108,8 @@ impl Connector {
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             ConnectorKind::Shopify(_) => "shopify",
+            ConnectorKind::Ebay(_) => "ebay",
+            ConnectorKind::Etsy(_) => "etsy",
         }
     }
 
@@ -111,6 +117,8 @@ impl Connector {
     pub fn api_version(&self) -> Option<&str> {
         match &self.kind {
             ConnectorKind::Shopify(s) => Some(&s.api_version),
+            ConnectorKind::Ebay(_) => Some("sell/fulfillment/v1"),
+            ConnectorKind::Etsy(_) => Some("v3"),
         }
     }
 
@@ -118,9 +126,28 @@ impl Connector {
     pub fn carries(&self) -> &'static [Event] {
         match self.kind {
             ConnectorKind::Shopify(_) => &SHOPIFY_CARRIES,
+            ConnectorKind::Ebay(_) => &EBAY_CARRIES,
+            ConnectorKind::Etsy(_) => &ETSY_CARRIES,
+        }
+    }
+
+    /// The format its polled items are stored in (re-sync and `diff` read them again).
+    pub fn poll_format(&self) -> Format {
+        match self.kind {
+            ConnectorKind::Shopify(_) => Format::Shopify,
+            ConnectorKind::Ebay(_) => Format::Ebay,
+            ConnectorKind::Etsy(_) => Format::Etsy,
         }
     }
 }
+
+/// What the eBay connector can send: tracking (`createShippingFulfillment`)
+/// and a seller's cancellation (Post-Order API).
+pub const EBAY_CARRIES: [Event; 2] = [Event::Shipped, Event::Cancelled];
+
+/// What the Etsy connector can send: Open API v3 has no call to cancel or
+/// refund a receipt, only `createReceiptShipment`.
+pub const ETSY_CARRIES: [Event; 1] = [Event::Shipped];
 
 /// What the Shopify connector can send (SPEC 12.1).
 pub const SHOPIFY_CARRIES: [Event; 4] = [
@@ -135,6 +162,49 @@ pub const SHOPIFY_CARRIES: [Event; 4] = [
 pub enum ConnectorKind {
     /// The Shopify Admin GraphQL API.
     Shopify(ShopifyConnector),
+    /// eBay's Sell Fulfillment API, with the OAuth refresh-token grant.
+    Ebay(EbayConnector),
+    /// Etsy's Open API v3, with OAuth 2 refresh tokens that rotate.
+    Etsy(EtsyConnector),
+}
+
+/// `connector: { kind: ebay, ... }` (SPEC 12.2).
+#[derive(Clone, Debug)]
+pub struct EbayConnector {
+    /// `https://api.ebay.com`, or what `base_url` says (sandbox, tests).
+    pub base_url: String,
+    /// The app's Client ID (App ID).
+    pub client_id: String,
+    /// The app's Client Secret (Cert ID).
+    pub client_secret: Secret,
+    /// The seller's refresh token: the seed; once one is stored
+    /// (`ordersync connector set-token`), the stored one is used.
+    pub refresh_token: Secret,
+    /// The OAuth scopes asked for on refresh.
+    pub scopes: Vec<String>,
+    /// `X-EBAY-C-MARKETPLACE-ID` for the Post-Order API (`EBAY-US`).
+    pub marketplace_id: String,
+    /// The Post-Order `cancelReason` a seller's cancellation gives.
+    pub cancel_reason: String,
+}
+
+/// The scopes asked for when none are written: orders read and written.
+pub const EBAY_SCOPES: [&str; 1] = ["https://api.ebay.com/oauth/api_scope/sell.fulfillment"];
+
+/// `connector: { kind: etsy, ... }` (SPEC 12.2).
+#[derive(Clone, Debug)]
+pub struct EtsyConnector {
+    /// `https://api.etsy.com`, or what `base_url` says (tests, proxies).
+    pub base_url: String,
+    /// The shop's numeric id.
+    pub shop_id: String,
+    /// The app's API keystring (also the OAuth `client_id`).
+    pub keystring: String,
+    /// The app's shared secret (sent in `x-api-key` as `keystring:shared_secret`).
+    pub shared_secret: Secret,
+    /// The seed refresh token; Etsy rotates it on every refresh and the
+    /// newest is kept in the store, which wins from then on.
+    pub refresh_token: Secret,
 }
 
 /// `connector: { kind: shopify, ... }`.

@@ -316,6 +316,8 @@ enum Op {
     Quarantine(Box<Quarantined>, oneshot::Sender<Result<i64, StoreError>>),
     Record(Box<Attempt>, oneshot::Sender<Result<(), StoreError>>),
     MarkSent(i64, oneshot::Sender<Result<(), StoreError>>),
+    SaveRefreshToken(String, String, oneshot::Sender<Result<(), StoreError>>),
+    RefreshToken(String, oneshot::Sender<Result<Option<String>, StoreError>>),
     Rules(Arc<RuleSet>, oneshot::Sender<Result<(), StoreError>>),
     PollState(String, oneshot::Sender<Result<PollState, StoreError>>),
     SavePoll(String, PollState, oneshot::Sender<Result<(), StoreError>>),
@@ -430,6 +432,20 @@ impl Writer {
         self.call(|r| Op::MarkSent(delivery_id, r)).await
     }
 
+    /// Stores a channel's newest OAuth refresh token; answers once it is
+    /// committed (durable), so it may be relied on from then on.
+    pub async fn save_refresh_token(&self, channel: &str, token: &str) -> Result<(), StoreError> {
+        let (channel, token) = (channel.to_string(), token.to_string());
+        self.call(|r| Op::SaveRefreshToken(channel, token, r)).await
+    }
+
+    /// A channel's stored refresh token, if one was ever stored (read by the
+    /// writer, so it is never older than the last one saved).
+    pub async fn refresh_token(&self, channel: &str) -> Result<Option<String>, StoreError> {
+        let channel = channel.to_string();
+        self.call(|r| Op::RefreshToken(channel, r)).await
+    }
+
     /// Stores a rules version's text, so its decisions can be explained later.
     pub async fn note_rules(&self, rules: Arc<RuleSet>) -> Result<(), StoreError> {
         self.call(|r| Op::Rules(rules, r)).await
@@ -489,6 +505,10 @@ enum Done {
         oneshot::Sender<Result<Pruned, StoreError>>,
         Result<Pruned, StoreError>,
     ),
+    Token(
+        oneshot::Sender<Result<Option<String>, StoreError>>,
+        Result<Option<String>, StoreError>,
+    ),
     Admin(
         oneshot::Sender<Result<orders::Done, StoreError>>,
         Result<orders::Done, StoreError>,
@@ -545,6 +565,9 @@ fn run_groups(
                     let _ = reply.send(committed_or(&committed, result));
                 }
                 Done::Housekeep(reply, result) => {
+                    let _ = reply.send(committed_or(&committed, result));
+                }
+                Done::Token(reply, result) => {
                     let _ = reply.send(committed_or(&committed, result));
                 }
                 Done::Admin(reply, result) => {
@@ -614,6 +637,16 @@ fn commit_group(
                     .map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
+            }
+            Op::SaveRefreshToken(channel, token, reply) => {
+                let r = save_refresh_token(&sp, &channel, &token).map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::Unit(reply, r), ok)
+            }
+            Op::RefreshToken(channel, reply) => {
+                let r = stored_refresh_token(&sp, &channel).map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::Token(reply, r), ok)
             }
             Op::Rules(rules, reply) => {
                 let r = note_rules(&sp, &rules).map_err(StoreError::from);
@@ -801,6 +834,25 @@ fn note_rules(conn: &Connection, rules: &RuleSet) -> rusqlite::Result<()> {
         stamp(Utc::now())
     ])?;
     Ok(())
+}
+
+/// Stores `channel`'s newest refresh token (replacing the one before).
+fn save_refresh_token(conn: &Connection, channel: &str, token: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO credentials (channel, refresh_token, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (channel) DO UPDATE SET refresh_token = excluded.refresh_token,
+             updated_at = excluded.updated_at",
+    )?
+    .execute(params![channel, token, stamp(Utc::now())])?;
+    Ok(())
+}
+
+/// `channel`'s stored refresh token, if any.
+pub fn stored_refresh_token(conn: &Connection, channel: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension as _;
+    conn.prepare_cached("SELECT refresh_token FROM credentials WHERE channel = ?1")?
+        .query_row([channel], |r| r.get(0))
+        .optional()
 }
 
 fn poll_state(conn: &Connection, channel: &str) -> rusqlite::Result<PollState> {

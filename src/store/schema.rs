@@ -203,4 +203,16 @@ ALTER TABLE attempts ADD COLUMN request TEXT;
 -- that request may have made, so an order is never created twice.
 ALTER TABLE deliveries ADD COLUMN sent_at TEXT;
 "#,
+    r#"
+-- OAuth refresh tokens of connector channels (SPEC 12.2), newest only. Etsy
+-- rotates its refresh token on every use, so the new one is written here, and
+-- committed, before the access token it came with is used; `ordersync
+-- connector set-token` writes here too. Once a channel has a row, it wins
+-- over the rules file's `refresh_token` (the seed).
+CREATE TABLE credentials (
+    channel       TEXT PRIMARY KEY,
+    refresh_token TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+"#,
 ];

@@ -8,6 +8,10 @@
 //! throttle before each, keeps every request and answer (secrets masked) as a
 //! [`StepRecord`] for Order Health, and ends in a [`Verdict`].
 
+pub mod credential;
+pub mod ebay;
+pub mod etsy;
+pub mod shipments;
 pub mod shopify;
 
 use std::collections::HashMap;
@@ -185,6 +189,30 @@ pub fn recorded(r: &Request) -> String {
     .to_string()
 }
 
+/// An answer as kept: a JSON object's [`SECRET_FIELDS`] (an OAuth token
+/// answer's `access_token` and `refresh_token`) masked.
+pub fn masked_answer(body: Vec<u8>) -> Vec<u8> {
+    let mentions = |f: &str| {
+        let needle = format!("\"{f}\"");
+        body.windows(needle.len()).any(|w| w == needle.as_bytes())
+    };
+    if !SECRET_FIELDS.iter().any(|f| mentions(f)) {
+        return body;
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            for f in SECRET_FIELDS {
+                if let Some(v) = map.get_mut(f) {
+                    *v = serde_json::Value::String("[masked]".to_string());
+                }
+            }
+            serde_json::Value::Object(map).to_string().into_bytes()
+        }
+        // Not an object: nothing of it is kept rather than a secret.
+        _ => b"[an answer naming a secret field, not kept]".to_vec(),
+    }
+}
+
 /// Per-channel throttles: while a channel is held, none of its deliveries
 /// sends (other channels carry on).
 #[derive(Default)]
@@ -282,6 +310,12 @@ pub struct Session<'a> {
     env: Env<'a>,
     /// Every request made and its answer.
     pub steps: Vec<StepRecord>,
+    /// The last answer refused the credentials (401, 403): a connector with
+    /// refreshable credentials refreshes once and sends again.
+    auth_refused: bool,
+    /// The `Location` header of the last answer, if it had one (eBay's link
+    /// to a new fulfillment).
+    pub location: Option<String>,
 }
 
 impl<'a> Session<'a> {
@@ -290,7 +324,19 @@ impl<'a> Session<'a> {
         Session {
             env,
             steps: Vec::new(),
+            auth_refused: false,
+            location: None,
         }
+    }
+
+    /// The channel this session speaks for.
+    pub fn channel(&self) -> &str {
+        self.env.channel
+    }
+
+    /// True once if the last answer refused the credentials; clears the mark.
+    pub fn take_auth_refused(&mut self) -> bool {
+        std::mem::take(&mut self.auth_refused)
     }
 
     /// Sends `request` and reads the answer with `classify`; a throttled
@@ -302,6 +348,8 @@ impl<'a> Session<'a> {
         classify: impl Fn(u16, Option<Duration>, &[u8]) -> Answer,
     ) -> Sent {
         let mut throttled = 0;
+        self.auth_refused = false;
+        self.location = None;
         loop {
             if let Some(wait) = self.env.throttles.remaining(self.env.channel) {
                 tokio::time::sleep(wait).await;
@@ -372,10 +420,25 @@ impl<'a> Session<'a> {
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| crate::delivery::retry::parse_retry_after(v, Utc::now()));
+                    let location = resp
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
                     match read_whole(resp).await {
                         Ok(mut body) => {
                             let a = classify(code, retry_after, &body);
+                            // A token endpoint's answer carries secrets too.
+                            body = masked_answer(body);
                             body.truncate(KEEP_RESPONSE);
+                            // An empty answer whose meaning is its `Location`
+                            // (eBay's 201) is kept as that header.
+                            if body.is_empty()
+                                && let Some(l) = &location
+                            {
+                                body = format!("Location: {l}").into_bytes();
+                            }
+                            self.location = location;
                             record.response = body;
                             Ok(a)
                         }
@@ -397,6 +460,7 @@ impl<'a> Session<'a> {
                 }
                 Ok(Answer::AuthRefused(why)) => {
                     record.error = Some(why.clone());
+                    self.auth_refused = true;
                     (self.env.on_auth_failure)();
                     Sent::Stop(Verdict::Rejected(why))
                 }
@@ -432,6 +496,21 @@ impl<'a> Session<'a> {
             return sent;
         }
     }
+}
+
+/// The start of an answer's body, for messages (at most 300 characters).
+pub fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(300) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// A connector's order URL segment, percent-encoded (ids come from platforms).
+pub fn segment(id: &str) -> String {
+    crate::report::url_encode(id)
 }
 
 async fn read_whole(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
@@ -498,6 +577,20 @@ mod tests {
         let kept = recorded(&form);
         assert!(!kept.contains("rt_secret"), "{kept}");
         assert!(kept.contains("\"grant_type\":\"refresh_token\""), "{kept}");
+    }
+
+    #[test]
+    fn token_answers_are_masked_when_kept() {
+        let kept = masked_answer(
+            br#"{"access_token":"at-secret","refresh_token":"rt-secret","expires_in":3600}"#
+                .to_vec(),
+        );
+        let text = String::from_utf8(kept).unwrap();
+        assert!(!text.contains("secret") && text.contains("3600"), "{text}");
+        assert_eq!(
+            masked_answer(b"{\"ok\":1}".to_vec()),
+            b"{\"ok\":1}".to_vec()
+        );
     }
 
     #[test]

@@ -9,8 +9,10 @@ use crate::rules::{Connector, ConnectorKind, Place};
 use crate::suggest::did_you_mean;
 
 /// The connector kinds this build speaks.
-pub const KINDS: [&str; 1] = ["shopify"];
+pub const KINDS: [&str; 3] = ["shopify", "ebay", "etsy"];
 
+mod ebay;
+mod etsy;
 mod shopify;
 
 /// Reads a `connector:` block; `None` when it is unusable (every problem reported).
@@ -46,6 +48,22 @@ pub fn connector(cx: &mut Ctx, doc: &Doc, n: &Node, channel: &str) -> Option<Con
             let s = shopify::read(cx, doc, n, &f)?;
             Some(Connector {
                 kind: ConnectorKind::Shopify(s),
+                place,
+            })
+        }
+        "ebay" => {
+            let f = fields(cx, doc, n, "an `ebay` connector", &ebay::KEYS)?;
+            let e = ebay::read(cx, doc, n, &f)?;
+            Some(Connector {
+                kind: ConnectorKind::Ebay(e),
+                place,
+            })
+        }
+        "etsy" => {
+            let f = fields(cx, doc, n, "an `etsy` connector", &etsy::KEYS)?;
+            let e = etsy::read(cx, doc, n, &f)?;
+            Some(Connector {
+                kind: ConnectorKind::Etsy(e),
                 place,
             })
         }

@@ -66,6 +66,9 @@ pub fn connector_line(c: &crate::rules::Connector) -> String {
         crate::rules::ConnectorKind::Shopify(s) => {
             format!("shopify (Admin API {}, {})", s.api_version, s.shop)
         }
+        crate::rules::ConnectorKind::WooCommerce(w) => {
+            format!("woocommerce (REST API wc/v3, {})", w.base_url)
+        }
     }
 }
 
@@ -229,18 +232,34 @@ pub fn explain_text(rules: &RuleSet, decisions: &Decisions, order_id: &str) -> S
 
 /// The requests a connector would send for a decision (secrets masked).
 fn connector_preview(out: &mut String, c: &crate::rules::Connector, event: Event, order: &Value) {
-    use crate::delivery::connector::shopify;
-    let crate::rules::ConnectorKind::Shopify(s) = &c.kind;
-    let o = shopify::Outgoing {
-        event,
-        order,
-        ordersync_id: "ord_<new>",
-        external_id: None,
-        previous: None,
-        sent_before: false,
+    use crate::delivery::connector::{shopify, woocommerce};
+    let preview = match &c.kind {
+        crate::rules::ConnectorKind::Shopify(s) => shopify::preview(
+            s,
+            &shopify::Outgoing {
+                event,
+                order,
+                ordersync_id: "ord_<new>",
+                external_id: None,
+                previous: None,
+                sent_before: false,
+            },
+        ),
+        crate::rules::ConnectorKind::WooCommerce(w) => woocommerce::preview(
+            w,
+            &woocommerce::Outgoing {
+                event,
+                order,
+                ordersync_id: "ord_<new>",
+                external_id: None,
+                sent_before: false,
+                received_at: chrono::Utc::now(),
+                notify_customer: w.notify_customer,
+            },
+        ),
     };
     let _ = writeln!(out, "  would send ({}):", connector_line(c));
-    match shopify::preview(s, &o) {
+    match preview {
         Err(why) => {
             let _ = writeln!(out, "    nothing: rejected: {why}");
         }
@@ -248,17 +267,26 @@ fn connector_preview(out: &mut String, c: &crate::rules::Connector, event: Event
             for (i, r) in requests.iter().enumerate() {
                 let _ = writeln!(out, "    {}. {} {} {}", i + 1, r.step, r.method, r.url);
                 for (k, v) in &r.headers {
-                    let shown = if k.eq_ignore_ascii_case("x-shopify-access-token") {
+                    let shown = if crate::delivery::connector::SECRET_HEADERS
+                        .contains(&k.to_ascii_lowercase().as_str())
+                    {
                         "[masked]"
                     } else {
                         v
                     };
                     let _ = writeln!(out, "       {k}: {shown}");
                 }
-                let vars =
-                    serde_json::to_string_pretty(&r.body.json()["variables"]).unwrap_or_default();
-                let _ = writeln!(out, "       variables:");
-                for line in vars.lines() {
+                // GraphQL shows its variables; a REST platform its whole body.
+                let (label, shown) = match r.body.json().get("variables") {
+                    Some(vars) => ("variables", vars),
+                    None => ("body", r.body.json()),
+                };
+                if shown.is_null() {
+                    continue;
+                }
+                let text = serde_json::to_string_pretty(shown).unwrap_or_default();
+                let _ = writeln!(out, "       {label}:");
+                for line in text.lines() {
                     let _ = writeln!(out, "         {line}");
                 }
             }

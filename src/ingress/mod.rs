@@ -10,6 +10,7 @@ pub mod canonical;
 pub mod cursor;
 pub mod shopify;
 pub mod signature;
+pub mod woocommerce;
 
 use crate::order::Event;
 use crate::rules::Format;
@@ -46,6 +47,9 @@ pub enum DecodeError {
     /// A Shopify topic ordersync does not read.
     #[error("unsupported Shopify topic `{0}`")]
     Topic(String),
+    /// A WooCommerce topic ordersync does not read.
+    #[error("unsupported WooCommerce topic `{0}`")]
+    WooTopic(String),
 }
 
 impl From<crate::json::JsonError> for DecodeError {
@@ -69,6 +73,7 @@ pub fn decode(
     match format {
         Format::Ordersync => canonical::read(&doc),
         Format::Shopify => shopify::read(header, &doc),
+        Format::WooCommerce => woocommerce::read(header, body, &doc),
     }
 }
 
@@ -88,13 +93,15 @@ pub fn decode_list(format: Format, body: &[u8]) -> Result<Vec<Polled>, DecodeErr
             read: match format {
                 Format::Ordersync => canonical::read(item),
                 Format::Shopify => shopify::read_polled(item),
+                Format::WooCommerce => woocommerce::read_polled(item),
             },
         })
         .collect())
 }
 
 /// Reads a stored update's payload again (re-sync, `diff`): a webhook body,
-/// with the Shopify topic and event id it came with, or one polled item.
+/// with the topic (`X-Shopify-Topic`, `X-WC-Webhook-Topic`) and event id it
+/// came with, or one polled item.
 pub fn reread(
     format: Format,
     polled: bool,
@@ -107,14 +114,22 @@ pub fn reread(
         return match format {
             Format::Ordersync => canonical::read(&doc),
             Format::Shopify => shopify::read_polled(&doc),
+            Format::WooCommerce => woocommerce::read_polled(&doc),
         };
     }
     let header = |name: &str| match name {
-        "x-shopify-topic" => topic.map(str::to_string),
-        "x-shopify-event-id" => Some(event_id.to_string()),
+        "x-shopify-topic" | "x-wc-webhook-topic" => topic.map(str::to_string),
+        "x-shopify-event-id" | "x-wc-webhook-delivery-id" => Some(event_id.to_string()),
         _ => None,
     };
-    decode(format, &header, payload)
+    // A WooCommerce event id is made from the delivery id and the body: the
+    // stored one is the id.
+    decode(format, &header, payload).map(|mut i| {
+        if format == Format::WooCommerce {
+            i.id = event_id.to_string();
+        }
+        i
+    })
 }
 
 /// One item of a poll response.

@@ -54,6 +54,8 @@ pub enum Format {
     Ordersync,
     /// Shopify's order webhooks.
     Shopify,
+    /// WooCommerce's order webhooks (REST API v3 order JSON).
+    WooCommerce,
 }
 
 /// A secret from the environment or a credential file; never printed.
@@ -104,6 +106,15 @@ impl Connector {
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             ConnectorKind::Shopify(_) => "shopify",
+            ConnectorKind::WooCommerce(_) => "woocommerce",
+        }
+    }
+
+    /// The format its platform's webhooks and order listings come in.
+    pub fn format(&self) -> Format {
+        match self.kind {
+            ConnectorKind::Shopify(_) => Format::Shopify,
+            ConnectorKind::WooCommerce(_) => Format::WooCommerce,
         }
     }
 
@@ -111,6 +122,8 @@ impl Connector {
     pub fn api_version(&self) -> Option<&str> {
         match &self.kind {
             ConnectorKind::Shopify(s) => Some(&s.api_version),
+            // The REST namespace is part of the path (`wc/v3`), not a pin.
+            ConnectorKind::WooCommerce(_) => Some("wc/v3"),
         }
     }
 
@@ -118,6 +131,7 @@ impl Connector {
     pub fn carries(&self) -> &'static [Event] {
         match self.kind {
             ConnectorKind::Shopify(_) => &SHOPIFY_CARRIES,
+            ConnectorKind::WooCommerce(_) => &WOOCOMMERCE_CARRIES,
         }
     }
 }
@@ -130,11 +144,36 @@ pub const SHOPIFY_CARRIES: [Event; 4] = [
     Event::Shipped,
 ];
 
+/// What the WooCommerce connector can send (issue 12, section 4).
+pub const WOOCOMMERCE_CARRIES: [Event; 3] = [Event::Created, Event::Cancelled, Event::Shipped];
+
 /// The platforms ordersync speaks.
 #[derive(Clone, Debug)]
 pub enum ConnectorKind {
     /// The Shopify Admin GraphQL API.
     Shopify(ShopifyConnector),
+    /// The WooCommerce REST API v3.
+    WooCommerce(WooConnector),
+}
+
+/// `connector: { kind: woocommerce, ... }`.
+#[derive(Clone, Debug)]
+pub struct WooConnector {
+    /// The store's address (`https://shop.example`), without a trailing `/`.
+    pub base_url: String,
+    /// The REST API key's consumer key (`ck_...`), the Basic auth user.
+    pub consumer_key: Secret,
+    /// The REST API key's consumer secret (`cs_...`), the Basic auth password.
+    pub consumer_secret: Secret,
+    /// Tracking notes are customer notes, which WooCommerce e-mails to the buyer.
+    pub notify_customer: bool,
+}
+
+impl WooConnector {
+    /// `{base_url}/wp-json/wc/v3`.
+    pub fn api(&self) -> String {
+        format!("{}/wp-json/wc/v3", self.base_url.trim_end_matches('/'))
+    }
 }
 
 /// `connector: { kind: shopify, ... }`.

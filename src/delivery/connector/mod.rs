@@ -9,6 +9,7 @@
 //! [`StepRecord`] for Order Health, and ends in a [`Verdict`].
 
 pub mod shopify;
+pub mod woocommerce;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -9,9 +9,10 @@ use crate::rules::{Connector, ConnectorKind, Place};
 use crate::suggest::did_you_mean;
 
 /// The connector kinds this build speaks.
-pub const KINDS: [&str; 1] = ["shopify"];
+pub const KINDS: [&str; 2] = ["shopify", "woocommerce"];
 
 mod shopify;
+mod woocommerce;
 
 /// Reads a `connector:` block; `None` when it is unusable (every problem reported).
 pub fn connector(cx: &mut Ctx, doc: &Doc, n: &Node, channel: &str) -> Option<Connector> {
@@ -46,6 +47,14 @@ pub fn connector(cx: &mut Ctx, doc: &Doc, n: &Node, channel: &str) -> Option<Con
             let s = shopify::read(cx, doc, n, &f)?;
             Some(Connector {
                 kind: ConnectorKind::Shopify(s),
+                place,
+            })
+        }
+        "woocommerce" => {
+            let f = fields(cx, doc, n, "a `woocommerce` connector", &woocommerce::KEYS)?;
+            let w = woocommerce::read(cx, doc, n, &f)?;
+            Some(Connector {
+                kind: ConnectorKind::WooCommerce(w),
                 place,
             })
         }

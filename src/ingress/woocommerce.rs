@@ -28,9 +28,10 @@
 //! the line's `subtotal` over its quantity, exact, rather than WooCommerce's
 //! float `price`), `shipments` (from the Shipment Tracking extension's
 //! `_wc_shipment_tracking_items` meta when present, else one without tracking
-//! once the order is completed), `returns` (from `refunds`), and `tags`: the
-//! `ordersync:<id>` tag when the order carries ordersync's `_ordersync_id`
-//! meta (WooCommerce orders have no tags). Every other top-level field is
+//! once the order is completed), `returns` (from `refunds`), and `tags`
+//! (WooCommerce orders have none): those ordersync kept in its
+//! `_ordersync_tags` meta, and the `ordersync:<id>` tag when the order
+//! carries ordersync's `_ordersync_id` meta. Every other top-level field is
 //! passed through as it came.
 
 use sha2::Digest as _;
@@ -41,6 +42,10 @@ use crate::value::{Decimal, Str, Value};
 
 /// The meta key ordersync writes its id into on the orders it creates.
 pub const ORDERSYNC_META: &str = "_ordersync_id";
+
+/// The meta key ordersync keeps the tags of the orders it creates in
+/// (comma-separated): WooCommerce orders have no tags of their own.
+pub const TAGS_META: &str = "_ordersync_tags";
 
 /// The Shipment Tracking extension's meta key.
 const TRACKING_META: &str = "_wc_shipment_tracking_items";
@@ -378,6 +383,14 @@ fn order(doc: &Value) -> Result<Value, DecodeError> {
         ]));
     }
     let mut tags = Vec::new();
+    if let Some(Value::Text(kept)) = meta(doc, TAGS_META)? {
+        tags.extend(
+            kept.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(Value::text),
+        );
+    }
     if let Some(v) = meta(doc, ORDERSYNC_META)?
         && let Some(id) = id_text(v)
     {

@@ -124,8 +124,12 @@ async fn call(s: &mut Session<'_>, r: &Request) -> Step<Json> {
 }
 
 /// An answer that is JSON but not of the documented shape: retried (the
-/// next attempt may be answered properly), with what was wrong.
-fn unreadable(why: String) -> Verdict {
+/// next attempt may be answered properly), with what was wrong kept on the
+/// step that got it.
+fn unreadable(s: &mut Session<'_>, why: String) -> Verdict {
+    if let Some(last) = s.steps.last_mut() {
+        last.error = Some(why.clone());
+    }
     Verdict::Retry {
         reason: why,
         after: None,
@@ -161,7 +165,7 @@ async fn created(
             continue;
         }
         let data = call(s, &request::product_by_sku(c, &line.sku)).await?;
-        match answer::product(&data, &line.sku).map_err(unreadable)? {
+        match answer::product(&data, &line.sku).map_err(|e| unreadable(s, e))? {
             Some(p) => products.push(p),
             None => {
                 return Err(Verdict::Rejected(format!(
@@ -197,12 +201,10 @@ async fn created(
     };
     match answer::order_id(&data) {
         Ok(id) => Ok(Verdict::Delivered { linked: Some(id) }),
-        Err(why) => Err(Verdict::Retry {
-            reason: format!(
-                "{why}; the next attempt first looks for the order by its `_ordersync_id`"
-            ),
-            after: None,
-        }),
+        Err(why) => Err(unreadable(
+            s,
+            format!("{why}; the next attempt first looks for the order by its `_ordersync_id`"),
+        )),
     }
 }
 
@@ -218,7 +220,7 @@ async fn find_created(
     let since = o.received_at - CLOCK_SLACK;
     for page in 1..=MAX_SEARCH_PAGES {
         let data = call(s, &request::orders_created_after(c, since, page)).await?;
-        let items = answer::orders(&data).map_err(unreadable)?;
+        let items = answer::orders(&data).map_err(|e| unreadable(s, e))?;
         if let Some(id) = answer::ours(items, o.ordersync_id) {
             return Ok(Some(id));
         }
@@ -237,12 +239,14 @@ async fn find_created(
 async fn shipped(s: &mut Session<'_>, c: &WooConnector, o: &Outgoing<'_>) -> Step<Verdict> {
     let id = linked(o)?;
     let current = call(s, &request::order(c, id)).await?;
-    let status = answer::status(&current).map_err(unreadable)?.to_string();
+    let status = answer::status(&current)
+        .map_err(|e| unreadable(s, e))?
+        .to_string();
     let wanted = request::shipment_notes(o.order);
     if !wanted.is_empty() {
         let data = call(s, &request::notes(c, id)).await?;
         let known: Vec<String> = answer::note_texts(&data)
-            .map_err(unreadable)?
+            .map_err(|e| unreadable(s, e))?
             .into_iter()
             .map(str::to_string)
             .collect();
@@ -256,7 +260,7 @@ async fn shipped(s: &mut Session<'_>, c: &WooConnector, o: &Outgoing<'_>) -> Ste
     }
     if status != "completed" {
         let done = call(s, &request::set_status(c, id, "completed")).await?;
-        let now = answer::status(&done).map_err(unreadable)?;
+        let now = answer::status(&done).map_err(|e| unreadable(s, e))?;
         if now != "completed" {
             return Err(Verdict::Rejected(format!(
                 "WooCommerce kept order {id} `{now}` when asked to complete it"
@@ -269,11 +273,11 @@ async fn shipped(s: &mut Session<'_>, c: &WooConnector, o: &Outgoing<'_>) -> Ste
 async fn cancelled(s: &mut Session<'_>, c: &WooConnector, o: &Outgoing<'_>) -> Step<Verdict> {
     let id = linked(o)?;
     let current = call(s, &request::order(c, id)).await?;
-    if answer::status(&current).map_err(unreadable)? == "cancelled" {
+    if answer::status(&current).map_err(|e| unreadable(s, e))? == "cancelled" {
         return Ok(Verdict::Delivered { linked: None });
     }
     let done = call(s, &request::set_status(c, id, "cancelled")).await?;
-    let now = answer::status(&done).map_err(unreadable)?;
+    let now = answer::status(&done).map_err(|e| unreadable(s, e))?;
     if now != "cancelled" {
         return Err(Verdict::Rejected(format!(
             "WooCommerce kept order {id} `{now}` when asked to cancel it"

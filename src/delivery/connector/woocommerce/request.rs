@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
 
 use crate::delivery::connector::{Body, Request};
-use crate::ingress::woocommerce::ORDERSYNC_META;
+use crate::ingress::woocommerce::{ORDERSYNC_META, TAGS_META};
 use crate::report::url_encode;
 use crate::rules::WooConnector;
 use crate::value::Value;
@@ -354,8 +354,19 @@ pub fn order_create(
         o.insert("customer_note".into(), note.into());
     }
     let mut meta = vec![json!({ "key": ORDERSYNC_META, "value": ordersync_id })];
-    if let Some(name) = text(order, "name") {
-        meta.push(json!({ "key": "_ordersync_source_name", "value": name }));
+    // WooCommerce orders have no tags: the decided ones are kept as meta and
+    // read back by the webhook reader, so `tags contains "eBay"` still holds
+    // for the store's updates of the order.
+    let tags: Vec<String> = order
+        .get("tags")
+        .and_then(Value::as_list)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|t| t.as_str().map(str::trim).map(str::to_string))
+        .filter(|t| !t.is_empty() && !t.starts_with(crate::identity::TAG_PREFIX))
+        .collect();
+    if !tags.is_empty() {
+        meta.push(json!({ "key": TAGS_META, "value": tags.join(", ") }));
     }
     o.insert("meta_data".into(), Json::Array(meta));
     Ok(Json::Object(o))
@@ -418,7 +429,7 @@ mod tests {
     #[test]
     fn creates_with_exact_money_matched_products_and_the_ordersync_meta() {
         let order = Value::from_json(
-            r#"{"id": "27-1138", "name": "27-1138", "currency": "usd", "financial_status": "paid",
+            r#"{"id": "27-1138", "name": "27-1138", "currency": "usd", "tags": ["eBay", "gift", "ordersync:ord_3"], "financial_status": "paid",
                 "total_shipping": 4.5, "shipping_method": "Standard", "note": "gift",
                 "customer": {"email": "b@example.com", "phone": "555"},
                 "shipping_address": {"name": "Ada Byron Lovelace", "address1": "1 Main", "city": "Austin",
@@ -452,7 +463,7 @@ mod tests {
                 "shipping_lines": [{"method_id": "ordersync", "method_title": "Standard", "total": "4.50"}],
                 "customer_note": "gift",
                 "meta_data": [{"key": "_ordersync_id", "value": "ord_3"},
-                  {"key": "_ordersync_source_name", "value": "27-1138"}]
+                  {"key": "_ordersync_tags", "value": "eBay, gift"}]
             })
         );
     }

@@ -17,6 +17,8 @@
 //! - [products] #products (list parameter `sku`)
 
 #![allow(dead_code)]
+// A refusal is the whole HTTP answer, built where the check fails.
+#![allow(clippy::result_large_err)]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;

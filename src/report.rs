@@ -72,6 +72,9 @@ pub fn connector_line(c: &crate::rules::Connector) -> String {
         crate::rules::ConnectorKind::Etsy(e) => {
             format!("etsy (Open API v3, shop {})", e.shop_id)
         }
+        crate::rules::ConnectorKind::WooCommerce(w) => {
+            format!("woocommerce (REST API wc/v3, {})", w.base_url)
+        }
     }
 }
 
@@ -235,88 +238,75 @@ pub fn explain_text(rules: &RuleSet, decisions: &Decisions, order_id: &str) -> S
 
 /// The requests a connector would send for a decision (secrets masked).
 fn connector_preview(out: &mut String, c: &crate::rules::Connector, event: Event, order: &Value) {
-    use crate::delivery::connector::{ebay, etsy, shopify};
-    let s = match &c.kind {
-        crate::rules::ConnectorKind::Shopify(s) => s,
-        crate::rules::ConnectorKind::Ebay(e) => {
-            let o = ebay::Outgoing {
+    use crate::delivery::connector::{ebay, etsy, shopify, woocommerce};
+    let preview = match &c.kind {
+        crate::rules::ConnectorKind::Shopify(s) => shopify::preview(
+            s,
+            &shopify::Outgoing {
+                event,
+                order,
+                ordersync_id: "ord_<new>",
+                external_id: None,
+                previous: None,
+                sent_before: false,
+            },
+        ),
+        crate::rules::ConnectorKind::Ebay(e) => ebay::preview(
+            e,
+            &ebay::Outgoing {
                 event,
                 order,
                 external_id: None,
-            };
-            let _ = writeln!(out, "  would send ({}):", connector_line(c));
-            rest_preview(out, ebay::preview(e, &o));
-            return;
-        }
-        crate::rules::ConnectorKind::Etsy(e) => {
-            let o = etsy::Outgoing {
+            },
+        ),
+        crate::rules::ConnectorKind::Etsy(e) => etsy::preview(
+            e,
+            &etsy::Outgoing {
                 event,
                 order,
                 external_id: None,
-            };
-            let _ = writeln!(out, "  would send ({}):", connector_line(c));
-            rest_preview(out, etsy::preview(e, &o));
-            return;
-        }
-    };
-    let o = shopify::Outgoing {
-        event,
-        order,
-        ordersync_id: "ord_<new>",
-        external_id: None,
-        previous: None,
-        sent_before: false,
+            },
+        ),
+        crate::rules::ConnectorKind::WooCommerce(w) => woocommerce::preview(
+            w,
+            &woocommerce::Outgoing {
+                event,
+                order,
+                ordersync_id: "ord_<new>",
+                external_id: None,
+                sent_before: false,
+                received_at: chrono::Utc::now(),
+                notify_customer: w.notify_customer,
+            },
+        ),
     };
     let _ = writeln!(out, "  would send ({}):", connector_line(c));
-    match shopify::preview(s, &o) {
+    match preview {
         Err(why) => {
             let _ = writeln!(out, "    nothing: rejected: {why}");
         }
         Ok(requests) => {
             for (i, r) in requests.iter().enumerate() {
                 let _ = writeln!(out, "    {}. {} {} {}", i + 1, r.step, r.method, r.url);
-                for (k, v) in &r.headers {
-                    let shown = if k.eq_ignore_ascii_case("x-shopify-access-token") {
-                        "[masked]"
-                    } else {
-                        v
-                    };
-                    let _ = writeln!(out, "       {k}: {shown}");
-                }
-                let vars =
-                    serde_json::to_string_pretty(&r.body.json()["variables"]).unwrap_or_default();
-                let _ = writeln!(out, "       variables:");
-                for line in vars.lines() {
-                    let _ = writeln!(out, "         {line}");
-                }
-            }
-        }
-    }
-}
-
-/// A REST connector's requests, secrets masked as they are when kept.
-fn rest_preview(
-    out: &mut String,
-    requests: Result<Vec<crate::delivery::connector::Request>, String>,
-) {
-    match requests {
-        Err(why) => {
-            let _ = writeln!(out, "    nothing: rejected: {why}");
-        }
-        Ok(requests) => {
-            for (i, r) in requests.iter().enumerate() {
+                // As kept for Order Health: secret headers and form fields masked.
                 let kept: Json = serde_json::from_str(&crate::delivery::connector::recorded(r))
                     .unwrap_or(Json::Null);
-                let _ = writeln!(out, "    {}. {} {} {}", i + 1, r.step, r.method, r.url);
                 for (k, v) in kept["headers"].as_object().into_iter().flatten() {
                     let _ = writeln!(out, "       {k}: {}", v.as_str().unwrap_or(""));
                 }
-                if !kept["body"].is_null() {
-                    let body = serde_json::to_string_pretty(&kept["body"]).unwrap_or_default();
-                    let _ = writeln!(out, "       body:");
-                    for line in body.lines() {
-                        let _ = writeln!(out, "         {line}");
-                    }
+                // GraphQL shows its variables; a REST platform its whole body.
+                let body = &kept["body"];
+                let (label, shown) = match body.get("variables") {
+                    Some(vars) => ("variables", vars),
+                    None => ("body", body),
+                };
+                if shown.is_null() {
+                    continue;
+                }
+                let text = serde_json::to_string_pretty(shown).unwrap_or_default();
+                let _ = writeln!(out, "       {label}:");
+                for line in text.lines() {
+                    let _ = writeln!(out, "         {line}");
                 }
             }
         }

@@ -20,7 +20,9 @@ use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::Live;
-use crate::delivery::connector::{self, Throttles, Verdict, credential, ebay, etsy, shopify};
+use crate::delivery::connector::{
+    self, Throttles, Verdict, credential, ebay, etsy, shopify, woocommerce,
+};
 use crate::delivery::request::{self, Outgoing};
 use crate::delivery::retry::{self, Disposition};
 use crate::rules::{Connector, ConnectorKind, Deliver};
@@ -456,58 +458,80 @@ async fn through_connector(
     });
     let started = Instant::now();
     let marked = std::sync::atomic::AtomicBool::new(false);
-    let verdict = match crate::value::Value::from_json(&job.order_json) {
-        Err(e) => Verdict::Rejected(format!("the decided order cannot be read: {e}")),
-        Ok(order) => match &c.kind {
-            ConnectorKind::Shopify(s) => {
-                let previous = previous_delivered(shared, job).await;
-                let writer = shared.writer.clone();
-                let delivery = job.delivery_id;
-                let marked = &marked;
-                let mark = async move || {
-                    writer
-                        .mark_sent(delivery)
-                        .await
-                        .map_err(|e| format!("could not note the create before sending it: {e}"))?;
-                    marked.store(true, std::sync::atomic::Ordering::Relaxed);
-                    Ok(())
-                };
-                let out = shopify::Outgoing {
-                    event: job.event,
-                    order: &order,
-                    ordersync_id: &order_id,
-                    external_id: job.external_id.as_deref(),
-                    previous: previous.as_ref(),
-                    sent_before: job.sent,
-                };
-                shopify::deliver(&mut session, s, &out, mark).await
-            }
-            ConnectorKind::Ebay(e) => {
-                let keeper = credential::Keeper {
-                    tokens: &shared.live.tokens,
-                    writer: &shared.writer,
-                };
-                let out = ebay::Outgoing {
-                    event: job.event,
-                    order: &order,
-                    external_id: job.external_id.as_deref(),
-                };
-                ebay::deliver(&mut session, e, keeper, &out).await
-            }
-            ConnectorKind::Etsy(e) => {
-                let keeper = credential::Keeper {
-                    tokens: &shared.live.tokens,
-                    writer: &shared.writer,
-                };
-                let out = etsy::Outgoing {
-                    event: job.event,
-                    order: &order,
-                    external_id: job.external_id.as_deref(),
-                };
-                etsy::deliver(&mut session, e, keeper, &out).await
-            }
-        },
-    };
+    let verdict =
+        match crate::value::Value::from_json(&job.order_json) {
+            Err(e) => Verdict::Rejected(format!("the decided order cannot be read: {e}")),
+            Ok(order) => match &c.kind {
+                ConnectorKind::Shopify(s) => {
+                    let previous = previous_delivered(shared, job).await;
+                    let writer = shared.writer.clone();
+                    let delivery = job.delivery_id;
+                    let marked = &marked;
+                    let mark = async move || {
+                        writer.mark_sent(delivery).await.map_err(|e| {
+                            format!("could not note the create before sending it: {e}")
+                        })?;
+                        marked.store(true, std::sync::atomic::Ordering::Relaxed);
+                        Ok(())
+                    };
+                    let out = shopify::Outgoing {
+                        event: job.event,
+                        order: &order,
+                        ordersync_id: &order_id,
+                        external_id: job.external_id.as_deref(),
+                        previous: previous.as_ref(),
+                        sent_before: job.sent,
+                    };
+                    shopify::deliver(&mut session, s, &out, mark).await
+                }
+                ConnectorKind::Ebay(e) => {
+                    let keeper = credential::Keeper {
+                        tokens: &shared.live.tokens,
+                        writer: &shared.writer,
+                    };
+                    let out = ebay::Outgoing {
+                        event: job.event,
+                        order: &order,
+                        external_id: job.external_id.as_deref(),
+                    };
+                    ebay::deliver(&mut session, e, keeper, &out).await
+                }
+                ConnectorKind::Etsy(e) => {
+                    let keeper = credential::Keeper {
+                        tokens: &shared.live.tokens,
+                        writer: &shared.writer,
+                    };
+                    let out = etsy::Outgoing {
+                        event: job.event,
+                        order: &order,
+                        external_id: job.external_id.as_deref(),
+                    };
+                    etsy::deliver(&mut session, e, keeper, &out).await
+                }
+                ConnectorKind::WooCommerce(w) => {
+                    let writer = shared.writer.clone();
+                    let delivery = job.delivery_id;
+                    let marked = &marked;
+                    let mark = async move || {
+                        writer.mark_sent(delivery).await.map_err(|e| {
+                            format!("could not note the create before sending it: {e}")
+                        })?;
+                        marked.store(true, std::sync::atomic::Ordering::Relaxed);
+                        Ok(())
+                    };
+                    let out = woocommerce::Outgoing {
+                        event: job.event,
+                        order: &order,
+                        ordersync_id: &order_id,
+                        external_id: job.external_id.as_deref(),
+                        sent_before: job.sent,
+                        received_at: job.received_at,
+                        notify_customer: w.notify_customer,
+                    };
+                    woocommerce::deliver(&mut session, w, &out, mark).await
+                }
+            },
+        };
     result.duration = started.elapsed();
     // Every later attempt, in this run or after a restart, looks first.
     if marked.load(std::sync::atomic::Ordering::Relaxed) {

@@ -154,6 +154,14 @@ async fn receive(
             );
         }
     };
+    // WooCommerce pings a webhook's URL, unsigned, when the webhook is saved,
+    // and saves it only if the answer is 200: answered, nothing stored.
+    if hook.format == crate::rules::Format::WooCommerce
+        && ingress::woocommerce::is_ping(&|name| header_text(&parts.headers, name), &raw)
+    {
+        tracing::info!(%channel, "WooCommerce webhook ping answered");
+        return ("ping", answer(StatusCode::OK, json!({ "ping": true })));
+    }
     // Authenticate the exact bytes received, before reading any of them.
     let header_name = signature::header_name(hook.format);
     let given = parts.headers.get(header_name).and_then(|v| v.to_str().ok());
@@ -203,7 +211,8 @@ async fn receive(
         .ingest(IngestRequest {
             channel: ch.name.clone(),
             via: Via::Webhook,
-            topic: header_text(&parts.headers, "x-shopify-topic"),
+            topic: header_text(&parts.headers, "x-shopify-topic")
+                .or_else(|| header_text(&parts.headers, "x-wc-webhook-topic")),
             incoming,
             payload: raw,
             received_at,

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::dispatch::describe;
 use super::{Live, read, write};
-use crate::delivery::connector::{self, Verdict, credential, ebay, etsy, shopify};
+use crate::delivery::connector::{self, Verdict, credential, ebay, etsy, shopify, woocommerce};
 use crate::ingress::{self, cursor};
 use crate::rules::{self, ConnectorKind, RuleSet};
 use crate::store::{self, IngestRequest, Ingested, Quarantined, Via, WeakWriter};
@@ -328,6 +328,10 @@ async fn run(
                 through_marketplace(context, channel, c, since).await?,
                 c.kind_name().to_string(),
             ),
+            ConnectorKind::WooCommerce(w) => (
+                through_woocommerce(context, channel, w, since).await?,
+                format!("{}/orders", w.api()),
+            ),
         },
         None => (
             fetch(context, channel, spec, since).await?,
@@ -520,7 +524,9 @@ async fn through_marketplace(
         ConnectorKind::Etsy(e) => {
             etsy::receipts_since(&mut session, e, keeper, since.map(|t| t.timestamp())).await
         }
-        ConnectorKind::Shopify(_) => return Err("not a marketplace".to_string()),
+        ConnectorKind::Shopify(_) | ConnectorKind::WooCommerce(_) => {
+            return Err("not a marketplace".to_string());
+        }
     };
     let items = match listed {
         Ok(items) => items,
@@ -545,6 +551,93 @@ async fn through_marketplace(
             ingress::Polled { raw, read }
         })
         .collect())
+}
+
+/// WooCommerce's orders modified since the cursor, oldest first, every page,
+/// each read as a polled order.
+///
+/// Pages are walked by time, not only by number: after a full page the next
+/// request asks for what was modified after the page's last time (less a
+/// second, as WooCommerce's times are whole seconds), so an order modified
+/// while the run reads (which moves it to the end of the listing) cannot
+/// shift an unread one onto a page already read. Only a page whose orders all
+/// share one second moves on by page number.
+async fn through_woocommerce(
+    context: &Context,
+    channel: &str,
+    w: &rules::WooConnector,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<ingress::Polled>, String> {
+    let metrics = &context.live.metrics;
+    let on_auth = || metrics.connector_auth_failures.inc(&[channel]);
+    let on_throttled = || metrics.connector_throttled.inc(&[channel]);
+    let mut session = connector::Session::new(connector::Env {
+        client: &context.client,
+        channel,
+        timeout: REQUEST_TIMEOUT,
+        throttles: &context.live.throttles,
+        on_auth_failure: &on_auth,
+        on_throttled: &on_throttled,
+    });
+    let mut after = since;
+    let mut page = 1;
+    let mut items = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let request = woocommerce::request::orders_modified_after(w, after, page);
+        let data = match session.send(&request, woocommerce::answer::classify).await {
+            connector::Sent::Data(d) => d,
+            connector::Sent::Stop(Verdict::Rejected(why))
+            | connector::Sent::Stop(Verdict::Reconnect(why))
+            | connector::Sent::Stop(Verdict::Retry { reason: why, .. })
+            | connector::Sent::Unknown(why) => return Err(format!("WooCommerce orders: {why}")),
+            connector::Sent::Stop(Verdict::Delivered { .. }) => {
+                return Err("WooCommerce orders: no answer".to_string());
+            }
+        };
+        let orders = match woocommerce::answer::orders(&data) {
+            Ok(o) => o,
+            Err(e) => {
+                let reason = format!("poll response: {e}");
+                let body = session
+                    .steps
+                    .last()
+                    .map(|s| s.response.clone())
+                    .unwrap_or_default();
+                keep(context, channel, Utc::now(), &reason, &request.url, body).await?;
+                return Err(reason);
+            }
+        };
+        let mut last: Option<DateTime<Utc>> = None;
+        for node in orders {
+            let raw = node.to_string();
+            let read = crate::value::Value::from_json(&raw)
+                .map_err(ingress::DecodeError::from)
+                .and_then(|doc| ingress::woocommerce::read_polled(&doc));
+            if let Ok(i) = &read
+                && let Some(t) = i
+                    .order
+                    .get("updated_at")
+                    .and_then(crate::value::Value::as_str)
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            {
+                let t = t.with_timezone(&Utc);
+                last = Some(last.map_or(t, |l| l.max(t)));
+            }
+            items.push(ingress::Polled { raw, read });
+        }
+        if orders.len() < woocommerce::request::PER_PAGE {
+            return Ok(items);
+        }
+        let next = last.map(|t| t - chrono::Duration::seconds(1));
+        match next {
+            Some(n) if after.is_none_or(|a| n > a) => {
+                after = Some(n);
+                page = 1;
+            }
+            _ => page += 1,
+        }
+    }
+    Ok(items)
 }
 
 /// Keeps an unreadable poll response or item in quarantine, as a webhook's would be.

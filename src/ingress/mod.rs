@@ -12,6 +12,7 @@ pub mod ebay;
 pub mod etsy;
 pub mod shopify;
 pub mod signature;
+pub mod woocommerce;
 
 use crate::order::Event;
 use crate::rules::Format;
@@ -48,6 +49,9 @@ pub enum DecodeError {
     /// A Shopify topic ordersync does not read.
     #[error("unsupported Shopify topic `{0}`")]
     Topic(String),
+    /// A WooCommerce topic ordersync does not read.
+    #[error("unsupported WooCommerce topic `{0}`")]
+    WooTopic(String),
 }
 
 impl From<crate::json::JsonError> for DecodeError {
@@ -73,6 +77,7 @@ pub fn decode(
         Format::Shopify => shopify::read(header, &doc),
         Format::Ebay => ebay::read(&doc),
         Format::Etsy => etsy::read(&doc),
+        Format::WooCommerce => woocommerce::read(header, body, &doc),
     }
 }
 
@@ -94,13 +99,15 @@ pub fn decode_list(format: Format, body: &[u8]) -> Result<Vec<Polled>, DecodeErr
                 Format::Shopify => shopify::read_polled(item),
                 Format::Ebay => ebay::read(item),
                 Format::Etsy => etsy::read(item),
+                Format::WooCommerce => woocommerce::read_polled(item),
             },
         })
         .collect())
 }
 
 /// Reads a stored update's payload again (re-sync, `diff`): a webhook body,
-/// with the Shopify topic and event id it came with, or one polled item.
+/// with the topic (`X-Shopify-Topic`, `X-WC-Webhook-Topic`) and event id it
+/// came with, or one polled item.
 pub fn reread(
     format: Format,
     polled: bool,
@@ -115,14 +122,22 @@ pub fn reread(
             Format::Shopify => shopify::read_polled(&doc),
             Format::Ebay => ebay::read(&doc),
             Format::Etsy => etsy::read(&doc),
+            Format::WooCommerce => woocommerce::read_polled(&doc),
         };
     }
     let header = |name: &str| match name {
-        "x-shopify-topic" => topic.map(str::to_string),
-        "x-shopify-event-id" => Some(event_id.to_string()),
+        "x-shopify-topic" | "x-wc-webhook-topic" => topic.map(str::to_string),
+        "x-shopify-event-id" | "x-wc-webhook-delivery-id" => Some(event_id.to_string()),
         _ => None,
     };
-    decode(format, &header, payload)
+    // A WooCommerce event id is made from the delivery id and the body: the
+    // stored one is the id.
+    decode(format, &header, payload).map(|mut i| {
+        if format == Format::WooCommerce {
+            i.id = event_id.to_string();
+        }
+        i
+    })
 }
 
 /// One item of a poll response.

@@ -4,6 +4,8 @@
 //! - ordersync's own format, and ordersync's deliveries: header
 //!   `X-Ordersync-Signature: sha256=<hex>`.
 //! - Shopify: header `X-Shopify-Hmac-Sha256: <base64>`.
+//! - WooCommerce: header `X-WC-Webhook-Signature: <base64>` (WooCommerce
+//!   signs the JSON body it sends with the webhook's secret).
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -20,6 +22,7 @@ pub fn header_name(format: Format) -> &'static str {
         // eBay and Etsy are read from their APIs by polling, never by webhook.
         Format::Ordersync | Format::Ebay | Format::Etsy => "X-Ordersync-Signature",
         Format::Shopify => "X-Shopify-Hmac-Sha256",
+        Format::WooCommerce => "X-WC-Webhook-Signature",
     }
 }
 
@@ -34,7 +37,7 @@ pub fn verify(format: Format, secret: &[u8], body: &[u8], signature: Option<&str
             .trim()
             .strip_prefix("sha256=")
             .and_then(hex_decode),
-        Format::Shopify => base64::engine::general_purpose::STANDARD
+        Format::Shopify | Format::WooCommerce => base64::engine::general_purpose::STANDARD
             .decode(signature.trim())
             .ok(),
     };
@@ -68,6 +71,11 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
 /// Shopify's `X-Shopify-Hmac-Sha256` value for `body` (for tests and tools).
 pub fn sign_shopify(secret: &[u8], body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac(secret, body))
+}
+
+/// WooCommerce's `X-WC-Webhook-Signature` value for `body` (for tests and tools).
+pub fn sign_woocommerce(secret: &[u8], body: &[u8]) -> String {
+    sign_shopify(secret, body)
 }
 
 fn mac(secret: &[u8], body: &[u8]) -> Vec<u8> {
@@ -125,6 +133,11 @@ mod tests {
             body,
             Some("not base64!")
         ));
+
+        let woo = sign_woocommerce(b"s3cret", body);
+        assert!(verify(Format::WooCommerce, b"s3cret", body, Some(&woo)));
+        assert!(!verify(Format::WooCommerce, b"other", body, Some(&woo)));
+        assert!(!verify(Format::WooCommerce, b"s3cret", body, None));
     }
 
     #[test]

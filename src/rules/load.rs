@@ -1087,17 +1087,18 @@ fn format_of(cx: &mut Ctx, doc: &Doc, n: Option<&Node>, parent: &Node) -> Format
             doc,
             parent,
             "missing `format`",
-            Some("`format: ordersync` or `format: shopify`".to_string()),
+            Some("`format: ordersync`, `format: shopify` or `format: woocommerce`".to_string()),
         );
         return Format::Ordersync;
     };
     match text(cx, doc, n, "`format`") {
         Some("ordersync") => Format::Ordersync,
         Some("shopify") => Format::Shopify,
+        Some("woocommerce") => Format::WooCommerce,
         Some(other) => {
-            let hint = did_you_mean(other, ["ordersync", "shopify"])
+            let hint = did_you_mean(other, ["ordersync", "shopify", "woocommerce"])
                 .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| "`ordersync` or `shopify`".to_string());
+                .unwrap_or_else(|| "`ordersync`, `shopify` or `woocommerce`".to_string());
             cx.node(doc, n, format!("unknown format `{other}`"), Some(hint));
             Format::Ordersync
         }
@@ -1181,15 +1182,12 @@ fn channel<'n>(
         && let Some(wf) = fields(cx, doc, w, "`webhook`", &WEBHOOK_KEYS)
     {
         // A connector's channel reads its platform's webhooks: no `format`.
+        let own = ch
+            .connector
+            .as_ref()
+            .map_or(Format::Shopify, |c| c.format());
         let format = match wf.get("format") {
-            None if connector_node.is_some()
-                && ch
-                    .connector
-                    .as_ref()
-                    .is_none_or(|c| c.kind_name() == "shopify") =>
-            {
-                Format::Shopify
-            }
+            None if connector_node.is_some() => own,
             n => format_of(cx, doc, n, w),
         };
         let secret = match wf.get("secret") {
@@ -1251,11 +1249,11 @@ fn channel<'n>(
                         );
                     }
                 }
-                let format = ch
+                let own = ch
                     .connector
                     .as_ref()
-                    .map_or(Format::Shopify, |c| c.poll_format());
-                (String::new(), format)
+                    .map_or(Format::Shopify, |c| c.format());
+                (String::new(), own)
             }
             None => (
                 url(cx, doc, pf.get("url"), p, "`poll`"),

@@ -58,6 +58,8 @@ pub enum Format {
     Ebay,
     /// Etsy's receipt JSON (Open API v3 `getShopReceipts`), as the Etsy connector polls it.
     Etsy,
+    /// WooCommerce's order webhooks (REST API v3 order JSON).
+    WooCommerce,
 }
 
 /// A secret from the environment or a credential file; never printed.
@@ -110,6 +112,17 @@ impl Connector {
             ConnectorKind::Shopify(_) => "shopify",
             ConnectorKind::Ebay(_) => "ebay",
             ConnectorKind::Etsy(_) => "etsy",
+            ConnectorKind::WooCommerce(_) => "woocommerce",
+        }
+    }
+
+    /// The format its platform's webhooks and order listings come in.
+    pub fn format(&self) -> Format {
+        match self.kind {
+            ConnectorKind::Shopify(_) => Format::Shopify,
+            ConnectorKind::Ebay(_) => Format::Ebay,
+            ConnectorKind::Etsy(_) => Format::Etsy,
+            ConnectorKind::WooCommerce(_) => Format::WooCommerce,
         }
     }
 
@@ -119,6 +132,8 @@ impl Connector {
             ConnectorKind::Shopify(s) => Some(&s.api_version),
             ConnectorKind::Ebay(_) => Some("sell/fulfillment/v1"),
             ConnectorKind::Etsy(_) => Some("v3"),
+            // The REST namespace is part of the path (`wc/v3`), not a pin.
+            ConnectorKind::WooCommerce(_) => Some("wc/v3"),
         }
     }
 
@@ -128,6 +143,7 @@ impl Connector {
             ConnectorKind::Shopify(_) => &SHOPIFY_CARRIES,
             ConnectorKind::Ebay(_) => &EBAY_CARRIES,
             ConnectorKind::Etsy(_) => &ETSY_CARRIES,
+            ConnectorKind::WooCommerce(_) => &WOOCOMMERCE_CARRIES,
         }
     }
 
@@ -137,6 +153,7 @@ impl Connector {
             ConnectorKind::Shopify(_) => Format::Shopify,
             ConnectorKind::Ebay(_) => Format::Ebay,
             ConnectorKind::Etsy(_) => Format::Etsy,
+            ConnectorKind::WooCommerce(_) => Format::WooCommerce,
         }
     }
 }
@@ -157,6 +174,9 @@ pub const SHOPIFY_CARRIES: [Event; 4] = [
     Event::Shipped,
 ];
 
+/// What the WooCommerce connector can send (issue 12, section 4).
+pub const WOOCOMMERCE_CARRIES: [Event; 3] = [Event::Created, Event::Cancelled, Event::Shipped];
+
 /// The platforms ordersync speaks.
 #[derive(Clone, Debug)]
 pub enum ConnectorKind {
@@ -166,6 +186,8 @@ pub enum ConnectorKind {
     Ebay(EbayConnector),
     /// Etsy's Open API v3, with OAuth 2 refresh tokens that rotate.
     Etsy(EtsyConnector),
+    /// The WooCommerce REST API v3.
+    WooCommerce(WooConnector),
 }
 
 /// `connector: { kind: ebay, ... }` (SPEC 12.2).
@@ -205,6 +227,26 @@ pub struct EtsyConnector {
     /// The seed refresh token; Etsy rotates it on every refresh and the
     /// newest is kept in the store, which wins from then on.
     pub refresh_token: Secret,
+}
+
+/// `connector: { kind: woocommerce, ... }`.
+#[derive(Clone, Debug)]
+pub struct WooConnector {
+    /// The store's address (`https://shop.example`), without a trailing `/`.
+    pub base_url: String,
+    /// The REST API key's consumer key (`ck_...`), the Basic auth user.
+    pub consumer_key: Secret,
+    /// The REST API key's consumer secret (`cs_...`), the Basic auth password.
+    pub consumer_secret: Secret,
+    /// Tracking notes are customer notes, which WooCommerce e-mails to the buyer.
+    pub notify_customer: bool,
+}
+
+impl WooConnector {
+    /// `{base_url}/wp-json/wc/v3`.
+    pub fn api(&self) -> String {
+        format!("{}/wp-json/wc/v3", self.base_url.trim_end_matches('/'))
+    }
 }
 
 /// `connector: { kind: shopify, ... }`.

@@ -13,6 +13,7 @@ pub mod ebay;
 pub mod etsy;
 pub mod shipments;
 pub mod shopify;
+pub mod woocommerce;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -9,11 +9,12 @@ use crate::rules::{Connector, ConnectorKind, Place};
 use crate::suggest::did_you_mean;
 
 /// The connector kinds this build speaks.
-pub const KINDS: [&str; 3] = ["shopify", "ebay", "etsy"];
+pub const KINDS: [&str; 4] = ["shopify", "ebay", "etsy", "woocommerce"];
 
 mod ebay;
 mod etsy;
 mod shopify;
+mod woocommerce;
 
 /// Reads a `connector:` block; `None` when it is unusable (every problem reported).
 pub fn connector(cx: &mut Ctx, doc: &Doc, n: &Node, channel: &str) -> Option<Connector> {
@@ -64,6 +65,14 @@ pub fn connector(cx: &mut Ctx, doc: &Doc, n: &Node, channel: &str) -> Option<Con
             let e = etsy::read(cx, doc, n, &f)?;
             Some(Connector {
                 kind: ConnectorKind::Etsy(e),
+                place,
+            })
+        }
+        "woocommerce" => {
+            let f = fields(cx, doc, n, "a `woocommerce` connector", &woocommerce::KEYS)?;
+            let w = woocommerce::read(cx, doc, n, &f)?;
+            Some(Connector {
+                kind: ConnectorKind::WooCommerce(w),
                 place,
             })
         }

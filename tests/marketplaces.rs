@@ -433,6 +433,25 @@ async fn a_refused_refresh_holds_deliveries_until_set_token() {
         ),
         Some(0.0)
     );
+    // The dashboard says what to do, on every page.
+    let page = client
+        .get(daemon.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(
+            "<b>ebay needs reconnecting:</b> the eBay refresh token was refused (invalid_grant)"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("<code>ordersync connector set-token ebay</code>"),
+        "{page}"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         daemon.count(

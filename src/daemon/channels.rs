@@ -142,14 +142,6 @@ pub async fn one(axum::extract::State(s): S, Path(name): Path<String>) -> Respon
     };
     let mut b = String::new();
     banner(&s, &mut b);
-    if c["credential"]["state"] == "needs reconnect" {
-        let _ = write!(
-            b,
-            r#"<section class="banner" id="reconnect-banner"><p><b>{n} needs reconnecting.</b> {why}</p><p>Its deliveries wait. Get a new refresh token from the platform and give it with <code>ordersync connector set-token {n}</code>.</p></section>"#,
-            n = esc(&name),
-            why = esc(c["credential"]["reason"].as_str().unwrap_or(""))
-        );
-    }
     let _ = write!(b, r#"<h1>{}</h1><table id="channel">"#, esc(&name));
     let rows = [
         ("role", esc(c["role"].as_str().unwrap_or(""))),

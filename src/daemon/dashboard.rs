@@ -663,6 +663,16 @@ pub(super) fn banner(s: &State, b: &mut String) {
         );
     }
     let rules = s.live.rules();
+    for c in rules.channels.iter().filter(|c| c.connector.is_some()) {
+        if let Some(why) = s.live.credentials.reason(&c.name) {
+            let _ = write!(
+                b,
+                r#"<section class="banner" id="reconnect-{n}"><p><b>{n} needs reconnecting:</b> {why}</p><p>Its deliveries wait and nothing is lost. Get a new refresh token from the platform and give it with <code>ordersync connector set-token {n}</code> (or <code>PUT /api/connectors/{n}/token</code>); they resume at once. <a href="/channels/{n}">Channel</a></p></section>"#,
+                n = esc(&c.name),
+                why = esc(&why)
+            );
+        }
+    }
     if !rules.warnings.is_empty() {
         let text: Vec<String> = rules
             .warnings

@@ -8,6 +8,7 @@
 //! afterwards: reloading builds a new one beside it.
 
 pub mod error;
+pub mod template;
 mod load;
 pub use load::{parse_duration, parse_schedule};
 pub mod yaml;

@@ -318,13 +318,16 @@ async fn run(
     let since = cursor::since(cursor_at, spec.overlap);
     let rules = context.live.rules();
     let connector = rules.channel(channel).and_then(|c| c.connector.clone());
-    let (items, source) = match &connector {
-        Some(c) => match &c.kind {
-            ConnectorKind::Shopify(s) => (
-                through_shopify(context, channel, s, since).await?,
-                s.endpoint(),
-            ),
-        },
+    let shopify = connector.as_ref().and_then(|c| match &c.kind {
+        ConnectorKind::Shopify(s) => Some(s),
+        // An `http` connector only delivers: its channel polls `poll.url`.
+        ConnectorKind::Http(_) => None,
+    });
+    let (items, source) = match shopify {
+        Some(s) => (
+            through_shopify(context, channel, s, since).await?,
+            s.endpoint(),
+        ),
         None => (
             fetch(context, channel, spec, since).await?,
             spec.url.clone(),

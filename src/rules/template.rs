@@ -106,7 +106,10 @@ fn environment() -> Environment<'static> {
          -> Result<minijinja::Value, minijinja::Error> {
             let wide = indent
                 .as_ref()
-                .or(kwargs.peek::<Option<&minijinja::Value>>("indent").ok().flatten())
+                .or(kwargs
+                    .peek::<Option<&minijinja::Value>>("indent")
+                    .ok()
+                    .flatten())
                 .and_then(|v| usize::try_from(v.clone()).ok())
                 .is_some_and(|n| n > MAX_INDENT);
             if wide {
@@ -137,7 +140,10 @@ pub fn compile(text: &str, check: &Check) -> Result<Template, Vec<Problem>> {
     let mut env = environment();
     if let Err(e) = env.add_template_owned(NAME, text.to_string()) {
         let range = e.range().unwrap_or(0..1);
-        let message = e.detail().map(str::to_string).unwrap_or_else(|| e.to_string());
+        let message = e
+            .detail()
+            .map(str::to_string)
+            .unwrap_or_else(|| e.to_string());
         return Err(vec![Problem {
             offset: range.start.min(text.len()),
             len: range.len().max(1),
@@ -182,7 +188,12 @@ pub fn compile(text: &str, check: &Check) -> Result<Template, Vec<Problem>> {
                             .join(", ")
                     )
                 });
-            problems.push(at(span, text, format!("unknown variable `{id}`"), Some(hint)));
+            problems.push(at(
+                span,
+                text,
+                format!("unknown variable `{id}`"),
+                Some(hint),
+            ));
         }
         if undeclared.contains("order") {
             for (path, span) in &walk.order_paths {
@@ -326,7 +337,9 @@ fn unknown_field(order: &Type, path: &[&str]) -> Option<(String, Option<String>)
                     let hint = did_you_mean(seg, ty.field_names())
                         .map(|s| format!("did you mean `{}`?", full(s)))
                         .or_else(|| {
-                            Some("declare custom fields under `fields:` with their type".to_string())
+                            Some(
+                                "declare custom fields under `fields:` with their type".to_string(),
+                            )
                         });
                     return Some((format!("unknown field `{}`", full(seg)), hint));
                 }
@@ -602,6 +615,119 @@ fn to_jinja(v: &Value, ty: Option<&Type>) -> Result<minijinja::Value, String> {
     })
 }
 
+/// A request as rendered: what is stored and sent again on every retry, with
+/// `${NAME}` markers where secrets go.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    /// The absolute URL.
+    pub url: String,
+    /// Headers, as written in the rules (a body's `Content-Type` added).
+    pub headers: Vec<(String, String)>,
+    /// The body, if the request has one.
+    pub body: Option<String>,
+}
+
+impl Rendered {
+    /// As stored: JSON `{"method", "url", "headers", "body"}`.
+    pub fn to_json(&self) -> String {
+        let headers: serde_json::Map<String, serde_json::Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        serde_json::json!({
+            "method": self.method,
+            "url": self.url,
+            "headers": headers,
+            "body": self.body,
+        })
+        .to_string()
+    }
+
+    /// Reads a stored request back.
+    pub fn from_json(text: &str) -> Result<Rendered, String> {
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("the stored request is unreadable: {e}"))?;
+        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        let headers = v
+            .get("headers")
+            .and_then(|h| h.as_object())
+            .map(|h| {
+                h.iter()
+                    .filter_map(|(k, x)| x.as_str().map(|x| (k.clone(), x.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Rendered {
+            method: field("method").ok_or("the stored request has no method")?,
+            url: field("url").ok_or("the stored request has no URL")?,
+            headers,
+            body: field("body"),
+        })
+    }
+
+    /// The header called `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The methods a request may use.
+pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// Renders every part of a request template and checks what came out.
+pub fn render_request(
+    r: &crate::rules::HttpRequest,
+    ctx: &minijinja::Value,
+) -> Result<Rendered, String> {
+    let method = r.method.render(ctx).map_err(|e| format!("`method`: {e}"))?;
+    let method = method.trim().to_string();
+    if !METHODS.contains(&method.as_str()) {
+        return Err(format!(
+            "`method` rendered `{method}`, which is not GET, POST, PUT, PATCH or DELETE"
+        ));
+    }
+    let url = r.url.render(ctx).map_err(|e| format!("`url`: {e}"))?;
+    let url = url.trim().to_string();
+    if !(url.starts_with("http://") || url.starts_with("https://"))
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "`url` rendered `{url}`, which is not an absolute http(s) URL"
+        ));
+    }
+    let mut headers = Vec::new();
+    for (name, t) in &r.headers {
+        let value = t.render(ctx).map_err(|e| format!("header `{name}`: {e}"))?;
+        if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+            return Err(format!("header `{name}` rendered a line break"));
+        }
+        headers.push((name.clone(), value.trim().to_string()));
+    }
+    let body = match &r.body {
+        Some(t) => Some(t.render(ctx).map_err(|e| format!("`body`: {e}"))?),
+        None => None,
+    };
+    if body.is_some()
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("Content-Type".to_string(), r.content_type.to_string()));
+    }
+    Ok(Rendered {
+        method,
+        url,
+        headers,
+        body,
+    })
+}
+
 /// Puts each `${NAME}` marker's secret into stored, rendered text, and turns
 /// `$${` back into `${`. A marker whose secret `lookup` does not know is an error.
 pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
@@ -674,9 +800,15 @@ mod tests {
 
     fn render(text: &str, order: &str) -> Result<String, String> {
         let (t, _) = check(false);
-        compile(text, &Check { order: &t, json: false })
-            .unwrap()
-            .render(&envelope_ctx(order))
+        compile(
+            text,
+            &Check {
+                order: &t,
+                json: false,
+            },
+        )
+        .unwrap()
+        .render(&envelope_ctx(order))
     }
 
     #[test]
@@ -693,7 +825,10 @@ mod tests {
             vec![(3, 4, "unknown variable `ordr`".to_string())]
         );
         assert_eq!(
-            problems("{% for l in order.line_items %}{{ l.sku }}{% endfor %}{{ range(3) }}", false),
+            problems(
+                "{% for l in order.line_items %}{{ l.sku }}{% endfor %}{{ range(3) }}",
+                false
+            ),
             Vec::new()
         );
         assert_eq!(
@@ -710,8 +845,15 @@ mod tests {
     #[test]
     fn json_bodies_need_tojson() {
         assert_eq!(
-            problems(r#"{"a": {{ order.id }}, "b": {{ order.id | tojson }}}"#, true),
-            vec![(9, 8, "`{{ order.id }}` puts a value into a JSON body without `| tojson`".to_string())]
+            problems(
+                r#"{"a": {{ order.id }}, "b": {{ order.id | tojson }}}"#,
+                true
+            ),
+            vec![(
+                9,
+                8,
+                "`{{ order.id }}` puts a value into a JSON body without `| tojson`".to_string()
+            )]
         );
         // Inside `set` the value is not written: only what is written counts.
         assert_eq!(
@@ -739,11 +881,19 @@ mod tests {
 
     #[test]
     fn values_cannot_forge_markers() {
-        let out = render("A ${TOKEN} {{ order.note }}", r#"{"note": "${TOKEN} $${x}"}"#).unwrap();
+        let out = render(
+            "A ${TOKEN} {{ order.note }}",
+            r#"{"note": "${TOKEN} $${x}"}"#,
+        )
+        .unwrap();
         assert_eq!(out, "A ${TOKEN} $${TOKEN} $$${x}");
         let sent = expand(&out, &|n| (n == "TOKEN").then(|| "s3cr3t".to_string())).unwrap();
         assert_eq!(sent, "A s3cr3t ${TOKEN} $${x}");
-        assert!(expand("${GONE}", &|_| None).unwrap_err().contains("`${GONE}`"));
+        assert!(
+            expand("${GONE}", &|_| None)
+                .unwrap_err()
+                .contains("`${GONE}`")
+        );
     }
 
     #[test]

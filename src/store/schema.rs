@@ -203,4 +203,11 @@ ALTER TABLE attempts ADD COLUMN request TEXT;
 -- that request may have made, so an order is never created twice.
 ALTER TABLE deliveries ADD COLUMN sent_at TEXT;
 "#,
+    r#"
+-- Request templates (SPEC 12.2, `kind: http`): the request rendered at the
+-- first attempt, JSON {"method", "url", "headers", "body"}, sent unchanged on
+-- every later attempt, also after a restart or a rules change. Secrets are not
+-- in it: `${NAME}` markers stand where they go, filled in only when sent.
+ALTER TABLE deliveries ADD COLUMN rendered TEXT;
+"#,
 ];

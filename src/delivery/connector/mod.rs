@@ -8,6 +8,7 @@
 //! throttle before each, keeps every request and answer (secrets masked) as a
 //! [`StepRecord`] for Order Health, and ends in a [`Verdict`].
 
+pub mod http;
 pub mod shopify;
 
 use std::collections::HashMap;

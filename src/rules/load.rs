@@ -281,6 +281,20 @@ fn scalar_width(doc: &Doc, n: &Node) -> usize {
     }
 }
 
+/// True when a line ends in a block scalar's header (`key: |`, `- >-`, `|2`).
+fn opens_block_scalar(line: &str) -> bool {
+    let line = match line.find(" #") {
+        Some(i) => &line[..i],
+        None => line,
+    };
+    let t = line.trim_end();
+    let head = t.trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
+    (head.ends_with('|') || head.ends_with('>'))
+        && head[..head.len() - 1]
+            .trim_end()
+            .ends_with([':', '-'])
+}
+
 /// The place of byte `offset` of a scalar's decoded `text`, walking its source.
 fn locate(doc: &Doc, at: Loc, text: &str, offset: usize) -> Loc {
     let mut line_no = at.line;
@@ -292,7 +306,18 @@ fn locate(doc: &Doc, at: Loc, text: &str, offset: usize) -> Loc {
     // A block scalar (`|`, `>`): its text starts on the next line, each line
     // indented as its first non-empty one; more indentation is text.
     let mut block_indent = None;
+    // The parser places a block scalar at its first line of text.
+    if at.line >= 2
+        && col == chars.iter().take_while(|c| **c == ' ').count()
+        && doc
+            .lines
+            .get(at.line as usize - 2)
+            .is_some_and(|l| opens_block_scalar(l))
+    {
+        block_indent = Some(col);
+    }
     let quote = match chars.get(col) {
+        _ if block_indent.is_some() => None,
         Some(q @ ('"' | '\'')) => {
             col += 1;
             Some(*q)

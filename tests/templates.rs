@@ -73,13 +73,7 @@ fn write_rules(dir: &Path, mock: &Mock, body: &str) -> PathBuf {
 }
 
 fn start(dir: &Path, rules: &Path) -> Daemon {
-    Daemon::start_with(
-        dir,
-        rules,
-        "127.0.0.1:0",
-        &[],
-        &[("SUPPLIER_TOKEN", TOKEN)],
-    )
+    Daemon::start_with(dir, rules, "127.0.0.1:0", &[], &[("SUPPLIER_TOKEN", TOKEN)])
 }
 
 fn order(id: &str) -> Json {
@@ -96,7 +90,8 @@ fn order(id: &str) -> Json {
 }
 
 async fn send(client: &reqwest::Client, d: &Daemon, id: &str, event: &str, o: Json) {
-    let (status, answer) = post_update(client, d, "shop", "shop-secret", &update(id, event, o)).await;
+    let (status, answer) =
+        post_update(client, d, "shop", "shop-secret", &update(id, event, o)).await;
     assert_eq!(status, 202, "{answer}");
 }
 
@@ -110,7 +105,11 @@ async fn wait_until(within: Duration, what: &str, mut ok: impl FnMut() -> bool) 
 
 fn status_of(d: &Daemon, delivery: i64) -> String {
     d.sql()
-        .query_row("SELECT status FROM deliveries WHERE id = ?1", [delivery], |r| r.get(0))
+        .query_row(
+            "SELECT status FROM deliveries WHERE id = ?1",
+            [delivery],
+            |r| r.get(0),
+        )
         .unwrap_or_default()
 }
 
@@ -126,7 +125,11 @@ fn errors_of(d: &Daemon, delivery: i64) -> Vec<String> {
 }
 
 async fn order_json(client: &reqwest::Client, d: &Daemon, id: &str) -> Json {
-    let r = client.get(d.url(&format!("/api/orders/{id}"))).send().await.unwrap();
+    let r = client
+        .get(d.url(&format!("/api/orders/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     serde_json::from_str(&r.text().await.unwrap()).unwrap()
 }
@@ -153,7 +156,11 @@ async fn a_template_supplier_gets_the_rendered_body_and_its_id_is_linked() {
     assert_eq!(got[0].header("content-type"), "application/json");
     let key: String = d
         .sql()
-        .query_row("SELECT idempotency_key FROM deliveries WHERE id = 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT idempotency_key FROM deliveries WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(got[0].header("idempotency-key"), key);
     wait_until(WAIT, "delivered", || status_of(&d, 1) == "delivered").await;
@@ -171,14 +178,18 @@ async fn a_template_supplier_gets_the_rendered_body_and_its_id_is_linked() {
     let mut cancelled = order("5001");
     cancelled["status"] = json!("cancelled");
     send(&client, &d, "e-2", "cancelled", cancelled).await;
-    let del = mock.wait_for("/v2/orders/820982911946154508", 1, WAIT).await;
+    let del = mock
+        .wait_for("/v2/orders/820982911946154508", 1, WAIT)
+        .await;
     assert!(del[0].raw.is_empty());
 
     // No secret is stored or shown: the stored request keeps the marker, Order
     // Health masks the header.
     let stored: String = d
         .sql()
-        .query_row("SELECT rendered FROM deliveries WHERE id = 1", [], |r| r.get(0))
+        .query_row("SELECT rendered FROM deliveries WHERE id = 1", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert!(stored.contains("Bearer ${SUPPLIER_TOKEN}"), "{stored}");
     assert!(!stored.contains(TOKEN));
@@ -204,8 +215,14 @@ async fn a_rejected_if_answer_is_rejected_with_its_text() {
     assert_eq!(mock.on("/v2/orders").len(), 1, "never retried");
     let o = order_json(&client, &d, "ord_1").await;
     assert_eq!(o["health"][0]["status"], "rejected");
-    assert_eq!(o["health"][0]["detail"], "rejected: SKU DS-9 is discontinued");
-    assert_eq!(d.count("SELECT count(*) FROM links WHERE channel = 'supplier'"), 0);
+    assert_eq!(
+        o["health"][0]["detail"],
+        "rejected: SKU DS-9 is discontinued"
+    );
+    assert_eq!(
+        d.count("SELECT count(*) FROM links WHERE channel = 'supplier'"),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,7 +243,11 @@ async fn retry_if_status_resends_the_same_bytes_after_a_rules_change_and_a_resta
     // The rules change between attempts: the body template is another now.
     let changed = BODY.replace(r#"{"reference""#, r#"{"v": 2, "reference""#);
     write_rules(dir.path(), &mock, &changed);
-    let r = client.post(d.url("/api/rules/reload")).send().await.unwrap();
+    let r = client
+        .post(d.url("/api/rules/reload"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
     let got = mock.wait_for("/v2/orders", 2, WAIT).await;
@@ -252,7 +273,10 @@ async fn retry_if_status_resends_the_same_bytes_after_a_rules_change_and_a_resta
     send(&client, &d, "e-9", "created", order("5002")).await;
     let got = mock.wait_for("/v2/orders", 4, WAIT).await;
     let text = String::from_utf8_lossy(&got[3].raw).into_owned();
-    assert!(text.starts_with(r#"{"v": 2, "reference": "ord_2""#), "{text}");
+    assert!(
+        text.starts_with(r#"{"v": 2, "reference": "ord_2""#),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,7 +289,9 @@ async fn a_runaway_template_is_stopped_by_its_fuel_and_its_output_limit() {
     wait_until(WAIT, "rejected", || status_of(&d, 1) == "rejected").await;
     assert_eq!(
         errors_of(&d, 1),
-        vec!["`body`: the template ran out of fuel (50000 steps): a loop that does not end, or too much work for one request"]
+        vec![
+            "`body`: the template ran out of fuel (50000 steps): a loop that does not end, or too much work for one request"
+        ]
     );
     let mut shipped = order("5001");
     shipped["shipments"] = json!([{"carrier": "UPS", "tracking_number": "1Z999"}]);
@@ -326,7 +352,12 @@ fn errors(from: &str, to: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.yaml"), GOOD.replacen(from, to, 1)).unwrap();
     let out = run(&["check", "rules.yaml"], dir.path());
-    assert_eq!(out.status.code(), Some(1), "accepted: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "accepted: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -335,10 +366,17 @@ fn a_good_template_connector_checks() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.yaml"), GOOD).unwrap();
     let out = run(&["check", "rules.yaml"], dir.path());
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.ends_with("  connectors:\n    supplier  http (request templates for created, cancelled)\n"),
+        text.ends_with(
+            "  connectors:\n    supplier  http (request templates for created, cancelled)\n"
+        ),
         "{text}"
     );
 }
@@ -346,7 +384,10 @@ fn a_good_template_connector_checks() {
 #[test]
 fn a_template_syntax_error_is_placed_inside_the_template() {
     assert_eq!(
-        errors("/v2/orders/{{ external_id }}", "/v2/orders/{{ external_id }"),
+        errors(
+            "/v2/orders/{{ external_id }}",
+            "/v2/orders/{{ external_id }"
+        ),
         "error: template syntax error: unexpected `}`, expected end of variable block
   --> rules.yaml:21:71
    |
@@ -361,7 +402,10 @@ error: rules rejected: 1 error
 #[test]
 fn an_unknown_variable_is_placed_in_a_block_scalar() {
     assert_eq!(
-        errors("\"ship_to\": {{ order.shipping_address", "\"ship_to\": {{ ordr.shipping_address"),
+        errors(
+            "\"ship_to\": {{ order.shipping_address",
+            "\"ship_to\": {{ ordr.shipping_address"
+        ),
         "error: unknown variable `ordr`
   --> rules.yaml:17:28
    |
@@ -376,7 +420,10 @@ error: rules rejected: 1 error
 #[test]
 fn an_unknown_order_field_is_an_error_with_a_hint() {
     assert_eq!(
-        errors("order.shipping_address | tojson", "order.shiping_address | tojson"),
+        errors(
+            "order.shipping_address | tojson",
+            "order.shiping_address | tojson"
+        ),
         "error: unknown field `order.shiping_address`
   --> rules.yaml:17:28
    |
@@ -421,14 +468,29 @@ error: rules rejected: 1 error
 #[test]
 fn bad_methods_urls_pointers_and_statuses_are_errors() {
     let text = errors("method: DELETE", "method: delete");
-    assert!(text.starts_with("error: unknown method `delete`\n"), "{text}");
+    assert!(
+        text.starts_with("error: unknown method `delete`\n"),
+        "{text}"
+    );
     assert!(text.contains("write it in capitals: `DELETE`"), "{text}");
-    let text = errors("url: \"https://api.supplier.example/v2/orders\"", "url: \"ftp://x/orders\"");
-    assert!(text.starts_with("error: invalid `url` `ftp://x/orders`\n"), "{text}");
+    let text = errors(
+        "url: \"https://api.supplier.example/v2/orders\"",
+        "url: \"ftp://x/orders\"",
+    );
+    assert!(
+        text.starts_with("error: invalid `url` `ftp://x/orders`\n"),
+        "{text}"
+    );
     let text = errors("id: /data/id", "id: data.id");
-    assert!(text.starts_with("error: `id` must be a JSON pointer, not `data.id`\n"), "{text}");
+    assert!(
+        text.starts_with("error: `id` must be a JSON pointer, not `data.id`\n"),
+        "{text}"
+    );
     let text = errors("retry_if_status: [409]", "retry_if_status: [200]");
-    assert!(text.starts_with("error: `retry_if_status` takes HTTP statuses from 400 to 599\n"), "{text}");
+    assert!(
+        text.starts_with("error: `retry_if_status` takes HTTP statuses from 400 to 599\n"),
+        "{text}"
+    );
 }
 
 // ---- rules tests and explain ----
@@ -454,21 +516,34 @@ fn rules_tests_assert_the_rendered_request() {
     let tests = TESTS.replace("${SUPPLIER_TOKEN}", "$${SUPPLIER_TOKEN}");
     std::fs::write(dir.path().join("rules.yaml"), format!("{GOOD}{tests}")).unwrap();
     let out = run(&["test", "rules.yaml"], dir.path());
-    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let failing = tests.replace("/ship_to/name: Ada", "/ship_to/name: Bob");
     std::fs::write(dir.path().join("rules.yaml"), format!("{GOOD}{failing}")).unwrap();
     let out = run(&["test", "rules.yaml"], dir.path());
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("expected: request with body /ship_to/name = Bob"), "{text}");
-    assert!(text.contains("actual:   request with body /ship_to/name = Ada"), "{text}");
+    assert!(
+        text.contains(
+            "  supplier:\n    - expected: request with body /ship_to/name = \"Bob\"\n    + actual:   request with body /ship_to/name = \"Ada\"\n"
+        ),
+        "{text}"
+    );
 
     let bad = tests.replace("/reference: ord_1", "reference: ord_1");
     std::fs::write(dir.path().join("rules.yaml"), format!("{GOOD}{bad}")).unwrap();
     let out = run(&["check", "rules.yaml"], dir.path());
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.starts_with("error: `reference` is not a JSON pointer\n  --> rules.yaml:35:19\n"), "{text}");
+    assert!(
+        text.starts_with("error: `reference` is not a JSON pointer\n  --> rules.yaml:34:19\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -480,8 +555,16 @@ fn explain_prints_the_rendered_request_with_secrets_masked() {
         r#"{"id": "5001", "shipping_address": {"name": "Ada"}}"#,
     )
     .unwrap();
-    let out = run(&["explain", "rules.yaml", "order.json", "--from", "shop"], dir.path());
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        &["explain", "rules.yaml", "order.json", "--from", "shop"],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let want = "  would send (http (request templates for created, cancelled)):
     POST https://api.supplier.example/v2/orders
@@ -489,7 +572,7 @@ fn explain_prints_the_rendered_request_with_secrets_masked() {
        Content-Type: application/json
        body:
          {\"reference\": \"ord_1\",
-          \"ship_to\": {\"address1\": null, \"address2\": null, \"city\": null, \"company\": null, \"country\": null, \"name\": \"Ada\", \"phone\": null, \"province\": null, \"zip\": null}}
+          \"ship_to\": {\"name\":\"Ada\"}}
 ";
     assert!(text.ends_with(want), "{text}");
     assert!(!text.contains(TOKEN));

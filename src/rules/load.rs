@@ -290,9 +290,7 @@ fn opens_block_scalar(line: &str) -> bool {
     let t = line.trim_end();
     let head = t.trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
     (head.ends_with('|') || head.ends_with('>'))
-        && head[..head.len() - 1]
-            .trim_end()
-            .ends_with([':', '-'])
+        && head[..head.len() - 1].trim_end().ends_with([':', '-'])
 }
 
 /// The place of byte `offset` of a scalar's decoded `text`, walking its source.

@@ -598,21 +598,53 @@ fn to_jinja(v: &Value, ty: Option<&Type>) -> Result<minijinja::Value, String> {
             minijinja::Value::from(out?)
         }
         Value::Object(entries) => {
-            let mut map = std::collections::BTreeMap::new();
+            let mut map = Vec::with_capacity(entries.len());
             for (k, x) in entries.iter() {
                 let field = ty.and_then(|t| t.field(k.as_str()));
-                map.insert(k.as_str().to_string(), to_jinja(x, field)?);
+                map.push((k.as_str().to_string(), to_jinja(x, field)?));
             }
-            // Fields the shape knows and the order lacks read as `none`.
-            if let Some(Type::Object(fields)) = ty {
-                for (name, _) in fields {
-                    map.entry(name.clone())
-                        .or_insert_with(|| minijinja::Value::from(()));
-                }
-            }
-            minijinja::Value::from(map)
+            let known = match ty {
+                Some(Type::Object(fields)) => fields.iter().map(|(n, _)| n.clone()).collect(),
+                _ => Vec::new(),
+            };
+            minijinja::Value::from_object(Shaped { map, known })
         }
     })
+}
+
+/// An object of the order: its fields in their order; a field its shape
+/// knows but it lacks reads as `none` (and is not written by `tojson`).
+#[derive(Debug)]
+struct Shaped {
+    map: Vec<(String, minijinja::Value)>,
+    known: Vec<String>,
+}
+
+impl minijinja::value::Object for Shaped {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let k = key.as_str()?;
+        match self.map.iter().find(|(n, _)| n == k) {
+            Some((_, v)) => Some(v.clone()),
+            None => self
+                .known
+                .iter()
+                .any(|n| n == k)
+                .then(|| minijinja::Value::from(())),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        let keys: Vec<minijinja::Value> = self
+            .map
+            .iter()
+            .map(|(k, _)| minijinja::Value::from(k.as_str()))
+            .collect();
+        minijinja::value::Enumerator::Values(keys)
+    }
 }
 
 /// A request as rendered: what is stored and sent again on every retry, with

@@ -83,8 +83,9 @@ fn request(
     let method = required(cx, doc, n, &f, kind, "method", "POST").and_then(|m| {
         let t = compile(cx, doc, m, "`method`", false, order, secrets)?;
         if t.is_constant() && !METHODS.contains(&t.text()) {
-            let hint = did_you_mean(&t.text().to_ascii_uppercase(), METHODS)
-                .filter(|s| s.eq_ignore_ascii_case(t.text()))
+            let hint = METHODS
+                .iter()
+                .find(|s| s.eq_ignore_ascii_case(t.text()))
                 .map(|s| format!("write it in capitals: `{s}`"))
                 .unwrap_or_else(|| format!("methods are {}", list_names(&METHODS)));
             cx.node(doc, m, format!("unknown method `{}`", t.text()), Some(hint));

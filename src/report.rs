@@ -75,6 +75,10 @@ pub fn connector_line(c: &crate::rules::Connector) -> String {
         crate::rules::ConnectorKind::WooCommerce(w) => {
             format!("woocommerce (REST API wc/v3, {})", w.base_url)
         }
+        crate::rules::ConnectorKind::Http(h) => {
+            let events: Vec<&str> = h.carries.iter().map(|e| e.as_str()).collect();
+            format!("http (request templates for {})", events.join(", "))
+        }
     }
 }
 
@@ -230,10 +234,63 @@ pub fn explain_text(rules: &RuleSet, decisions: &Decisions, order_id: &str) -> S
                 .channel(&d.destination)
                 .and_then(|c| c.connector.as_ref())
         {
-            connector_preview(&mut out, c, decisions.event, order);
+            if let crate::rules::ConnectorKind::Http(_) = &c.kind {
+                template_preview(&mut out, rules, decisions, &d.destination, c, order);
+            } else {
+                connector_preview(&mut out, c, decisions.event, order);
+            }
         }
     }
     out
+}
+
+/// The request a `kind: http` destination would be sent, rendered now from
+/// its templates; secrets stay `${NAME}` markers, secret headers are masked.
+fn template_preview(
+    out: &mut String,
+    rules: &RuleSet,
+    decisions: &Decisions,
+    destination: &str,
+    c: &crate::rules::Connector,
+    order: &Value,
+) {
+    let Some(index) = rules.channel_index(destination) else {
+        return;
+    };
+    let rendered = crate::engine::testing::render_for(
+        rules,
+        index,
+        &decisions.source,
+        decisions.event,
+        order,
+        chrono::Utc::now(),
+    );
+    let _ = writeln!(out, "  would send ({}):", connector_line(c));
+    match rendered {
+        None => {}
+        Some(Err(why)) => {
+            let _ = writeln!(out, "    nothing: rejected: {why}");
+        }
+        Some(Ok(r)) => {
+            let _ = writeln!(out, "    {} {}", r.method, r.url);
+            for (k, v) in &r.headers {
+                let shown = if crate::delivery::connector::SECRET_HEADERS
+                    .contains(&k.to_ascii_lowercase().as_str())
+                {
+                    "[masked]"
+                } else {
+                    v
+                };
+                let _ = writeln!(out, "       {k}: {shown}");
+            }
+            if let Some(body) = &r.body {
+                let _ = writeln!(out, "       body:");
+                for line in body.lines() {
+                    let _ = writeln!(out, "         {line}");
+                }
+            }
+        }
+    }
 }
 
 /// The requests a connector would send for a decision (secrets masked).
@@ -279,6 +336,8 @@ fn connector_preview(out: &mut String, c: &crate::rules::Connector, event: Event
                 notify_customer: w.notify_customer,
             },
         ),
+        // A template destination prints its rendered request itself.
+        crate::rules::ConnectorKind::Http(_) => return,
     };
     let _ = writeln!(out, "  would send ({}):", connector_line(c));
     match preview {

@@ -21,7 +21,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::Live;
 use crate::delivery::connector::{
-    self, Throttles, Verdict, credential, ebay, etsy, shopify, woocommerce,
+    self, Throttles, Verdict, credential, ebay, etsy, http, shopify, woocommerce,
 };
 use crate::delivery::request::{self, Outgoing};
 use crate::delivery::retry::{self, Disposition};
@@ -445,7 +445,8 @@ async fn through_connector(
 ) -> Attempt {
     let order_id = order_ref(job.order_id);
     let metrics = &shared.live.metrics;
-    let destination: &str = &job.destination;
+    let destination_name = job.destination.clone();
+    let destination: &str = &destination_name;
     let on_auth = || metrics.connector_auth_failures.inc(&[destination]);
     let on_throttled = || metrics.connector_throttled.inc(&[destination]);
     let mut session = connector::Session::new(connector::Env {
@@ -530,6 +531,16 @@ async fn through_connector(
                     };
                     woocommerce::deliver(&mut session, w, &out, mark).await
                 }
+                ConnectorKind::Http(h) => match h.request(job.event) {
+                    None => Verdict::Rejected(format!(
+                        "the rules no longer have a request for `{}`",
+                        job.event
+                    )),
+                    Some(req) => match stored_request(shared, job, req, &order).await {
+                        Err(v) => v,
+                        Ok(stored) => http::deliver(&mut session, h, &stored, &req.answer).await,
+                    },
+                },
             },
         };
     result.duration = started.elapsed();
@@ -568,6 +579,46 @@ async fn through_connector(
         }
     }
     result
+}
+
+/// The request a template delivery sends: the one stored at its first attempt,
+/// or rendered now and stored (durably, before it is sent), so every attempt,
+/// after a restart or a rules change too, sends the same bytes.
+async fn stored_request(
+    shared: &Shared,
+    job: &mut Job,
+    req: &crate::rules::HttpRequest,
+    order: &crate::value::Value,
+) -> Result<crate::rules::template::Rendered, Verdict> {
+    use crate::rules::template::Rendered;
+    if let Some(text) = &job.rendered {
+        return Rendered::from_json(text).map_err(Verdict::Rejected);
+    }
+    let rules = shared.live.rules();
+    let order_id = order_ref(job.order_id);
+    let delivery = http::request::Delivery {
+        event: job.event,
+        order_id: &order_id,
+        external_id: job.external_id.as_deref(),
+        source: &job.source,
+        destination: &job.destination,
+        rules_version: &job.rules_version,
+        order,
+        idempotency_key: &job.idempotency_key,
+    };
+    let rendered = http::request::render(req, &delivery, &rules.order_type, Utc::now())
+        .map_err(Verdict::Rejected)?;
+    let text = rendered.to_json();
+    shared
+        .writer
+        .save_rendered(job.delivery_id, text.clone())
+        .await
+        .map_err(|e| Verdict::Retry {
+            reason: format!("could not store the rendered request before sending it: {e}"),
+            after: None,
+        })?;
+    job.rendered = Some(std::sync::Arc::from(text));
+    Ok(rendered)
 }
 
 /// What was last delivered to this destination for this order before `job`.

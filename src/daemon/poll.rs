@@ -332,6 +332,11 @@ async fn run(
                 through_woocommerce(context, channel, w, since).await?,
                 format!("{}/orders", w.api()),
             ),
+            // An `http` connector only delivers: its channel polls `poll.url`.
+            ConnectorKind::Http(_) => (
+                fetch(context, channel, spec, since).await?,
+                spec.url.clone(),
+            ),
         },
         None => (
             fetch(context, channel, spec, since).await?,
@@ -524,7 +529,7 @@ async fn through_marketplace(
         ConnectorKind::Etsy(e) => {
             etsy::receipts_since(&mut session, e, keeper, since.map(|t| t.timestamp())).await
         }
-        ConnectorKind::Shopify(_) | ConnectorKind::WooCommerce(_) => {
+        ConnectorKind::Shopify(_) | ConnectorKind::WooCommerce(_) | ConnectorKind::Http(_) => {
             return Err("not a marketplace".to_string());
         }
     };

@@ -135,9 +135,21 @@ struct Doc {
     is_test_file: bool,
 }
 
+/// A text value as written, before interpolation.
+struct RawText {
+    file: Arc<str>,
+    loc: Loc,
+    text: String,
+    /// Each `${...}` inside (`SUPPLIER_TOKEN`, `file:token`) and its value.
+    refs: Vec<(String, String)>,
+}
+
 /// Collects errors with the file context to render them.
 struct Ctx<'a> {
     errors: Vec<RuleError>,
+    /// Text values as written, before `${...}` was interpolated, with each
+    /// `${...}` and its value: request templates are compiled from these.
+    raw: Vec<RawText>,
     /// Problems that do not stop the rules loading (`check` prints them).
     warnings: Vec<RuleError>,
     opts: &'a LoadOptions<'a>,
@@ -145,6 +157,21 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A text node as written, before interpolation, with its `${...}` values.
+    fn raw_text(&self, doc: &Doc, n: &Node) -> Option<(String, Vec<(String, String)>)> {
+        if let Some(r) = self
+            .raw
+            .iter()
+            .find(|r| r.loc == n.loc && r.file == doc.name)
+        {
+            return Some((r.text.clone(), r.refs.clone()));
+        }
+        match &n.kind {
+            Kind::Str(s) => Some((s.clone(), Vec::new())),
+            _ => n.scalar_text().map(|t| (t, Vec::new())),
+        }
+    }
+
     fn at(
         &mut self,
         doc: &Doc,
@@ -254,6 +281,18 @@ fn scalar_width(doc: &Doc, n: &Node) -> usize {
     }
 }
 
+/// True when a line ends in a block scalar's header (`key: |`, `- >-`, `|2`).
+fn opens_block_scalar(line: &str) -> bool {
+    let line = match line.find(" #") {
+        Some(i) => &line[..i],
+        None => line,
+    };
+    let t = line.trim_end();
+    let head = t.trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
+    (head.ends_with('|') || head.ends_with('>'))
+        && head[..head.len() - 1].trim_end().ends_with([':', '-'])
+}
+
 /// The place of byte `offset` of a scalar's decoded `text`, walking its source.
 fn locate(doc: &Doc, at: Loc, text: &str, offset: usize) -> Loc {
     let mut line_no = at.line;
@@ -262,15 +301,50 @@ fn locate(doc: &Doc, at: Loc, text: &str, offset: usize) -> Loc {
     };
     let chars: Vec<char> = first.chars().collect();
     let mut col = (at.col as usize).saturating_sub(1);
+    // A block scalar (`|`, `>`): its text starts on the next line, each line
+    // indented as its first non-empty one; more indentation is text.
+    let mut block_indent = None;
+    // The parser places a block scalar at its first line of text.
+    if at.line >= 2
+        && col == chars.iter().take_while(|c| **c == ' ').count()
+        && doc
+            .lines
+            .get(at.line as usize - 2)
+            .is_some_and(|l| opens_block_scalar(l))
+    {
+        block_indent = Some(col);
+    }
     let quote = match chars.get(col) {
+        _ if block_indent.is_some() => None,
         Some(q @ ('"' | '\'')) => {
             col += 1;
             Some(*q)
         }
-        Some('|' | '>') => return at,
+        Some('|' | '>') => {
+            let indent = doc
+                .lines
+                .iter()
+                .skip(line_no as usize)
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.chars().take_while(|c| *c == ' ').count());
+            let Some(indent) = indent else {
+                return at;
+            };
+            block_indent = Some(indent);
+            line_no += 1;
+            col = indent;
+            None
+        }
         _ => None,
     };
-    let mut line: Vec<char> = chars;
+    let mut line: Vec<char> = match block_indent {
+        Some(_) => doc
+            .lines
+            .get(line_no as usize - 1)
+            .map(|l| l.chars().collect())
+            .unwrap_or_default(),
+        None => chars,
+    };
     for (i, c) in text.char_indices() {
         if i >= offset {
             break;
@@ -283,7 +357,10 @@ fn locate(doc: &Doc, at: Loc, text: &str, offset: usize) -> Loc {
                     match doc.lines.get(line_no as usize - 1) {
                         Some(l) => {
                             line = l.chars().collect();
-                            col = line.iter().take_while(|c| c.is_whitespace()).count();
+                            col = match block_indent {
+                                Some(indent) => indent.min(line.len()),
+                                None => line.iter().take_while(|c| c.is_whitespace()).count(),
+                            };
                         }
                         None => {
                             return Loc {
@@ -351,6 +428,7 @@ const TEST_KEYS: [&str; 7] = [
     "expect",
     "now",
 ];
+const REQUEST_EXPECT_KEYS: [&str; 4] = ["method", "url", "headers", "body"];
 const ROLES: [&str; 3] = ["commerce_platform", "marketplace", "fulfillment"];
 const OUTCOMES: [&str; 4] = ["deliver", "skip", "draft", "error"];
 
@@ -525,6 +603,7 @@ fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
             let mut rest = original.as_str();
             let mut consumed = 0usize;
             let mut failed = false;
+            let mut refs: Vec<(String, String)> = Vec::new();
             while let Some(i) = rest.find("${") {
                 if i > 0 && rest.as_bytes()[i - 1] == b'$' {
                     out.push_str(&rest[..i - 1]);
@@ -549,6 +628,7 @@ fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
                 let inner = &rest[i + 2..i + close];
                 let loc = locate(doc, node_loc, &original, consumed + i);
                 let width = close + 1;
+                let before = out.len();
                 if let Some(file) = inner.strip_prefix("file:") {
                     let path = cx.base.join(file);
                     match std::fs::read_to_string(&path) {
@@ -595,12 +675,19 @@ fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
                         }
                     }
                 }
+                refs.push((inner.to_string(), out[before..].to_string()));
                 consumed += i + close + 1;
                 rest = &rest[i + close + 1..];
             }
             if !failed {
                 out.push_str(rest);
                 *s = out;
+                cx.raw.push(RawText {
+                    file: doc.name.clone(),
+                    loc: node_loc,
+                    text: original,
+                    refs,
+                });
             }
         }
         Kind::Seq(items) => {
@@ -643,6 +730,7 @@ fn build(
 ) -> Result<RuleSet, Vec<RuleError>> {
     let mut cx = Ctx {
         errors: Vec::new(),
+        raw: Vec::new(),
         warnings: Vec::new(),
         opts,
         base,
@@ -1150,7 +1238,7 @@ fn channel<'n>(
     };
     let connector_node = f.get("connector");
     if let Some(c) = connector_node {
-        ch.connector = connector::connector(cx, doc, c, &name);
+        ch.connector = connector::connector(cx, doc, c, &name, order);
     }
     // A connector channel speaks its platform's API: no `url`s of ours.
     let speaks = connector_node.map(|_| {
@@ -1158,6 +1246,16 @@ fn channel<'n>(
             .as_ref()
             .map_or("its connector", |c| c.kind_name())
     });
+    // An `http` connector only delivers: the channel's webhook and poll read
+    // the canonical format (a supplier reports shipments as any sender does).
+    let delivers_only = ch.connector.as_ref().is_some_and(|c| !c.reads())
+        || connector_node
+            .and_then(|c| match &c.kind {
+                Kind::Map(entries) => entries.iter().find(|(k, _)| k.name == "kind"),
+                _ => None,
+            })
+            .is_some_and(|(_, v)| matches!(&v.kind, Kind::Str(s) if s == "http"));
+    let reads_through = speaks.filter(|_| !delivers_only);
     match f.get("role") {
         None => cx.key(
             doc,
@@ -1187,7 +1285,7 @@ fn channel<'n>(
             .as_ref()
             .map_or(Format::Shopify, |c| c.format());
         let format = match wf.get("format") {
-            None if connector_node.is_some() => own,
+            None if reads_through.is_some() => own,
             n => format_of(cx, doc, n, w),
         };
         let secret = match wf.get("secret") {
@@ -1237,7 +1335,7 @@ fn channel<'n>(
                 String::new()
             }
         };
-        let (url, format) = match speaks {
+        let (url, format) = match reads_through {
             Some(kind) => {
                 for key in ["url", "format"] {
                     if let Some((k, _)) = pf.entries.iter().find(|(k, _)| k.name == key) {
@@ -1322,6 +1420,17 @@ fn channel<'n>(
                                 item,
                                 format!("the etsy connector cannot carry `{name}`: Etsy's Open API v3 has no call to cancel or refund a receipt"),
                                 Some("cancel or refund it on Etsy's own site (Shop Manager > Orders); the etsy connector carries `shipped`".to_string()),
+                            );
+                        }
+                        Ok(e)
+                            if delivers_only
+                                && carries.is_some_and(|(_, events)| !events.contains(&e)) =>
+                        {
+                            cx.node(
+                                doc,
+                                item,
+                                format!("the http connector has no request for `{name}`"),
+                                Some(format!("add `{name}: {{ method: ..., url: ... }}` under the connector's `requests`, or remove `{name}` from `accepts`")),
                             );
                         }
                         Ok(e) if carries.is_some_and(|(_, events)| !events.contains(&e)) => {
@@ -2024,7 +2133,11 @@ fn test_case(
                     );
                     continue;
                 }
-                if let Some(x) = expectation(cx, doc, v) {
+                let http = channels[di]
+                    .connector
+                    .as_ref()
+                    .is_some_and(|c| matches!(c.kind, super::ConnectorKind::Http(_)));
+                if let Some(x) = expectation(cx, doc, v, http) {
                     expect.push((di, x));
                 }
             }
@@ -2041,10 +2154,10 @@ fn test_case(
     })
 }
 
-fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<Expected> {
+fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node, http: bool) -> Option<Expected> {
     match &n.kind {
         Kind::Str(s) => match s.as_str() {
-            "deliver" => Some(Expected::Deliver(Vec::new())),
+            "deliver" => Some(Expected::Deliver(Vec::new(), None)),
             "skip" => Some(Expected::Skip(None)),
             "draft" => Some(Expected::Draft(None)),
             "error" => Some(Expected::Error),
@@ -2060,6 +2173,7 @@ fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<Expected> {
         },
         Kind::Map(entries) => {
             let mut attrs = Vec::new();
+            let mut request = None;
             let mut outcome: Option<Expected> = None;
             for (i, (k, v)) in entries.iter().enumerate() {
                 if entries[..i].iter().any(|(p, _)| p.name == k.name) {
@@ -2091,11 +2205,14 @@ fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<Expected> {
                         }))
                     }
                     "error" => outcome = Some(Expected::Error),
+                    // Only a `kind: http` destination renders a request; for
+                    // any other, `request` is an attribute like any other.
+                    "request" if http => request = request_expect(cx, doc, v),
                     _ => attrs.push((k.name.clone(), to_value(v))),
                 }
             }
             match outcome {
-                Some(o) if !attrs.is_empty() => {
+                Some(o) if !attrs.is_empty() || request.is_some() => {
                     cx.node(
                         doc,
                         n,
@@ -2105,7 +2222,7 @@ fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<Expected> {
                     Some(o)
                 }
                 Some(o) => Some(o),
-                None => Some(Expected::Deliver(attrs)),
+                None => Some(Expected::Deliver(attrs, request)),
             }
         }
         _ => {
@@ -2122,4 +2239,57 @@ fn expectation(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<Expected> {
             None
         }
     }
+}
+
+/// `request: { method, url, headers: {...}, body: "..." | { /pointer: value } }`
+/// in a test's expectation for a `kind: http` destination.
+fn request_expect(cx: &mut Ctx, doc: &Doc, n: &Node) -> Option<super::RequestExpect> {
+    let f = fields(cx, doc, n, "`request`", &REQUEST_EXPECT_KEYS)?;
+    let mut out = super::RequestExpect::default();
+    let before = cx.errors.len();
+    if let Some(m) = f.get("method") {
+        out.method = text(cx, doc, m, "`method`").map(str::to_string);
+    }
+    if let Some(u) = f.get("url") {
+        out.url = text(cx, doc, u, "`url`").map(str::to_string);
+    }
+    if let Some(h) = f.get("headers")
+        && let Some(hf) = fields(cx, doc, h, "`headers`", &[])
+    {
+        for (k, v) in hf.entries {
+            match v.scalar_text() {
+                Some(t) => out.headers.push((k.name.clone(), t)),
+                None => cx.node(doc, v, "a header's value must be text", None),
+            }
+        }
+    }
+    if let Some(b) = f.get("body") {
+        match &b.kind {
+            Kind::Str(s) => out.body = Some(s.clone()),
+            Kind::Map(entries) => {
+                for (k, v) in entries {
+                    if !connector::valid_pointer(&k.name) || k.name.is_empty() {
+                        cx.key(
+                            doc,
+                            k,
+                            format!("`{}` is not a JSON pointer", k.name),
+                            Some("each key of `body` is a JSON pointer into the rendered body: `/reference`, `/lines/0/sku`".to_string()),
+                        );
+                        continue;
+                    }
+                    out.body_pointers.push((k.name.clone(), to_value(v)));
+                }
+            }
+            _ => cx.node(
+                doc,
+                b,
+                format!(
+                    "`body` must be the body's text or a mapping of JSON pointers, not {}",
+                    b.kind_name()
+                ),
+                None,
+            ),
+        }
+    }
+    (cx.errors.len() == before).then_some(out)
 }

@@ -9,6 +9,7 @@
 
 pub mod error;
 mod load;
+pub mod template;
 pub use load::{parse_duration, parse_schedule};
 pub mod yaml;
 
@@ -113,6 +114,7 @@ impl Connector {
             ConnectorKind::Ebay(_) => "ebay",
             ConnectorKind::Etsy(_) => "etsy",
             ConnectorKind::WooCommerce(_) => "woocommerce",
+            ConnectorKind::Http(_) => "http",
         }
     }
 
@@ -123,6 +125,8 @@ impl Connector {
             ConnectorKind::Ebay(_) => Format::Ebay,
             ConnectorKind::Etsy(_) => Format::Etsy,
             ConnectorKind::WooCommerce(_) => Format::WooCommerce,
+            // Its channel's webhook and poll take the canonical format.
+            ConnectorKind::Http(_) => Format::Ordersync,
         }
     }
 
@@ -134,16 +138,18 @@ impl Connector {
             ConnectorKind::Etsy(_) => Some("v3"),
             // The REST namespace is part of the path (`wc/v3`), not a pin.
             ConnectorKind::WooCommerce(_) => Some("wc/v3"),
+            ConnectorKind::Http(_) => None,
         }
     }
 
     /// The events its platform can be sent.
-    pub fn carries(&self) -> &'static [Event] {
-        match self.kind {
+    pub fn carries(&self) -> &[Event] {
+        match &self.kind {
             ConnectorKind::Shopify(_) => &SHOPIFY_CARRIES,
             ConnectorKind::Ebay(_) => &EBAY_CARRIES,
             ConnectorKind::Etsy(_) => &ETSY_CARRIES,
             ConnectorKind::WooCommerce(_) => &WOOCOMMERCE_CARRIES,
+            ConnectorKind::Http(h) => &h.carries,
         }
     }
 
@@ -154,7 +160,15 @@ impl Connector {
             ConnectorKind::Ebay(_) => Format::Ebay,
             ConnectorKind::Etsy(_) => Format::Etsy,
             ConnectorKind::WooCommerce(_) => Format::WooCommerce,
+            ConnectorKind::Http(_) => Format::Ordersync,
         }
+    }
+
+    /// True when the connector also lists the platform's orders (`poll`
+    /// through it) and reads its webhooks; an `http` connector only delivers,
+    /// and its channel's `webhook` and `poll` take the canonical format.
+    pub fn reads(&self) -> bool {
+        !matches!(self.kind, ConnectorKind::Http(_))
     }
 }
 
@@ -188,6 +202,8 @@ pub enum ConnectorKind {
     Etsy(EtsyConnector),
     /// The WooCommerce REST API v3.
     WooCommerce(WooConnector),
+    /// Request templates for any other API (SPEC 12.2).
+    Http(HttpConnector),
 }
 
 /// `connector: { kind: ebay, ... }` (SPEC 12.2).
@@ -247,6 +263,66 @@ impl WooConnector {
     pub fn api(&self) -> String {
         format!("{}/wp-json/wc/v3", self.base_url.trim_end_matches('/'))
     }
+}
+
+/// `connector: { kind: http, requests: { <event>: {...} } }`: one request
+/// template per event it carries.
+#[derive(Clone, Debug)]
+pub struct HttpConnector {
+    /// The requests, in the order written.
+    pub requests: Vec<HttpRequest>,
+    /// The events that have a request.
+    pub carries: Vec<Event>,
+    /// Each `${...}` written in a template (its inside, `SUPPLIER_TOKEN`) and
+    /// its value: put into the stored request only when it is sent.
+    pub secrets: Vec<(String, Secret)>,
+}
+
+impl HttpConnector {
+    /// The request for `event`.
+    pub fn request(&self, event: Event) -> Option<&HttpRequest> {
+        self.requests.iter().find(|r| r.event == event)
+    }
+
+    /// The value of `${inner}`, as these rules give it.
+    pub fn secret(&self, inner: &str) -> Option<String> {
+        self.secrets
+            .iter()
+            .find(|(n, _)| n == inner)
+            .map(|(_, s)| s.0.clone())
+    }
+}
+
+/// `requests.<event>`: how one event is sent.
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    /// The event it sends.
+    pub event: Event,
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (a template).
+    pub method: template::Template,
+    /// An absolute `http(s)` URL once rendered.
+    pub url: template::Template,
+    /// Header names and their value templates.
+    pub headers: Vec<(String, template::Template)>,
+    /// The body, if any.
+    pub body: Option<template::Template>,
+    /// The body's `Content-Type` when no header names one.
+    pub content_type: &'static str,
+    /// How the answer is read.
+    pub answer: HttpAnswer,
+    /// Where it was written.
+    pub place: Place,
+}
+
+/// `answer:` of a request template.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HttpAnswer {
+    /// JSON pointer to the destination's id in a 2xx answer, linked.
+    pub id: Option<String>,
+    /// JSON pointer: present and not empty in a 2xx answer means rejected.
+    pub rejected_if: Option<String>,
+    /// Statuses retried besides 408, 429 and 5xx.
+    pub retry_if_status: Vec<u16>,
 }
 
 /// `connector: { kind: shopify, ... }`.
@@ -418,14 +494,31 @@ pub enum AttrValue {
 /// What a test expects for one destination.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expected {
-    /// `deliver`, possibly with attributes to compare.
-    Deliver(Vec<(String, Value)>),
+    /// `deliver`, possibly with attributes to compare and, for a `kind: http`
+    /// destination, the request it renders.
+    Deliver(Vec<(String, Value)>, Option<RequestExpect>),
     /// `skip`, possibly with the reason.
     Skip(Option<String>),
     /// `draft`, possibly with the missing fields.
     Draft(Option<Vec<String>>),
     /// `error`.
     Error,
+}
+
+/// `request:` in a test's expectation for a `kind: http` destination: parts of
+/// the rendered request (as stored: `${NAME}` markers, never secrets).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RequestExpect {
+    /// The method, exactly.
+    pub method: Option<String>,
+    /// The URL, exactly.
+    pub url: Option<String>,
+    /// Headers (names in any case), values exactly.
+    pub headers: Vec<(String, String)>,
+    /// `body: "..."`: the whole body, exactly.
+    pub body: Option<String>,
+    /// `body: { /pointer: value }`: values in the JSON body.
+    pub body_pointers: Vec<(String, Value)>,
 }
 
 /// One test case from `tests:`.

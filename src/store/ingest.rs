@@ -471,6 +471,7 @@ pub(super) fn insert_delivery(conn: &Connection, n: &NewDelivery) -> rusqlite::R
         not_before: None,
         received_at: n.received_at,
         sent: false,
+        rendered: None,
     })
 }
 

@@ -167,6 +167,9 @@ pub struct Job {
     /// A request whose outcome may be unknown was sent for it before (a
     /// connector looks for what it made before sending it again).
     pub sent: bool,
+    /// The request a template rendered for it at its first attempt (JSON,
+    /// `${NAME}` markers for secrets): every later attempt sends it again.
+    pub rendered: Option<Arc<str>>,
 }
 
 /// What one delivery attempt came to.
@@ -318,6 +321,7 @@ enum Op {
     MarkSent(i64, oneshot::Sender<Result<(), StoreError>>),
     SaveRefreshToken(String, String, oneshot::Sender<Result<(), StoreError>>),
     RefreshToken(String, oneshot::Sender<Result<Option<String>, StoreError>>),
+    SaveRendered(i64, String, oneshot::Sender<Result<(), StoreError>>),
     Rules(Arc<RuleSet>, oneshot::Sender<Result<(), StoreError>>),
     PollState(String, oneshot::Sender<Result<PollState, StoreError>>),
     SavePoll(String, PollState, oneshot::Sender<Result<(), StoreError>>),
@@ -444,6 +448,17 @@ impl Writer {
     pub async fn refresh_token(&self, channel: &str) -> Result<Option<String>, StoreError> {
         let channel = channel.to_string();
         self.call(|r| Op::RefreshToken(channel, r)).await
+    }
+
+    /// Stores, durably, the request a template rendered for this delivery, before
+    /// it is first sent; a request already stored is kept (the first one wins).
+    pub async fn save_rendered(
+        &self,
+        delivery_id: i64,
+        rendered: String,
+    ) -> Result<(), StoreError> {
+        self.call(|r| Op::SaveRendered(delivery_id, rendered, r))
+            .await
     }
 
     /// Stores a rules version's text, so its decisions can be explained later.
@@ -647,6 +662,17 @@ fn commit_group(
                 let r = stored_refresh_token(&sp, &channel).map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::Token(reply, r), ok)
+            }
+            Op::SaveRendered(id, rendered, reply) => {
+                let r = sp
+                    .prepare_cached(
+                        "UPDATE deliveries SET rendered = coalesce(rendered, ?2) WHERE id = ?1",
+                    )
+                    .and_then(|mut st| st.execute(params![id, rendered]))
+                    .map(|_| ())
+                    .map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::Unit(reply, r), ok)
             }
             Op::Rules(rules, reply) => {
                 let r = note_rules(&sp, &rules).map_err(StoreError::from);
@@ -955,7 +981,8 @@ pub(crate) fn jobs_where(
         "SELECT d.id, d.order_id, d.destination, d.source, d.event, c.rules_version, c.body,
                 (SELECT l.external_id FROM links l WHERE l.order_id = d.order_id AND l.channel = d.destination
                  ORDER BY l.rowid LIMIT 1),
-                d.idempotency_key, d.attempts, d.next_at, c.decided_at, d.sent_at IS NOT NULL
+                d.idempotency_key, d.attempts, d.next_at, c.decided_at, d.sent_at IS NOT NULL,
+                d.rendered
          FROM deliveries d JOIN decisions c ON c.id = d.decision_id
          WHERE {filter} ORDER BY d.id"
     ))?;
@@ -980,6 +1007,7 @@ pub(crate) fn jobs_where(
             not_before: next_at.as_deref().and_then(parse_stamp),
             received_at: parse_stamp(&decided_at).unwrap_or_else(Utc::now),
             sent: r.get(12)?,
+            rendered: r.get::<_, Option<String>>(13)?.map(Arc::from),
         })
     })?;
     rows.collect()

@@ -215,4 +215,11 @@ CREATE TABLE credentials (
     updated_at    TEXT NOT NULL
 );
 "#,
+    r#"
+-- Request templates (SPEC 12.2, `kind: http`): the request rendered at the
+-- first attempt, JSON {"method", "url", "headers", "body"}, sent unchanged on
+-- every later attempt, also after a restart or a rules change. Secrets are not
+-- in it: `${NAME}` markers stand where they go, filled in only when sent.
+ALTER TABLE deliveries ADD COLUMN rendered TEXT;
+"#,
 ];

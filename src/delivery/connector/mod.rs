@@ -11,6 +11,7 @@
 pub mod credential;
 pub mod ebay;
 pub mod etsy;
+pub mod http;
 pub mod shipments;
 pub mod shopify;
 pub mod woocommerce;

@@ -4,20 +4,30 @@
 use chrono::Datelike;
 
 use super::{Ctx, Doc, Fields, fields, list_names, text};
+use crate::order::Type;
 use crate::rules::yaml::{Kind, Node};
 use crate::rules::{Connector, ConnectorKind, Place};
 use crate::suggest::did_you_mean;
 
 /// The connector kinds this build speaks.
-pub const KINDS: [&str; 4] = ["shopify", "ebay", "etsy", "woocommerce"];
+pub const KINDS: [&str; 5] = ["shopify", "ebay", "etsy", "woocommerce", "http"];
 
 mod ebay;
 mod etsy;
+mod http;
 mod shopify;
 mod woocommerce;
 
+pub use http::valid_pointer;
+
 /// Reads a `connector:` block; `None` when it is unusable (every problem reported).
-pub fn connector(cx: &mut Ctx, doc: &Doc, n: &Node, channel: &str) -> Option<Connector> {
+pub fn connector(
+    cx: &mut Ctx,
+    doc: &Doc,
+    n: &Node,
+    channel: &str,
+    order: &Type,
+) -> Option<Connector> {
     let place = Place {
         file: doc.name.clone(),
         line: n.loc.line,
@@ -73,6 +83,14 @@ pub fn connector(cx: &mut Ctx, doc: &Doc, n: &Node, channel: &str) -> Option<Con
             let w = woocommerce::read(cx, doc, n, &f)?;
             Some(Connector {
                 kind: ConnectorKind::WooCommerce(w),
+                place,
+            })
+        }
+        "http" => {
+            let f = fields(cx, doc, n, "an `http` connector", &http::KEYS)?;
+            let h = http::read(cx, doc, n, &f, order)?;
+            Some(Connector {
+                kind: ConnectorKind::Http(h),
                 place,
             })
         }

@@ -159,7 +159,7 @@ pub fn compile(text: &str, check: &Check) -> Result<Template, Vec<Problem>> {
     let ast = minijinja::machinery::parse(
         text,
         NAME,
-        SyntaxConfig::default(),
+        SyntaxConfig,
         WhitespaceConfig::default(),
     );
     if let Ok(ast) = &ast {

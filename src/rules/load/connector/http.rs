@@ -105,8 +105,9 @@ fn request(
         let t = compile(cx, doc, u, "`url`", false, order, secrets)?;
         // A URL whose scheme is written is checked now; one that starts
         // with a template is checked when rendered.
-        if !t.text().starts_with('{')
-            && !(t.text().starts_with("http://") || t.text().starts_with("https://"))
+        if !(t.text().starts_with('{')
+            || t.text().starts_with("http://")
+            || t.text().starts_with("https://"))
         {
             cx.node(
                 doc,

@@ -156,12 +156,7 @@ pub fn compile(text: &str, check: &Check) -> Result<Template, Vec<Problem>> {
         .get_template(NAME)
         .map(|t| t.undeclared_variables(false))
         .unwrap_or_default();
-    let ast = minijinja::machinery::parse(
-        text,
-        NAME,
-        SyntaxConfig,
-        WhitespaceConfig::default(),
-    );
+    let ast = minijinja::machinery::parse(text, NAME, SyntaxConfig, WhitespaceConfig::default());
     if let Ok(ast) = &ast {
         let mut walk = Walk::default();
         walk.stmt(ast, true);

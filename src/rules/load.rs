@@ -1337,16 +1337,16 @@ fn channel<'n>(
         };
         let (url, format) = match reads_through {
             Some(kind) => {
-                for key in ["url", "format"] {
-                    if let Some((k, _)) = pf.entries.iter().find(|(k, _)| k.name == key) {
-                        cx.key(
-                            doc,
-                            k,
-                            format!("a channel with a connector polls through it: `poll` takes no `{key}`"),
-                            Some(format!("remove `{key}`: the {kind} connector lists the platform's orders itself")),
-                        );
-                    }
-                }
+                refuse_keys(cx, doc, &pf, &["url", "format"], |key| {
+                    (
+                        format!(
+                            "a channel with a connector polls through it: `poll` takes no `{key}`"
+                        ),
+                        format!(
+                            "remove `{key}`: the {kind} connector lists the platform's orders itself"
+                        ),
+                    )
+                });
                 let own = ch
                     .connector
                     .as_ref()
@@ -1374,16 +1374,16 @@ fn channel<'n>(
     {
         let url = match speaks {
             Some(kind) => {
-                for key in ["url", "secret"] {
-                    if let Some((k, _)) = df.entries.iter().find(|(k, _)| k.name == key) {
-                        cx.key(
-                            doc,
-                            k,
-                            format!("a channel with a connector delivers through it: `deliver` takes no `{key}`"),
-                            Some(format!("remove `{key}`: the {kind} connector sends to the platform's own API")),
-                        );
-                    }
-                }
+                refuse_keys(cx, doc, &df, &["url", "secret"], |key| {
+                    (
+                        format!(
+                            "a channel with a connector delivers through it: `deliver` takes no `{key}`"
+                        ),
+                        format!(
+                            "remove `{key}`: the {kind} connector sends to the platform's own API"
+                        ),
+                    )
+                });
                 String::new()
             }
             None => url(cx, doc, df.get("url"), dn, "`deliver`"),
@@ -1521,6 +1521,22 @@ fn channel<'n>(
         );
     }
     (ch, f.get("routes"))
+}
+
+/// Reports each of `keys` that `f` has, with `say(key)`'s message and hint.
+fn refuse_keys(
+    cx: &mut Ctx,
+    doc: &Doc,
+    f: &Fields,
+    keys: &[&str],
+    say: impl Fn(&str) -> (String, String),
+) {
+    for key in keys {
+        if let Some((k, _)) = f.entries.iter().find(|(k, _)| k.name == *key) {
+            let (message, hint) = say(key);
+            cx.key(doc, k, message, Some(hint));
+        }
+    }
 }
 
 /// Parses a cron schedule with the settings tokio-cron-scheduler 0.15 uses

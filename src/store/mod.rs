@@ -24,7 +24,7 @@ use std::thread;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ingress::Incoming;
@@ -167,6 +167,19 @@ pub struct Job {
     /// A request whose outcome may be unknown was sent for it before (a
     /// connector looks for what it made before sending it again).
     pub sent: bool,
+}
+
+/// The shipping label a delivery sends, as kept (SPEC 13).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    /// `pdf`, `html` or `zpl`: what it is as sent.
+    pub format: String,
+    /// Its MIME type.
+    pub content_type: String,
+    /// `label-<order name or id>.pdf`.
+    pub filename: String,
+    /// The bytes as sent.
+    pub bytes: Vec<u8>,
 }
 
 /// What one delivery attempt came to.
@@ -316,6 +329,7 @@ enum Op {
     Quarantine(Box<Quarantined>, oneshot::Sender<Result<i64, StoreError>>),
     Record(Box<Attempt>, oneshot::Sender<Result<(), StoreError>>),
     MarkSent(i64, oneshot::Sender<Result<(), StoreError>>),
+    KeepLabel(i64, Box<Label>, oneshot::Sender<Result<(), StoreError>>),
     Rules(Arc<RuleSet>, oneshot::Sender<Result<(), StoreError>>),
     PollState(String, oneshot::Sender<Result<PollState, StoreError>>),
     SavePoll(String, PollState, oneshot::Sender<Result<(), StoreError>>),
@@ -428,6 +442,13 @@ impl Writer {
     /// to be sent for this delivery (see the `sent_at` column).
     pub async fn mark_sent(&self, delivery_id: i64) -> Result<(), StoreError> {
         self.call(|r| Op::MarkSent(delivery_id, r)).await
+    }
+
+    /// Keeps the label a delivery sends (the first one kept stays: a retry
+    /// sends the same bytes).
+    pub async fn keep_label(&self, delivery_id: i64, label: Label) -> Result<(), StoreError> {
+        self.call(|r| Op::KeepLabel(delivery_id, Box::new(label), r))
+            .await
     }
 
     /// Stores a rules version's text, so its decisions can be explained later.
@@ -615,6 +636,11 @@ fn commit_group(
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
             }
+            Op::KeepLabel(id, label, reply) => {
+                let r = keep_label(&sp, id, &label).map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::Unit(reply, r), ok)
+            }
             Op::Rules(rules, reply) => {
                 let r = note_rules(&sp, &rules).map_err(StoreError::from);
                 let ok = r.is_ok();
@@ -678,6 +704,38 @@ fn quarantine(conn: &Connection, q: &Quarantined) -> rusqlite::Result<i64> {
         q.body
     ])?;
     Ok(conn.last_insert_rowid())
+}
+
+fn keep_label(conn: &Connection, delivery_id: i64, l: &Label) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO labels (delivery_id, format, content_type, filename, bytes, kept_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        delivery_id,
+        l.format,
+        l.content_type,
+        l.filename,
+        l.bytes,
+        stamp(Utc::now())
+    ])?;
+    Ok(())
+}
+
+/// The label kept for a delivery, if any.
+pub fn label_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Option<Label>> {
+    conn.prepare_cached(
+        "SELECT format, content_type, filename, bytes FROM labels WHERE delivery_id = ?1",
+    )?
+    .query_row([delivery_id], |r| {
+        Ok(Label {
+            format: r.get(0)?,
+            content_type: r.get(1)?,
+            filename: r.get(2)?,
+            bytes: r.get(3)?,
+        })
+    })
+    .optional()
 }
 
 fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<()> {

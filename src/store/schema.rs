@@ -203,4 +203,17 @@ ALTER TABLE attempts ADD COLUMN request TEXT;
 -- that request may have made, so an order is never created twice.
 ALTER TABLE deliveries ADD COLUMN sent_at TEXT;
 "#,
+    r#"
+-- Shipping labels (SPEC 13): the label a delivery sends, after fetching and
+-- conversion, kept before the first attempt so every retry sends these same
+-- bytes and an operator can open what was sent.
+CREATE TABLE labels (
+    delivery_id  INTEGER PRIMARY KEY,
+    format       TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    filename     TEXT NOT NULL,
+    bytes        BLOB NOT NULL,
+    kept_at      TEXT NOT NULL
+);
+"#,
 ];

@@ -379,7 +379,7 @@ async fn attempt(shared: &Shared, job: &mut Job) -> Attempt {
     let secret = deliver.secret.as_ref().map(|s| s.0.as_bytes());
     let started = Instant::now();
     // A label event's label is fetched, converted and kept first (SPEC 13).
-    let label = if job.event == Event::Label {
+    let label = if job.event == Event::Label && deliver.label.configured {
         match label_for(shared, job, deliver).await {
             Ok(l) => l,
             Err(problem) => {

@@ -67,11 +67,22 @@ pub(super) async fn prepare(
                 "label conversion needs Chromium".to_string(),
             ));
         };
-        let html = label::for_printing(&bytes, deliver.label.page);
-        let pdf = renderer
+        let page = deliver.label.page;
+        let html = label::for_printing(&bytes, page);
+        let mut pdf = renderer
             .render(&html)
             .await
             .map_err(|e| Problem::Retry(e.to_string()))?;
+        // Exactly the asked size, unless the label chose its own page.
+        if !label::sets_page(&bytes) {
+            match label::set_page_size(&pdf, page.points()) {
+                Ok(exact) => pdf = exact,
+                Err(e) => tracing::warn!(
+                    delivery = id, error = %e,
+                    "the PDF's page size could not be made exact; sent as Chromium printed it"
+                ),
+            }
+        }
         (pdf, Format::Pdf)
     } else {
         (bytes, format)

@@ -1405,7 +1405,10 @@ fn channel<'n>(
 
 /// Reads `deliver.label` (SPEC 13).
 fn label(cx: &mut Ctx, doc: &Doc, n: &Node, speaks: Option<&str>) -> Label {
-    let mut out = Label::default();
+    let mut out = Label {
+        configured: true,
+        ..Label::default()
+    };
     let Some(f) = fields(cx, doc, n, "`label`", &LABEL_KEYS) else {
         return out;
     };

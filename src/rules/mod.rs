@@ -212,6 +212,9 @@ pub struct Deliver {
 /// `deliver.label`: how a destination wants shipping labels (SPEC 13).
 #[derive(Clone, Debug, Default)]
 pub struct Label {
+    /// The destination wrote `label:`. One that did not gets label events
+    /// as before: the envelope as decided, the label untouched.
+    pub configured: bool,
     /// `convert: pdf` turns HTML labels into PDF; `none` sends them as received.
     pub convert: Convert,
     /// The page an HTML label is printed on.
@@ -269,6 +272,18 @@ impl Page {
             Page::Mm100x150 => "100x150mm",
             Page::Letter => "letter",
             Page::A4 => "A4",
+        }
+    }
+
+    /// Width and height in PDF points (1/72 in), exactly.
+    pub fn points(self) -> (f64, f64) {
+        let mm = |w: f64, h: f64| (w * 72.0 / 25.4, h * 72.0 / 25.4);
+        match self {
+            Page::In4x6 => (288.0, 432.0),
+            Page::A6 => mm(105.0, 148.0),
+            Page::Mm100x150 => mm(100.0, 150.0),
+            Page::Letter => (612.0, 792.0),
+            Page::A4 => mm(210.0, 297.0),
         }
     }
 

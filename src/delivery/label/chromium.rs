@@ -96,6 +96,8 @@ impl Renderer {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(stderr)
+            // Chromium's own temporary files go in here too, and go with it.
+            .env("TMPDIR", &dir.0)
             // Its own process group, so the browser and every helper it
             // starts can be killed at once.
             .process_group(0)

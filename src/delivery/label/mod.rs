@@ -224,6 +224,75 @@ fn doctype_end(html: &[u8]) -> usize {
     i
 }
 
+/// Sets every page of a PDF to exactly `(width, height)` points. Chromium
+/// rounds a CSS page size to its own grid (A6 comes out 298.08 x 420 pt, not
+/// 297.64 x 419.53), so the page boxes are written again, as an incremental
+/// update appended to the file: the original bytes stay as they are and the
+/// new page objects and cross-reference section follow them (PDF 1.7, 7.5.6).
+/// `Err` when the PDF is not laid out as Chromium writes it (a classic
+/// `xref` table and `trailer`, page objects without streams).
+pub fn set_page_size(pdf: &[u8], (width, height): (f64, f64)) -> Result<Vec<u8>, String> {
+    use regex::bytes::Regex;
+    let object = Regex::new(r"(?s)(?:^|[\r\n])(\d+) 0 obj\s*(<<.*?>>)\s*endobj")
+        .map_err(|e| e.to_string())?;
+    let page = Regex::new(r"/Type\s*/Page[^s]").map_err(|e| e.to_string())?;
+    let boxes =
+        Regex::new(r"/(?:Media|Crop|Bleed|Trim|Art)Box\s*\[[^\]]*\]").map_err(|e| e.to_string())?;
+    let trailer = Regex::new(r"(?s)trailer\s*<<(.*?)>>\s*startxref\s*(\d+)\s*%%EOF\s*$")
+        .map_err(|e| e.to_string())?;
+    let num = |re: &str, text: &[u8]| -> Option<String> {
+        let re = Regex::new(re).ok()?;
+        let c = re.captures(text)?;
+        Some(String::from_utf8_lossy(&c[1]).into_owned())
+    };
+    let t = trailer
+        .captures(pdf)
+        .ok_or("the PDF has no classic trailer")?;
+    let dict = t.get(1).map_or(&b""[..], |m| m.as_bytes());
+    let prev = String::from_utf8_lossy(&t[2]).into_owned();
+    let size = num(r"/Size\s+(\d+)", dict).ok_or("the trailer has no /Size")?;
+    let root = num(r"/Root\s+(\d+ \d+ R)", dict).ok_or("the trailer has no /Root")?;
+    let info = num(r"/Info\s+(\d+ \d+ R)", dict);
+    let media = format!("/MediaBox [0 0 {width:.3} {height:.3}]");
+    let mut out = pdf.to_vec();
+    if !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    let mut offsets = Vec::new();
+    for c in object.captures_iter(pdf) {
+        let body = &c[2];
+        if !page.is_match(body) {
+            continue;
+        }
+        let id = String::from_utf8_lossy(&c[1]).into_owned();
+        let stripped = boxes.replace_all(body, &b""[..]);
+        // The new box goes right after `<<`.
+        let mut new_body = b"<<".to_vec();
+        new_body.extend_from_slice(media.as_bytes());
+        new_body.extend_from_slice(&stripped[2..]);
+        offsets.push((id.clone(), out.len()));
+        out.extend_from_slice(format!("{id} 0 obj\n").as_bytes());
+        out.extend_from_slice(&new_body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    if offsets.is_empty() {
+        return Err("the PDF has no page objects".to_string());
+    }
+    let xref = out.len();
+    out.extend_from_slice(b"xref\n");
+    for (id, at) in &offsets {
+        out.extend_from_slice(format!("{id} 1\n{at:010} 00000 n \n").as_bytes());
+    }
+    let info = info.map(|i| format!(" /Info {i}")).unwrap_or_default();
+    out.extend_from_slice(
+        format!(
+            "trailer\n<</Size {size} /Root {root}{info} /Prev {prev}>>\nstartxref\n{xref}\n%%EOF\n"
+        )
+        .as_bytes(),
+    );
+    Ok(out)
+}
+
 /// What the order is called in file names and subjects: its `name` (`#1001`),
 /// else its `id`.
 pub fn order_name(order: &Value) -> String {
@@ -405,6 +474,23 @@ mod tests {
     }
 
     #[test]
+    fn page_boxes_are_rewritten_as_an_incremental_update() {
+        let pdf = b"%PDF-1.4\n1 0 obj\n<</Type /Catalog /Pages 2 0 R>>\nendobj\n2 0 obj\n<</Type /Pages /Kids [3 0 R] /Count 1>>\nendobj\n3 0 obj\n<</Type /Page\n/Resources <</ProcSet [/PDF]>>\n/MediaBox [0 0 298.07999 420]\n/Parent 2 0 R>>\nendobj\nxref\n0 4\n0000000000 65535 f \ntrailer\n<</Size 4\n/Root 1 0 R>>\nstartxref\n123\n%%EOF\n";
+        let out = set_page_size(pdf, Page::A6.points()).unwrap();
+        assert!(out.starts_with(pdf), "the original bytes stay");
+        let added = String::from_utf8(out[pdf.len()..].to_vec()).unwrap();
+        let at = pdf.len();
+        assert_eq!(
+            added,
+            format!(
+                "3 0 obj\n<</MediaBox [0 0 297.638 419.528]/Type /Page\n/Resources <</ProcSet [/PDF]>>\n\n/Parent 2 0 R>>\nendobj\nxref\n3 1\n{at:010} 00000 n \ntrailer\n<</Size 4 /Root 1 0 R /Prev 123>>\nstartxref\n{}\n%%EOF\n",
+                at + 108
+            )
+        );
+        assert!(set_page_size(b"%PDF-1.7 no trailer", (1.0, 1.0)).is_err());
+    }
+
+    #[test]
     fn names_subject_and_message_id() {
         let o =
             order(r##"{"id": "5001", "name": "#1001", "label": {"tracking_number": "1Z999"}}"##);
@@ -415,7 +501,7 @@ mod tests {
         );
         assert_eq!(
             filename(&order(r#"{"name": "../../etc/x y"}"#), Format::Html),
-            "label-_.._etc_x_y.html"
+            "label-etc_x_y.html"
         );
         assert_eq!(subject(&o), "Shipping label #1001 1Z999");
         let shipped = order(r##"{"name": "#7", "shipments": [{"tracking_number": "T1"}]}"##);

@@ -208,10 +208,12 @@ impl Scratch {
     fn create() -> std::io::Result<Scratch> {
         use std::os::unix::fs::DirBuilderExt as _;
         let n = RUNS.fetch_add(1, Ordering::Relaxed);
+        // Short: Chromium makes its sockets under here (TMPDIR), and a Unix
+        // socket's path has at most 108 bytes.
         let dir = std::env::temp_dir().join(format!(
-            "ordersync-label-{}-{n}-{:08x}",
+            "osl-{}-{n}-{:04x}",
             std::process::id(),
-            fastrand::u32(..)
+            fastrand::u16(..)
         ));
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
         Ok(Scratch(dir))

@@ -216,10 +216,11 @@ fn doctype_end(html: &[u8]) -> usize {
         i += 1;
     }
     let rest = &html[i..];
-    if rest.len() >= 9 && rest[..9].eq_ignore_ascii_case(b"<!doctype") {
-        if let Some(end) = rest.iter().position(|&b| b == b'>') {
-            return i + end + 1;
-        }
+    if rest.len() >= 9
+        && rest[..9].eq_ignore_ascii_case(b"<!doctype")
+        && let Some(end) = rest.iter().position(|&b| b == b'>')
+    {
+        return i + end + 1;
     }
     i
 }

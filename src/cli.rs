@@ -60,6 +60,15 @@ pub enum Command {
         /// When housekeeping runs (cron with seconds).
         #[arg(long, default_value = "0 * * * * *", value_parser = schedule_arg)]
         housekeeping_schedule: String,
+        /// The Chromium that prints HTML labels to PDF (default: `chromium` on `PATH`).
+        #[arg(long)]
+        chromium: Option<PathBuf>,
+        /// HTML labels converted at once, at most.
+        #[arg(long, default_value_t = 2)]
+        label_concurrency: usize,
+        /// How long one label conversion may take before Chromium is killed.
+        #[arg(long, default_value = "30s", value_parser = duration_arg)]
+        label_timeout: std::time::Duration,
     },
     /// Replay the stored updates of a period through new rules and summarise what would change.
     Diff {
@@ -104,6 +113,9 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// The Chromium `convert: pdf` would use (default: `chromium` on `PATH`).
+        #[arg(long)]
+        chromium: Option<PathBuf>,
     },
     /// Run the rules' tests; exit 1 if any fails.
     Test {

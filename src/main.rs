@@ -80,6 +80,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             retention,
             stuck_after,
             housekeeping_schedule,
+            chromium,
+            label_concurrency,
+            label_timeout,
         } => {
             let admin_token = admin::token(admin_token_file.as_deref())?;
             if admin_token.is_none() && !listen.ip().is_loopback() {
@@ -105,6 +108,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     schedule: housekeeping_schedule,
                     retention,
                     stuck_after,
+                },
+                labels: ordersync::daemon::LabelConfig {
+                    chromium,
+                    concurrency: label_concurrency,
+                    timeout: label_timeout,
                 },
             };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
@@ -139,10 +147,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reload { admin } => admin::reload(&admin),
         Command::Orders { admin, command } => admin::orders(&admin, &command),
         Command::Connector { admin, command } => admin::connector(&admin, &command),
-        Command::Check { path, json } => {
-            let Some(rules) = load_or_report(&path, json) else {
+        Command::Check {
+            path,
+            json,
+            chromium,
+        } => {
+            let Some(mut rules) = load_or_report(&path, json) else {
                 return Ok(ExitCode::from(1));
             };
+            let path_var = std::env::var_os("PATH");
+            let found = ordersync::delivery::label::chromium::find(
+                chromium.as_deref(),
+                path_var.as_deref(),
+            );
+            rules.note_chromium(found.is_some());
             if json {
                 print_json(&report::check_json(&rules));
             } else {

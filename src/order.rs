@@ -221,7 +221,15 @@ pub static CANONICAL_ORDER: LazyLock<Type> = LazyLock::new(|| {
                 ("refund_amount", Number),
             ])),
         ),
-        ("label", obj(&[("format", Text), ("data", Text)])),
+        (
+            "label",
+            obj(&[
+                ("format", Text),
+                ("data", Text),
+                ("url", Text),
+                ("tracking_number", Text),
+            ]),
+        ),
     ])
 });
 

@@ -30,7 +30,10 @@ pub fn router(state: State) -> Router<State> {
         .route("/api/orders", get(orders))
         .route("/api/orders/{id}", get(order))
         .route("/api/orders/{id}/resync", post(resync))
-        .route("/api/deliveries/{id}/{action}", post(delivery_action))
+        .route(
+            "/api/deliveries/{id}/{action}",
+            post(delivery_action).get(delivery_get),
+        )
         .route("/api/decisions/{id}/{action}", post(decision_action))
         .route("/api/drafts/{id}", patch(complete_draft))
         .route("/api/quarantine", get(quarantine))
@@ -264,6 +267,47 @@ async fn delivery_action(
     match act(&s, Target::Delivery, id, &action).await {
         Ok(done) => store_answer(done.map(|d| d.answer)),
         Err(e) => error(StatusCode::NOT_FOUND, e),
+    }
+}
+
+/// `GET /api/deliveries/{id}/label`: the label the delivery sent, as sent.
+async fn delivery_get(
+    axum::extract::State(s): S,
+    Path((id, what)): Path<(i64, String)>,
+) -> Response {
+    if what != "label" {
+        return error(StatusCode::NOT_FOUND, format!("no `{what}` for deliveries"));
+    }
+    label_answer(&s, id).await
+}
+
+/// The label kept for delivery `id`, with its content type and file name;
+/// the API and the dashboard both answer with this.
+pub(super) async fn label_answer(s: &State, id: i64) -> Response {
+    match s.reader.with(move |c| crate::store::label_of(c, id)).await {
+        Ok(Some(l)) => {
+            let disposition = format!("inline; filename=\"{}\"", l.filename);
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, l.content_type),
+                    (header::CONTENT_DISPOSITION, disposition),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+                    // An HTML label is the supplier's page: never run it here.
+                    (
+                        header::CONTENT_SECURITY_POLICY,
+                        "sandbox; default-src 'none'".to_string(),
+                    ),
+                ],
+                l.bytes,
+            )
+                .into_response()
+        }
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("delivery {id} kept no label"),
+        ),
+        Err(e) => store_answer(Err(e)),
     }
 }
 

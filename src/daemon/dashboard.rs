@@ -34,6 +34,7 @@ pub fn router(state: State) -> Router<State> {
     let pages = Router::new()
         .route("/", get(list))
         .route("/orders/{id}", get(order))
+        .route("/deliveries/{id}/label", get(label))
         .route("/channels", get(super::channels::overview))
         .route("/channels/{name}", get(super::channels::one))
         .route("/ui/orders/{id}/resync", post(resync))
@@ -281,6 +282,11 @@ async fn list(axum::extract::State(s): S, Query(q): Query<ListQuery>) -> Respons
     page("Order Health", &b)
 }
 
+/// The label a delivery sent (the same answer as the API's).
+async fn label(axum::extract::State(s): S, Path(id): Path<i64>) -> Response {
+    super::api::label_answer(&s, id).await
+}
+
 /// One order: where it stands per destination, with the buttons, and its timeline.
 async fn order(
     axum::extract::State(s): S,
@@ -503,6 +509,16 @@ fn decision_html(b: &mut String, d: &Json) {
                 b,
                 "<details><summary>Order sent</summary><pre>{}</pre></details>",
                 esc(&serde_json::to_string_pretty(order).unwrap_or_default())
+            );
+        }
+        if let Some(l) = delivery.get("label").filter(|l| l.is_object()) {
+            let _ = write!(
+                b,
+                r#" · <a class="label" href="/deliveries/{}/label">Label sent: {}</a> <small>({}, {} bytes)</small>"#,
+                delivery["id"],
+                esc(text(l, "filename")),
+                esc(text(l, "content_type")),
+                l["bytes"],
             );
         }
         b.push_str("<ul class=\"tries\">");

@@ -20,13 +20,17 @@ use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::Live;
+use super::labels;
 use crate::delivery::connector::{
     self, Throttles, Verdict, credential, ebay, etsy, http, shopify, woocommerce,
 };
+use crate::delivery::label::{self, Problem};
 use crate::delivery::request::{self, Outgoing};
 use crate::delivery::retry::{self, Disposition};
-use crate::rules::{Connector, ConnectorKind, Deliver};
+use crate::order::Event;
+use crate::rules::{Connector, ConnectorKind, Deliver, LabelSend};
 use crate::store::{Attempt, DeliveryStatus, Job, Reader, Writer, order_ref};
+use reqwest::multipart;
 
 /// Response bodies kept per attempt, at most.
 const KEEP_RESPONSE: usize = 64 * 1024;
@@ -366,30 +370,111 @@ async fn attempt(shared: &Shared, job: &mut Job) -> Attempt {
     {
         return through_connector(shared, job, c, deliver, result).await;
     }
-    let body = request::body(
-        &Outgoing {
-            event: job.event,
-            order_id: &order_id,
-            external_id: job.external_id.as_deref(),
-            source: &job.source,
-            destination: &job.destination,
-            rules_version: &job.rules_version,
-        },
-        &job.order_json,
-    );
+    let outgoing = Outgoing {
+        event: job.event,
+        order_id: &order_id,
+        external_id: job.external_id.as_deref(),
+        source: &job.source,
+        destination: &job.destination,
+        rules_version: &job.rules_version,
+    };
     let secret = deliver.secret.as_ref().map(|s| s.0.as_bytes());
-    let mut req = shared.client.post(&deliver.url).timeout(deliver.timeout);
-    for (name, value) in request::headers(job.event, &job.idempotency_key, &body, secret) {
-        req = req.header(name, value);
-    }
     let started = Instant::now();
-    let sent = req.body(body).send().await;
-    let mut retry_after = None;
-    let disposition = match sent {
+    // A label event's label is fetched, converted and kept first (SPEC 13).
+    let label = if job.event == Event::Label && deliver.label.configured {
+        match label_for(shared, job, deliver).await {
+            Ok(l) => l,
+            Err(problem) => {
+                result.duration = started.elapsed();
+                let (disposition, why) = match problem {
+                    Problem::Retry(why) => (Disposition::Retry, why),
+                    Problem::Reject(why) => (Disposition::Reject, why),
+                };
+                result.error = Some(why);
+                return settle(job, deliver, disposition, None, result);
+            }
+        }
+    } else {
+        None
+    };
+    let (disposition, retry_after) = match &label {
+        Some((order, kept)) if deliver.label.send == LabelSend::Email => {
+            let sent = send_email(job, deliver, order, kept).await;
+            result.duration = started.elapsed();
+            match sent {
+                Ok(answer) => {
+                    result.response = answer.into_bytes();
+                    (Disposition::Delivered, None)
+                }
+                Err(Problem::Retry(why)) => {
+                    result.error = Some(why);
+                    (Disposition::Retry, None)
+                }
+                Err(Problem::Reject(why)) => {
+                    result.error = Some(why);
+                    (Disposition::Reject, None)
+                }
+            }
+        }
+        Some((order, kept)) if deliver.label.send == LabelSend::Multipart => {
+            // The envelope part is signed: its bytes are what the signature covers.
+            let envelope_order = label::envelope_order(order, kept, false).to_json();
+            let envelope = request::body(&outgoing, &envelope_order);
+            let mut req = shared.client.post(&deliver.url).timeout(deliver.timeout);
+            for (name, value) in
+                request::headers(job.event, &job.idempotency_key, &envelope, secret)
+            {
+                if name != "Content-Type" {
+                    req = req.header(name, value);
+                }
+            }
+            let parts = multipart_part(envelope, None, "application/json").and_then(|e| {
+                let l =
+                    multipart_part(kept.bytes.clone(), Some(&kept.filename), &kept.content_type)?;
+                Ok(multipart::Form::new().part("envelope", e).part("label", l))
+            });
+            let form = match parts {
+                Ok(form) => form,
+                Err(why) => {
+                    result.error = Some(why);
+                    return settle(job, deliver, Disposition::Reject, None, result);
+                }
+            };
+            let answer = send_http(req.multipart(form), &mut result).await;
+            result.duration = started.elapsed();
+            answer
+        }
+        _ => {
+            let body = match &label {
+                Some((order, kept)) => request::body(
+                    &outgoing,
+                    &label::envelope_order(order, kept, true).to_json(),
+                ),
+                None => request::body(&outgoing, &job.order_json),
+            };
+            let mut req = shared.client.post(&deliver.url).timeout(deliver.timeout);
+            for (name, value) in request::headers(job.event, &job.idempotency_key, &body, secret) {
+                req = req.header(name, value);
+            }
+            let answer = send_http(req.body(body), &mut result).await;
+            result.duration = started.elapsed();
+            answer
+        }
+    };
+    settle(job, deliver, disposition, retry_after, result)
+}
+
+/// Sends one request; notes its answer in `result`; answers what it means and
+/// the `Retry-After` it gave.
+async fn send_http(
+    req: reqwest::RequestBuilder,
+    result: &mut Attempt,
+) -> (Disposition, Option<Duration>) {
+    match req.send().await {
         Ok(resp) => {
             let code = resp.status().as_u16();
             result.http_status = Some(code);
-            retry_after = resp
+            let retry_after = resp
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
@@ -398,14 +483,23 @@ async fn attempt(shared: &Shared, job: &mut Job) -> Attempt {
                 Ok(bytes) => result.response = bytes,
                 Err(e) => result.error = Some(format!("reading the response: {e}")),
             }
-            retry::classify(code)
+            (retry::classify(code), retry_after)
         }
         Err(e) => {
             result.error = Some(describe(&e));
-            Disposition::Retry
+            (Disposition::Retry, None)
         }
-    };
-    result.duration = started.elapsed();
+    }
+}
+
+/// The delivery's status after an attempt that came to `disposition`.
+fn settle(
+    job: &Job,
+    deliver: &Deliver,
+    disposition: Disposition,
+    retry_after: Option<Duration>,
+    mut result: Attempt,
+) -> Attempt {
     match disposition {
         Disposition::Delivered => {
             crate::failpoint::hit("delivery-after-2xx");
@@ -432,6 +526,65 @@ fn schedule_retry(result: &mut Attempt, deliver: &Deliver, job: &Job, asked: Opt
         }
         None => result.status = DeliveryStatus::Dead,
     }
+}
+
+/// The decided order and the label it sends, if it carries one.
+async fn label_for(
+    shared: &Shared,
+    job: &Job,
+    deliver: &Deliver,
+) -> Result<Option<(crate::value::Value, label::Kept)>, Problem> {
+    let order = crate::value::Value::from_json(&job.order_json)
+        .map_err(|e| Problem::Reject(format!("the decided order cannot be read: {e}")))?;
+    let env = labels::Env {
+        client: &shared.client,
+        reader: &shared.reader,
+        writer: &shared.writer,
+        renderer: shared.live.renderer.as_ref(),
+    };
+    let kept = labels::prepare(&env, job, deliver, &order).await?;
+    Ok(kept.map(|k| (order, k)))
+}
+
+/// `send: email`: the label to `email.to`; the server's answer when accepted.
+async fn send_email(
+    job: &Job,
+    deliver: &Deliver,
+    order: &crate::value::Value,
+    kept: &label::Kept,
+) -> Result<String, Problem> {
+    let Some(to) = deliver.label.email.as_ref() else {
+        return Err(Problem::Reject(
+            "`send: email` needs `email: { to, from, smtp }`".to_string(),
+        ));
+    };
+    let subject = label::subject(order);
+    let text = label::email_text(order, kept);
+    let message_id = label::message_id(&job.idempotency_key);
+    let msg = label::email::message(&label::email::Mail {
+        from: &to.from,
+        to: &to.to,
+        subject: &subject,
+        text: &text,
+        message_id: &message_id,
+        label: kept,
+    })
+    .map_err(Problem::Reject)?;
+    label::email::send(&to.smtp.0, deliver.timeout, msg).await
+}
+
+fn multipart_part(
+    bytes: Vec<u8>,
+    filename: Option<&str>,
+    mime: &str,
+) -> Result<multipart::Part, String> {
+    let part = multipart::Part::bytes(bytes);
+    let part = match filename {
+        Some(f) => part.file_name(f.to_string()),
+        None => part,
+    };
+    part.mime_str(mime)
+        .map_err(|e| format!("the content type `{mime}` cannot be sent: {e}"))
 }
 
 /// One attempt through the channel's connector: its requests, each kept, and

@@ -22,6 +22,7 @@ mod dashboard;
 mod dispatch;
 mod http;
 pub mod jobs;
+mod labels;
 mod limit;
 pub mod metrics;
 mod poll;
@@ -63,6 +64,19 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Retention, stuck deliveries, `PRAGMA optimize`.
     pub housekeeping: jobs::HousekeepingConfig,
+    /// Shipping labels: the renderer.
+    pub labels: LabelConfig,
+}
+
+/// How HTML labels are printed to PDF (SPEC 13).
+#[derive(Clone, Debug)]
+pub struct LabelConfig {
+    /// `--chromium PATH`; else `chromium` on `PATH`.
+    pub chromium: Option<PathBuf>,
+    /// Conversions at once, at most.
+    pub concurrency: usize,
+    /// One conversion's time limit.
+    pub timeout: Duration,
 }
 
 /// What the request handlers and delivery tasks share: the rules now in
@@ -85,6 +99,8 @@ pub struct Live {
     pub credentials: Arc<crate::delivery::connector::CredentialStates>,
     /// OAuth access tokens per connector channel (kept until a minute before they expire).
     pub tokens: Arc<crate::delivery::connector::credential::Tokens>,
+    /// Prints HTML labels to PDF; `None` on a host without Chromium.
+    pub renderer: Option<Arc<crate::delivery::label::chromium::Renderer>>,
     /// When the scheduler's heartbeat job last ran (ms since `started`).
     heartbeat: AtomicU64,
     started: Instant,
@@ -112,7 +128,10 @@ fn write<T>(lock: &RwLock<T>, value: T) {
 }
 
 impl Live {
-    fn new(rules: Arc<RuleSet>) -> Live {
+    fn new(
+        rules: Arc<RuleSet>,
+        renderer: Option<Arc<crate::delivery::label::chromium::Renderer>>,
+    ) -> Live {
         let live = Live {
             rules: watch::Sender::new(rules),
             loaded_at: RwLock::new(chrono::Utc::now()),
@@ -123,6 +142,7 @@ impl Live {
             throttles: Arc::default(),
             credentials: Arc::default(),
             tokens: Arc::default(),
+            renderer,
             heartbeat: AtomicU64::new(0),
             started: Instant::now(),
         };
@@ -205,8 +225,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // rules it ran last: those keep routing, the refusal shows as a refused
     // reload, and saving a good file takes over (SPEC 10.6).
     let mut refused_at_start = None;
+    let path_var = std::env::var_os("PATH");
+    let chromium = crate::delivery::label::chromium::find(
+        config.labels.chromium.as_deref(),
+        path_var.as_deref(),
+    );
+    match &chromium {
+        Some(p) => {
+            tracing::info!(chromium = %p.display(), "HTML labels are printed by this Chromium")
+        }
+        None if config.labels.chromium.is_some() => tracing::warn!(
+            "--chromium does not name an executable: HTML labels to convert will be rejected"
+        ),
+        None => {}
+    }
+    let renderer = chromium.map(|p| {
+        Arc::new(crate::delivery::label::chromium::Renderer::new(
+            p,
+            config.labels.timeout,
+            config.labels.concurrency,
+        ))
+    });
+    let has_chromium = renderer.is_some();
     let rules = match rules::load(&config.rules) {
-        Ok(r) => {
+        Ok(mut r) => {
+            r.note_chromium(has_chromium);
             log_warnings(&r);
             Arc::new(r)
         }
@@ -219,7 +262,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             };
             let last = store::last_rules(&conn)?.map(|files| rules::load_sources(files, &base));
             match last {
-                Some(Ok(last)) => {
+                Some(Ok(mut last)) => {
+                    last.note_chromium(has_chromium);
                     tracing::error!(
                         version = %last.version,
                         "the rules in {} were refused; running the last good version from the store until a good file is saved:\n{errors}",
@@ -240,7 +284,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (writer, writer_thread) = Writer::start(conn, jobs_tx.clone())?;
     writer.note_rules(rules.clone()).await?;
     let reader = Reader::new(&config.db);
-    let live = Arc::new(Live::new(rules.clone()));
+    let live = Arc::new(Live::new(rules.clone(), renderer));
     if let Some(errors) = refused_at_start {
         live.set_error(Some(errors));
         live.note_reload("start", "rejected");

@@ -80,7 +80,8 @@ impl Reloader {
 
     async fn load_and_swap(&self, trigger: &str) -> Reloaded {
         let path = self.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_and_test(&path)).await;
+        let has_chromium = self.live.renderer.is_some();
+        let loaded = tokio::task::spawn_blocking(move || load_and_test(&path, has_chromium)).await;
         let loaded = loaded.unwrap_or_else(|e| Err(format!("the reload failed: {e}")));
         let rules = match loaded {
             Ok(rules) => Arc::new(rules),
@@ -125,8 +126,9 @@ impl Reloader {
 }
 
 /// Loads the rules and runs their tests; the errors as people read them.
-fn load_and_test(path: &Path) -> Result<RuleSet, String> {
-    let rules = rules::load(path).map_err(|errors| rules::render_all(&errors))?;
+fn load_and_test(path: &Path, has_chromium: bool) -> Result<RuleSet, String> {
+    let mut rules = rules::load(path).map_err(|errors| rules::render_all(&errors))?;
+    rules.note_chromium(has_chromium);
     super::log_warnings(&rules);
     let failed: Vec<String> = run_tests(&rules)
         .into_iter()

@@ -14,8 +14,9 @@ use sha2::{Digest, Sha256};
 
 use super::yaml::{self, Key, Kind, Loc, Node};
 use super::{
-    AttrValue, Attribute, Channel, Deliver, Expected, Format, Overwrite, Place, Poll, Retry, Role,
-    RuleError, RuleSet, RuleTest, Secret, SourceFile, Webhook,
+    AttrValue, Attribute, Channel, Convert, Deliver, Expected, Format, Label, LabelEmail,
+    LabelSend, Overwrite, Page, Place, Poll, Retry, Role, RuleError, RuleSet, RuleTest, Secret,
+    SourceFile, Webhook,
 };
 use crate::condition::{CompileEnv, Condition, ExprError, Rates};
 use crate::order::{Event, Type, order_type_with};
@@ -405,7 +406,11 @@ const TOP_KEYS: [&str; 6] = [
 const CHANNEL_KEYS: [&str; 6] = ["role", "webhook", "poll", "deliver", "connector", "routes"];
 const WEBHOOK_KEYS: [&str; 2] = ["format", "secret"];
 const POLL_KEYS: [&str; 4] = ["schedule", "url", "format", "overlap"];
-const DELIVER_KEYS: [&str; 6] = ["url", "secret", "accepts", "timeout", "retry", "require"];
+const DELIVER_KEYS: [&str; 7] = [
+    "url", "secret", "accepts", "timeout", "retry", "require", "label",
+];
+const LABEL_KEYS: [&str; 4] = ["convert", "page", "send", "email"];
+const LABEL_EMAIL_KEYS: [&str; 3] = ["to", "from", "smtp"];
 const RETRY_KEYS: [&str; 3] = ["attempts", "first", "max"];
 const RULE_KEYS: [&str; 3] = ["import", "attributes", "overwrites"];
 const OVERWRITE_KEYS: [&str; 1] = ["attributes"];
@@ -1503,6 +1508,10 @@ fn channel<'n>(
                 }
             }
         }
+        let label = match df.get("label") {
+            Some(l) => label(cx, doc, l, speaks),
+            None => Label::default(),
+        };
         ch.deliver = Some(Deliver {
             url,
             secret,
@@ -1510,6 +1519,7 @@ fn channel<'n>(
             timeout,
             retry,
             require,
+            label,
         });
     }
     if ch.webhook.is_none() && ch.poll.is_none() && ch.deliver.is_none() {
@@ -1537,6 +1547,124 @@ fn refuse_keys(
             cx.key(doc, k, message, Some(hint));
         }
     }
+}
+
+/// Reads `deliver.label` (SPEC 13).
+fn label(cx: &mut Ctx, doc: &Doc, n: &Node, speaks: Option<&str>) -> Label {
+    let mut out = Label {
+        configured: true,
+        ..Label::default()
+    };
+    let Some(f) = fields(cx, doc, n, "`label`", &LABEL_KEYS) else {
+        return out;
+    };
+    if let Some(kind) = speaks {
+        cx.node(
+            doc,
+            n,
+            "a channel with a connector delivers through it: `deliver` takes no `label`",
+            Some(format!(
+                "remove `label`: the {kind} connector does not carry labels"
+            )),
+        );
+    }
+    let choice = |cx: &mut Ctx, key: &str, names: &[&str]| -> Option<usize> {
+        let v = f.get(key)?;
+        let s = text(cx, doc, v, &format!("`{key}`"))?;
+        match names.iter().position(|n| n.eq_ignore_ascii_case(s)) {
+            Some(i) => Some(i),
+            None => {
+                let hint = did_you_mean(s, names.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("`{key}` is one of {}", list_names(names)));
+                cx.node(doc, v, format!("unknown `{key}` `{s}`"), Some(hint));
+                None
+            }
+        }
+    };
+    if let Some(i) = choice(cx, "convert", &["none", "pdf"]) {
+        out.convert = [Convert::None, Convert::Pdf][i];
+    }
+    let pages: Vec<&str> = Page::ALL.iter().map(|p| p.as_str()).collect();
+    if let Some(i) = choice(cx, "page", &pages) {
+        out.page = Page::ALL[i];
+    }
+    let sends = [LabelSend::Envelope, LabelSend::Multipart, LabelSend::Email];
+    let send_names: Vec<&str> = sends.iter().map(|s| s.as_str()).collect();
+    if let Some(i) = choice(cx, "send", &send_names) {
+        out.send = sends[i];
+    }
+    if out.convert == Convert::Pdf
+        && let Some(c) = f.get("convert")
+    {
+        // Kept, not reported: only the caller knows whether this host has Chromium.
+        let before = cx.errors.len();
+        cx.node(
+            doc,
+            c,
+            "`convert: pdf` needs Chromium, which is not on this host: HTML labels for this destination will be rejected",
+            Some("install Debian's `chromium`, or give its path with `--chromium PATH`".to_string()),
+        );
+        out.needs_chromium = cx.errors.split_off(before).pop();
+    }
+    match (f.get("email"), out.send) {
+        (Some(e), send) => {
+            if send != LabelSend::Email {
+                cx.node(
+                    doc,
+                    e,
+                    "`email` is only for `send: email`",
+                    Some("add `send: email`, or remove `email`".to_string()),
+                );
+            }
+            if let Some(ef) = fields(cx, doc, e, "`email`", &LABEL_EMAIL_KEYS) {
+                let mut part = |key: &str| -> String {
+                    match ef.get(key) {
+                        Some(v) => text(cx, doc, v, &format!("`{key}`"))
+                            .unwrap_or_default()
+                            .to_string(),
+                        None => {
+                            cx.node(doc, e, format!("`email` needs `{key}`"), None);
+                            String::new()
+                        }
+                    }
+                };
+                let (to, from, smtp) = (part("to"), part("from"), part("smtp"));
+                for (key, addr) in [("to", &to), ("from", &from)] {
+                    if let Some(v) = ef.get(key)
+                        && !addr.is_empty()
+                        && addr.parse::<lettre::Address>().is_err()
+                    {
+                        cx.node(doc, v, format!("`{key}` is not an e-mail address"), None);
+                    }
+                }
+                if let Some(v) = ef.get("smtp")
+                    && !smtp.is_empty()
+                    && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://"))
+                {
+                    cx.node(
+                        doc,
+                        v,
+                        "`smtp` must be an `smtp://` or `smtps://` URL",
+                        Some("e.g. `smtp://user:${SMTP_PASSWORD}@mail.example:587` (STARTTLS when offered) or `smtps://...:465`".to_string()),
+                    );
+                }
+                out.email = Some(LabelEmail {
+                    to,
+                    from,
+                    smtp: Secret(smtp),
+                });
+            }
+        }
+        (None, LabelSend::Email) => cx.node(
+            doc,
+            n,
+            "`send: email` needs `email: { to, from, smtp }`",
+            None,
+        ),
+        (None, _) => {}
+    }
+    out
 }
 
 /// Parses a cron schedule with the settings tokio-cron-scheduler 0.15 uses

@@ -393,6 +393,133 @@ pub struct Deliver {
     pub retry: Retry,
     /// Fields that must be non-empty, else the decision is `draft`.
     pub require: Vec<String>,
+    /// What to do with a `label` event's label (SPEC 13).
+    pub label: Label,
+}
+
+/// `deliver.label`: how a destination wants shipping labels (SPEC 13).
+#[derive(Clone, Debug, Default)]
+pub struct Label {
+    /// The destination wrote `label:`. One that did not gets label events
+    /// as before: the envelope as decided, the label untouched.
+    pub configured: bool,
+    /// `convert: pdf` turns HTML labels into PDF; `none` sends them as received.
+    pub convert: Convert,
+    /// The page an HTML label is printed on.
+    pub page: Page,
+    /// How the label travels.
+    pub send: LabelSend,
+    /// Where `send: email` mails it.
+    pub email: Option<LabelEmail>,
+    /// The warning `check` shows at the `convert: pdf` line on a host without
+    /// Chromium: the loader knows the place, the caller knows the host.
+    pub needs_chromium: Option<RuleError>,
+}
+
+/// `deliver.label.convert`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Convert {
+    /// As received.
+    #[default]
+    None,
+    /// HTML to PDF; PDF and ZPL pass through.
+    Pdf,
+}
+
+/// `deliver.label.page`: the paper an HTML label is printed on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Page {
+    /// 4 x 6 inches, the thermal label printers' size.
+    #[default]
+    In4x6,
+    /// ISO A6, 105 x 148 mm.
+    A6,
+    /// 100 x 150 mm, the metric thermal label.
+    Mm100x150,
+    /// US letter, 8.5 x 11 inches.
+    Letter,
+    /// ISO A4, 210 x 297 mm.
+    A4,
+}
+
+impl Page {
+    /// Every page, as written in rules.
+    pub const ALL: [Page; 5] = [
+        Page::In4x6,
+        Page::A6,
+        Page::Mm100x150,
+        Page::Letter,
+        Page::A4,
+    ];
+
+    /// As written in rules.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Page::In4x6 => "4x6in",
+            Page::A6 => "A6",
+            Page::Mm100x150 => "100x150mm",
+            Page::Letter => "letter",
+            Page::A4 => "A4",
+        }
+    }
+
+    /// Width and height in PDF points (1/72 in), exactly.
+    pub fn points(self) -> (f64, f64) {
+        let mm = |w: f64, h: f64| (w * 72.0 / 25.4, h * 72.0 / 25.4);
+        match self {
+            Page::In4x6 => (288.0, 432.0),
+            Page::A6 => mm(105.0, 148.0),
+            Page::Mm100x150 => mm(100.0, 150.0),
+            Page::Letter => (612.0, 792.0),
+            Page::A4 => mm(210.0, 297.0),
+        }
+    }
+
+    /// The CSS `@page { size }` value; written in the page's own unit so the
+    /// PDF comes out exactly that size.
+    pub fn css_size(self) -> &'static str {
+        match self {
+            Page::In4x6 => "4in 6in",
+            Page::A6 => "105mm 148mm",
+            Page::Mm100x150 => "100mm 150mm",
+            Page::Letter => "8.5in 11in",
+            Page::A4 => "210mm 297mm",
+        }
+    }
+}
+
+/// `deliver.label.send`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LabelSend {
+    /// Base64 in the envelope's `order.label.data`.
+    #[default]
+    Envelope,
+    /// `multipart/form-data`: the envelope and the label file.
+    Multipart,
+    /// An e-mail with the label attached.
+    Email,
+}
+
+impl LabelSend {
+    /// As written in rules.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabelSend::Envelope => "envelope",
+            LabelSend::Multipart => "multipart",
+            LabelSend::Email => "email",
+        }
+    }
+}
+
+/// `deliver.label.email`.
+#[derive(Clone, Debug)]
+pub struct LabelEmail {
+    /// The recipient.
+    pub to: String,
+    /// The sender.
+    pub from: String,
+    /// `smtp://[user:password@]host[:port]` (STARTTLS when offered) or `smtps://` (TLS).
+    pub smtp: Secret,
 }
 
 /// One channel, with the rules for updates coming from it.
@@ -571,6 +698,20 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// Adds, on a host without Chromium, a warning at every `convert: pdf`
+    /// (SPEC 13): the rules still load; such deliveries are rejected.
+    pub fn note_chromium(&mut self, found: bool) {
+        if found {
+            return;
+        }
+        let missing: Vec<RuleError> = self
+            .channels
+            .iter()
+            .filter_map(|c| c.deliver.as_ref()?.label.needs_chromium.clone())
+            .collect();
+        self.warnings.extend(missing);
+    }
+
     /// The channel called `name`.
     pub fn channel(&self, name: &str) -> Option<&Channel> {
         self.channels.iter().find(|c| &*c.name == name)

@@ -24,7 +24,7 @@ use std::thread;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ingress::Incoming;
@@ -170,6 +170,19 @@ pub struct Job {
     /// The request a template rendered for it at its first attempt (JSON,
     /// `${NAME}` markers for secrets): every later attempt sends it again.
     pub rendered: Option<Arc<str>>,
+}
+
+/// The shipping label a delivery sends, as kept (SPEC 13).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    /// `pdf`, `html` or `zpl`: what it is as sent.
+    pub format: String,
+    /// Its MIME type.
+    pub content_type: String,
+    /// `label-<order name or id>.pdf`.
+    pub filename: String,
+    /// The bytes as sent.
+    pub bytes: Vec<u8>,
 }
 
 /// What one delivery attempt came to.
@@ -322,6 +335,7 @@ enum Op {
     SaveRefreshToken(String, String, oneshot::Sender<Result<(), StoreError>>),
     RefreshToken(String, oneshot::Sender<Result<Option<String>, StoreError>>),
     SaveRendered(i64, String, oneshot::Sender<Result<(), StoreError>>),
+    KeepLabel(i64, Box<Label>, oneshot::Sender<Result<(), StoreError>>),
     Rules(Arc<RuleSet>, oneshot::Sender<Result<(), StoreError>>),
     PollState(String, oneshot::Sender<Result<PollState, StoreError>>),
     SavePoll(String, PollState, oneshot::Sender<Result<(), StoreError>>),
@@ -458,6 +472,13 @@ impl Writer {
         rendered: String,
     ) -> Result<(), StoreError> {
         self.call(|r| Op::SaveRendered(delivery_id, rendered, r))
+            .await
+    }
+
+    /// Keeps the label a delivery sends (the first one kept stays: a retry
+    /// sends the same bytes).
+    pub async fn keep_label(&self, delivery_id: i64, label: Label) -> Result<(), StoreError> {
+        self.call(|r| Op::KeepLabel(delivery_id, Box::new(label), r))
             .await
     }
 
@@ -674,6 +695,11 @@ fn commit_group(
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
             }
+            Op::KeepLabel(id, label, reply) => {
+                let r = keep_label(&sp, id, &label).map_err(StoreError::from);
+                let ok = r.is_ok();
+                (Done::Unit(reply, r), ok)
+            }
             Op::Rules(rules, reply) => {
                 let r = note_rules(&sp, &rules).map_err(StoreError::from);
                 let ok = r.is_ok();
@@ -737,6 +763,38 @@ fn quarantine(conn: &Connection, q: &Quarantined) -> rusqlite::Result<i64> {
         q.body
     ])?;
     Ok(conn.last_insert_rowid())
+}
+
+fn keep_label(conn: &Connection, delivery_id: i64, l: &Label) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO labels (delivery_id, format, content_type, filename, bytes, kept_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        delivery_id,
+        l.format,
+        l.content_type,
+        l.filename,
+        l.bytes,
+        stamp(Utc::now())
+    ])?;
+    Ok(())
+}
+
+/// The label kept for a delivery, if any.
+pub fn label_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Option<Label>> {
+    conn.prepare_cached(
+        "SELECT format, content_type, filename, bytes FROM labels WHERE delivery_id = ?1",
+    )?
+    .query_row([delivery_id], |r| {
+        Ok(Label {
+            format: r.get(0)?,
+            content_type: r.get(1)?,
+            filename: r.get(2)?,
+            bytes: r.get(3)?,
+        })
+    })
+    .optional()
 }
 
 fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<()> {

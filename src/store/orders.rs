@@ -338,11 +338,34 @@ fn decisions_of(conn: &Connection, update_id: i64) -> rusqlite::Result<Vec<Json>
                 "event": r.get::<_, String>(18)?,
                 "first_external_id": external,
                 "tries": attempts,
+                "label": label_meta(conn, delivery_id)?,
             });
         }
         out.push(decision);
     }
     Ok(out)
+}
+
+/// The label a delivery sent (SPEC 13), without its bytes: where to get them.
+fn label_meta(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Json> {
+    let found = conn
+        .prepare_cached(
+            "SELECT format, content_type, filename, length(bytes) FROM labels WHERE delivery_id = ?1",
+        )?
+        .query_row([delivery_id], |r| {
+            Ok(json!({
+                "format": r.get::<_, String>(0)?,
+                "content_type": r.get::<_, String>(1)?,
+                "filename": r.get::<_, String>(2)?,
+                "bytes": r.get::<_, i64>(3)?,
+                "href": format!("/api/deliveries/{delivery_id}/label"),
+            }))
+        });
+    match found {
+        Ok(j) => Ok(j),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(Json::Null),
+        Err(e) => Err(e),
+    }
 }
 
 fn attempts_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Vec<Json>> {

@@ -222,4 +222,17 @@ CREATE TABLE credentials (
 -- in it: `${NAME}` markers stand where they go, filled in only when sent.
 ALTER TABLE deliveries ADD COLUMN rendered TEXT;
 "#,
+    r#"
+-- Shipping labels (SPEC 13): the label a delivery sends, after fetching and
+-- conversion, kept before the first attempt so every retry sends these same
+-- bytes and an operator can open what was sent.
+CREATE TABLE labels (
+    delivery_id  INTEGER PRIMARY KEY,
+    format       TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    filename     TEXT NOT NULL,
+    bytes        BLOB NOT NULL,
+    kept_at      TEXT NOT NULL
+);
+"#,
 ];

@@ -29,11 +29,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value as Json, json};
 
-use crate::engine::{self, Outcome, Update};
+use crate::engine::{self, OrderState, Outcome, Update};
 use crate::identity::TAG_PREFIX;
 use crate::ingress;
 use crate::order::Event;
-use crate::rules::{Format, RuleSet};
+use crate::rules::RuleSet;
 use crate::store::{order_ref, parse_stamp, stamp};
 use crate::value::{Value, eq_ignore_case};
 
@@ -563,23 +563,6 @@ struct Replay<'r> {
     not_replayed: BTreeMap<(String, Reason), Tally>,
 }
 
-/// What each channel has of one order, as the replay goes.
-#[derive(Clone, Default)]
-struct Known(Vec<(String, Value)>);
-
-impl Known {
-    fn set(&mut self, channel: &str, order: Value) {
-        match self.0.iter_mut().find(|(c, _)| c == channel) {
-            Some((_, v)) => *v = order,
-            None => self.0.push((channel.to_string(), order)),
-        }
-    }
-
-    fn refs(&self) -> Vec<(&str, &Value)> {
-        self.0.iter().map(|(c, v)| (c.as_str(), v)).collect()
-    }
-}
-
 impl<'r> Replay<'r> {
     fn new(rules: &'r RuleSet, since: String) -> Replay<'r> {
         Replay {
@@ -597,9 +580,7 @@ impl<'r> Replay<'r> {
     /// Replays one order's whole history, counting the updates of the period.
     fn order(&mut self, order_id: i64, history: &[Stored]) {
         let order = order_ref(order_id);
-        let mut known = Known::default();
-        // Destinations holding a draft, with the event it was decided for.
-        let mut held: Vec<(String, Event)> = Vec::new();
+        let mut state = OrderState::default();
         for u in history {
             let counted = u.received_at.as_str() >= self.since.as_str();
             if u.status == "stale" {
@@ -621,46 +602,26 @@ impl<'r> Replay<'r> {
                     for d in u.decided.iter().filter(|d| d.outcome == "deliver") {
                         if let Some(body) = d.body.as_deref().and_then(|b| Value::from_json(b).ok())
                         {
-                            known.set(&d.destination, without_ordersync_tag(&body));
+                            state.set_known(&d.destination, without_ordersync_tag(&body));
                         }
                     }
                     continue;
                 }
             };
-            let event = received.event;
             let update = Update {
                 source: &u.channel,
-                event,
+                event: received.event,
                 order: &received.order,
                 now: received.now,
             };
-            let before = known.clone();
-            let Ok(decided) = engine::decide(self.rules, &update, &before.refs()) else {
+            // As the writer does: the same step from the same state.
+            let Ok(step) = engine::step(self.rules, &state, &update) else {
                 // `reread` checked that the source is a channel of the rules.
                 continue;
             };
-            known.set(&u.channel, received.order.clone());
-            for d in &decided.decisions {
-                match &d.outcome {
-                    Outcome::Deliver => {
-                        if let Some(o) = &d.order {
-                            known.set(&d.destination, o.clone());
-                        }
-                        held.retain(|(dest, _)| dest != &*d.destination);
-                    }
-                    Outcome::Draft(_) => {
-                        held.retain(|(dest, _)| dest != &*d.destination);
-                        held.push((d.destination.to_string(), event));
-                    }
-                    Outcome::Error(_) => held.retain(|(dest, _)| dest != &*d.destination),
-                    Outcome::Skip(_) => {}
-                }
-            }
-            if !decided.ignored {
-                release_drafts(self.rules, &update, &before, &mut held, &mut known);
-            }
+            state.apply(&update, &step);
             if counted {
-                self.compare(u, &order, &decided);
+                self.compare(u, &order, &step.decided);
             }
         }
     }
@@ -674,17 +635,8 @@ impl<'r> Replay<'r> {
             .rules
             .channel(&u.channel)
             .ok_or(Reason::UnknownChannel)?;
-        let webhook = channel.webhook.as_ref().map(|w| w.format);
-        let poll = channel.poll.as_ref().map(|p| p.format);
-        // A channel that changed how it sends is read as it sends now.
-        let format = if u.polled {
-            poll.or(webhook)
-        } else {
-            webhook.or(poll)
-        }
-        .unwrap_or(Format::Ordersync);
         let incoming = ingress::reread(
-            format,
+            ingress::reading_format(channel, u.polled),
             u.polled,
             u.topic.as_deref(),
             &u.event_id,
@@ -814,40 +766,6 @@ struct Received {
     event: Event,
     order: Value,
     now: DateTime<Utc>,
-}
-
-/// Drafts held for a destination are decided again, with their own event,
-/// on the order's next update, and delivered if nothing is missing any more,
-/// as the writer does (`store::ingest::release_drafts`).
-fn release_drafts(
-    rules: &RuleSet,
-    update: &Update,
-    before: &Known,
-    held: &mut Vec<(String, Event)>,
-    known: &mut Known,
-) {
-    let refs = before.refs();
-    let mut released = Vec::new();
-    for (destination, event) in held.iter() {
-        let again = Update {
-            event: *event,
-            ..*update
-        };
-        let Ok(decided) = engine::decide(rules, &again, &refs) else {
-            continue;
-        };
-        let delivered = decided
-            .decisions
-            .into_iter()
-            .find(|d| *d.destination == **destination && d.outcome == Outcome::Deliver);
-        if let Some(order) = delivered.and_then(|d| d.order) {
-            released.push((destination.clone(), order));
-        }
-    }
-    for (destination, order) in released {
-        held.retain(|(d, _)| *d != destination);
-        known.set(&destination, order);
-    }
 }
 
 /// The order without the `ordersync:<id>` tag the writer adds to orders sent

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{Value as Json, json};
 
 use crate::engine::testing::TestResult;
-use crate::engine::{Decision, Decisions, Outcome, SkipReason, Step};
+use crate::engine::{Decision, Decisions, Outcome, SkipReason, TraceStep};
 use crate::order::Event;
 use crate::rules::{RuleError, RuleSet};
 use crate::value::Value;
@@ -106,7 +106,7 @@ pub fn errors_json(errors: &[RuleError]) -> Json {
     json!({ "ok": false, "errors": errors })
 }
 
-fn step_lines(out: &mut String, step: &Step, indent: &str) {
+fn step_lines(out: &mut String, step: &TraceStep, indent: &str) {
     let place = if step.place.is_empty() {
         String::new()
     } else {
@@ -131,7 +131,7 @@ fn step_lines(out: &mut String, step: &Step, indent: &str) {
 /// were ["eBay"]". Stored with each decision for Order Health.
 pub fn why(rules: &RuleSet, decisions: &Decisions, d: &Decision) -> String {
     let source = &*decisions.source;
-    let step_said = |s: &Step| {
+    let step_said = |s: &TraceStep| {
         let seen: Vec<String> = s
             .seen
             .iter()

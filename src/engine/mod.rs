@@ -3,9 +3,14 @@
 //!
 //! [`decide`] is a pure function of the rule set, the update, what each
 //! destination already has and the time: no I/O, no clock, no randomness. The
-//! daemon, `ordersync explain`, `ordersync test` and `ordersync diff` all call it.
+//! daemon, `ordersync explain`, `ordersync test` and `ordersync diff` all call it,
+//! through [`step`] where an order's history matters: one update's decisions
+//! plus the drafts it releases, from the order's [`OrderState`].
 
+mod step;
 pub mod testing;
+
+pub use step::{Incomplete, OrderState, Step, complete, missing_required, step};
 
 use std::fmt;
 use std::sync::{Arc, LazyLock};
@@ -97,7 +102,7 @@ impl fmt::Display for Outcome {
 
 /// One condition evaluated: where it was written, the expression, what it saw, what it gave.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Step {
+pub struct TraceStep {
     /// What the condition belongs to: `import`, `publish`, `shipping_method (case 1)`.
     pub rule: Arc<str>,
     /// `file:line` of the rule.
@@ -136,7 +141,7 @@ pub struct Decision {
     /// Fields the attributes changed, in order.
     pub changes: Vec<Change>,
     /// Every condition evaluated, in order.
-    pub trace: Vec<Step>,
+    pub trace: Vec<TraceStep>,
 }
 
 /// All decisions for one update.
@@ -200,7 +205,7 @@ pub fn decide(rules: &RuleSet, update: &Update, known: Known) -> Result<Decision
     let mut decisions = Vec::with_capacity(source.routes.len());
     for &d in &source.routes {
         let dest = &rules.channels[d];
-        let trace: Vec<Step> = import_step.iter().cloned().collect();
+        let trace: Vec<TraceStep> = import_step.iter().cloned().collect();
         let decided = if let Some(e) = &import_error {
             decision(
                 dest,
@@ -236,7 +241,7 @@ fn decision(
     outcome: Outcome,
     order: Option<Value>,
     changes: Vec<Change>,
-    trace: Vec<Step>,
+    trace: Vec<TraceStep>,
 ) -> Decision {
     Decision {
         destination: dest.name.clone(),
@@ -255,10 +260,10 @@ fn traced(
     scope: &Scope,
     rule: &Arc<str>,
     place: &Arc<str>,
-) -> (Step, Result<Value, EvalError>) {
+) -> (TraceStep, Result<Value, EvalError>) {
     let mut seen = Vec::new();
     let result = c.eval_traced(scope, &mut seen);
-    let step = Step {
+    let step = TraceStep {
         rule: rule.clone(),
         place: place.clone(),
         expression: c.text.clone(),
@@ -298,7 +303,7 @@ impl Shared {
 struct Applied {
     order: Value,
     changes: Vec<Change>,
-    trace: Vec<Step>,
+    trace: Vec<TraceStep>,
     /// Why the attributes stopped early, if they did.
     stop: Option<Stop>,
 }
@@ -312,7 +317,7 @@ enum Stop {
 }
 
 impl Applied {
-    fn new(order: &Value, trace: Vec<Step>) -> Applied {
+    fn new(order: &Value, trace: Vec<TraceStep>) -> Applied {
         Applied {
             order: order.clone(),
             changes: Vec::new(),
@@ -392,7 +397,7 @@ fn decide_one(
     update: &Update,
     known: Known,
     scope: &Scope,
-    trace: Vec<Step>,
+    trace: Vec<TraceStep>,
     shared: &mut Shared,
 ) -> Decision {
     let accepting = dest
@@ -443,12 +448,7 @@ fn decide_one(
         }
         None => {}
     }
-    let missing: Vec<String> = deliver
-        .require
-        .iter()
-        .filter(|p| order.get_path(p).is_none_or(Value::is_empty))
-        .cloned()
-        .collect();
+    let missing = missing_required(deliver, &order);
     if !missing.is_empty() {
         return decision(dest, Outcome::Draft(missing), Some(order), changes, trace);
     }
@@ -470,7 +470,7 @@ fn decide_one(
 fn attribute_value(
     attr: &Attribute,
     scope: &Scope,
-    trace: &mut Vec<Step>,
+    trace: &mut Vec<TraceStep>,
 ) -> Result<Option<Value>, EvalError> {
     let place = &attr.place_text;
     match &attr.value {

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Decision, Decisions, Outcome, Step, Update, decide};
+use super::{Decision, Decisions, Outcome, TraceStep, Update, decide};
 use crate::condition::loose_eq;
 use crate::rules::template::{self, Envelope, Rendered};
 use crate::rules::{ConnectorKind, Expected, RequestExpect, RuleSet, RuleTest};
@@ -19,7 +19,7 @@ pub struct Mismatch {
     /// What was decided, in words.
     pub actual: String,
     /// The trace of the actual decision.
-    pub trace: Vec<Step>,
+    pub trace: Vec<TraceStep>,
 }
 
 /// The result of one test case.

@@ -15,7 +15,7 @@ pub mod signature;
 pub mod woocommerce;
 
 use crate::order::Event;
-use crate::rules::Format;
+use crate::rules::{Channel, Format};
 use crate::value::Value;
 
 /// One update read from a channel, before it is stored.
@@ -103,6 +103,21 @@ pub fn decode_list(format: Format, body: &[u8]) -> Result<Vec<Polled>, DecodeErr
             },
         })
         .collect())
+}
+
+/// The format a stored update from `channel` is read again in (re-sync,
+/// `ordersync diff`): the one the channel speaks *now*. A channel that changed
+/// how it sends (webhooks to polling, or back) is read as it sends now, by
+/// the way the update came when the channel still has it, else by the other.
+pub fn reading_format(channel: &Channel, polled: bool) -> Format {
+    let webhook = channel.webhook.as_ref().map(|w| w.format);
+    let poll = channel.poll.as_ref().map(|p| p.format);
+    let format = if polled {
+        poll.or(webhook)
+    } else {
+        webhook.or(poll)
+    };
+    format.unwrap_or(Format::Ordersync)
 }
 
 /// Reads a stored update's payload again (re-sync, `diff`): a webhook body,

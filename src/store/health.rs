@@ -15,7 +15,7 @@
 //! Operators `resolve` a problem (it reopens when it happens again) or
 //! `ignore` it (the same kind of problem stays ignored on that row).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 /// The statuses that need an operator.
 pub const PROBLEMS: [&str; 5] = ["rejected", "dead", "error", "draft", "stuck"];
@@ -48,15 +48,8 @@ pub(super) struct Decided<'a> {
     pub at: &'a str,
 }
 
-/// What a new decision did to its row.
-#[derive(Debug, Default)]
-pub(super) struct Moved {
-    /// The row held a draft that this decision (a skip) left in place.
-    pub draft_held: bool,
-}
-
 /// Updates the row for a new decision.
-pub(super) fn on_decision(conn: &Connection, d: &Decided) -> rusqlite::Result<Moved> {
+pub(super) fn on_decision(conn: &Connection, d: &Decided) -> rusqlite::Result<()> {
     let status = match d.outcome {
         "deliver" => "pending",
         "skip" => "skipped",
@@ -65,9 +58,8 @@ pub(super) fn on_decision(conn: &Connection, d: &Decided) -> rusqlite::Result<Mo
     // One statement on the hot path: a skip does not replace a problem (the
     // WHERE), an ignored kind of problem stays ignored (the CASE), and the
     // trigger `health_release` releases a draft this replaces.
-    let written = conn
-        .prepare_cached(
-            "INSERT INTO health (order_id, destination, source, status, decision_id, delivery_id,
+    conn.prepare_cached(
+        "INSERT INTO health (order_id, destination, source, status, decision_id, delivery_id,
                                  detail, resolution, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)
              ON CONFLICT (order_id, destination) DO UPDATE SET
@@ -76,28 +68,18 @@ pub(super) fn on_decision(conn: &Connection, d: &Decided) -> rusqlite::Result<Mo
                  detail = excluded.detail, updated_at = excluded.updated_at,
                  resolution = CASE WHEN health.ignored = excluded.status THEN 'ignored' END
              WHERE excluded.status != 'skipped' OR health.status IN ('delivered', 'skipped')",
-        )?
-        .execute(params![
-            d.order_id,
-            d.destination,
-            d.source,
-            status,
-            d.decision_id,
-            d.delivery_id,
-            d.detail,
-            d.at
-        ])?;
-    if written > 0 {
-        return Ok(Moved::default());
-    }
-    // A skip left a problem in place; a held draft may be released by this update.
-    let kept: Option<String> = conn
-        .prepare_cached("SELECT status FROM health WHERE order_id = ?1 AND destination = ?2")?
-        .query_row(params![d.order_id, d.destination], |r| r.get(0))
-        .optional()?;
-    Ok(Moved {
-        draft_held: kept.as_deref() == Some("draft"),
-    })
+    )?
+    .execute(params![
+        d.order_id,
+        d.destination,
+        d.source,
+        status,
+        d.decision_id,
+        d.delivery_id,
+        d.detail,
+        d.at
+    ])?;
+    Ok(())
 }
 
 /// Updates the row for a delivery's new status, if it is the row's delivery.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::{IngestRequest, Job, StoreError, health, order_ref, parse_order_ref, stamp};
 use crate::delivery::request::idempotency_key;
-use crate::engine::{Decisions, Known, Outcome, Update, decide};
+use crate::engine::{self, Decisions, OrderState, Outcome, Update};
 use crate::identity;
 use crate::ingress::id_text;
 use crate::order::Event;
@@ -153,17 +153,16 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
         .execute(params![channel, ext, at])?;
     }
 
-    // What every channel has of this order, for echo suppression.
-    let known = known_of(conn, order_id)?;
-    let known_refs: Vec<(&str, &Value)> = known.iter().map(|(c, v)| (c.as_str(), v)).collect();
+    // What ordersync holds of this order; the pure step decides on it.
+    let state = state_of(conn, order_id)?;
     let update = Update {
         source: channel,
         event: incoming.event,
         order,
         now: *received_at,
     };
-    let decided =
-        decide(rules, &update, &known_refs).map_err(|e| StoreError::Decide(e.to_string()))?;
+    let step =
+        engine::step(rules, &state, &update).map_err(|e| StoreError::Decide(e.to_string()))?;
     set_known(conn, order_id, channel, &order.to_json())?;
     if linked_now {
         note_order(
@@ -175,7 +174,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
             &received,
         )?;
     }
-    let status = if decided.ignored {
+    let status = if step.decided.ignored {
         "ignored"
     } else {
         "decided"
@@ -189,10 +188,15 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
         at: &received,
         received_at: *received_at,
         trigger: "update",
+        why: None,
     };
-    record_decisions(conn, &cx, &decided, &mut out)?;
-    if !out.drafts_held.is_empty() {
-        release_drafts(conn, &cx, &update, &known_refs, &mut out)?;
+    record_decisions(conn, &cx, &step.decided, &mut out)?;
+    for released in &step.released {
+        let cx = Context {
+            trigger: "draft",
+            ..cx
+        };
+        record_decisions(conn, &cx, released, &mut out)?;
     }
     Ok(Ingested::Stored {
         update: update_id,
@@ -204,6 +208,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
 }
 
 /// Where a set of decisions comes from.
+#[derive(Clone, Copy)]
 pub(super) struct Context<'a> {
     pub rules: &'a RuleSet,
     pub order_id: i64,
@@ -214,6 +219,8 @@ pub(super) struct Context<'a> {
     pub received_at: DateTime<Utc>,
     /// `update`, `resync` or `draft`.
     pub trigger: &'a str,
+    /// Said instead of the rules' own "why" (an operator's action).
+    pub why: Option<&'a str>,
 }
 
 /// What recording decisions produced: the deliveries to hand over after the
@@ -222,22 +229,35 @@ pub(super) struct Context<'a> {
 pub(super) struct Recorded {
     pub jobs: Vec<Job>,
     pub outcomes: Vec<(Arc<str>, &'static str)>,
-    /// Destinations whose draft these decisions left held (they skipped).
-    pub drafts_held: Vec<Arc<str>>,
+    /// The decisions' ids, in order.
+    pub decisions: Vec<i64>,
 }
 
-/// What every channel has of an order: what it last sent, or what we last decided for it.
-pub(super) fn known_of(conn: &Connection, order_id: i64) -> rusqlite::Result<Vec<(String, Value)>> {
-    let mut known = Vec::new();
+/// What ordersync holds of an order: what every channel has of it (what it
+/// last sent, or what we last decided for it) and the drafts held for it.
+pub(super) fn state_of(conn: &Connection, order_id: i64) -> rusqlite::Result<OrderState> {
+    let mut state = OrderState::default();
     let mut stmt = conn.prepare_cached("SELECT channel, body FROM known WHERE order_id = ?1")?;
     let mut rows = stmt.query([order_id])?;
     while let Some(row) = rows.next()? {
         let body: String = row.get(1)?;
         if let Ok(v) = Value::from_json(&body) {
-            known.push((row.get(0)?, v));
+            state.known.push((row.get(0)?, v));
         }
     }
-    Ok(known)
+    let mut stmt = conn.prepare_cached(
+        "SELECT h.destination, u.event FROM health h
+         JOIN decisions c ON c.id = h.decision_id JOIN updates u ON u.id = c.update_id
+         WHERE h.order_id = ?1 AND h.status = 'draft'",
+    )?;
+    let mut rows = stmt.query([order_id])?;
+    while let Some(row) = rows.next()? {
+        let event: String = row.get(1)?;
+        if let Ok(event) = event.parse::<Event>() {
+            state.drafts.push((row.get(0)?, event));
+        }
+    }
+    Ok(state)
 }
 
 /// Notes the order's name and first source, and adds its new id (and the
@@ -300,7 +320,10 @@ pub(super) fn record_decisions(
             decided_json = Some(plain);
         }
         let detail = d.outcome.to_string();
-        let why = report::why(cx.rules, decided, d);
+        let why = match cx.why {
+            Some(why) => why.to_string(),
+            None => report::why(cx.rules, decided, d),
+        };
         conn.prepare_cached(
             "INSERT INTO decisions (update_id, order_id, destination, outcome, detail, rules_version,
                                     body, changes, trace, decided_at, why, trigger)
@@ -321,6 +344,7 @@ pub(super) fn record_decisions(
             cx.trigger
         ])?;
         let decision_id = conn.last_insert_rowid();
+        out.decisions.push(decision_id);
         let mut delivery_id = None;
         if d.outcome == Outcome::Deliver {
             let body = body.unwrap_or_default();
@@ -348,7 +372,7 @@ pub(super) fn record_decisions(
             delivery_id = Some(job.delivery_id);
             out.jobs.push(job);
         }
-        let moved = health::on_decision(
+        health::on_decision(
             conn,
             &health::Decided {
                 order_id,
@@ -360,54 +384,6 @@ pub(super) fn record_decisions(
                 detail: &detail,
                 at: cx.at,
             },
-        )?;
-        if moved.draft_held {
-            out.drafts_held.push(d.destination.clone());
-        }
-    }
-    Ok(())
-}
-
-/// Drafts of this order still held for a destination whose decision for this
-/// update did not replace them (it skipped: a supplier that takes `created`
-/// but not `updated`): each is decided again as its own event with this
-/// update's order, and delivered once nothing required is missing (SPEC 6.5:
-/// released by itself when a later update supplies the fields).
-fn release_drafts(
-    conn: &Connection,
-    cx: &Context,
-    update: &Update,
-    known: Known,
-    out: &mut Recorded,
-) -> Result<(), StoreError> {
-    for destination in std::mem::take(&mut out.drafts_held) {
-        let event: String = conn
-            .prepare_cached(
-                "SELECT u.event FROM health h
-                 JOIN decisions c ON c.id = h.decision_id JOIN updates u ON u.id = c.update_id
-                 WHERE h.order_id = ?1 AND h.destination = ?2",
-            )?
-            .query_row(params![cx.order_id, &*destination], |r| r.get(0))?;
-        let Ok(event) = event.parse::<Event>() else {
-            continue;
-        };
-        let again = Update { event, ..*update };
-        let mut decided =
-            decide(cx.rules, &again, known).map_err(|e| StoreError::Decide(e.to_string()))?;
-        decided
-            .decisions
-            .retain(|d| d.destination == destination && d.outcome == Outcome::Deliver);
-        if decided.decisions.is_empty() {
-            continue;
-        }
-        record_decisions(
-            conn,
-            &Context {
-                trigger: "draft",
-                ..*cx
-            },
-            &decided,
-            out,
         )?;
     }
     Ok(())

@@ -6,16 +6,14 @@
 //! Reads answer JSON (`serde_json::Value`): the admin API sends it as it is,
 //! and the dashboard and the CLI render it, so the three cannot drift apart.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params, types::Value as Sql};
 use serde_json::{Value as Json, json};
 
 use super::health::{self, PROBLEMS, RESOLUTIONS, STATUSES};
-use super::ingest::{self, Context, NewDelivery, Recorded};
+use super::ingest::{self, Context, Recorded};
 use super::{Job, StoreError, order_ref, parse_order_ref, stamp};
-use crate::engine::{self, Update};
+use crate::engine::{self, Incomplete, Update};
 use crate::order::Event;
 use crate::rules::RuleSet;
 use crate::value::Value;
@@ -573,97 +571,53 @@ pub fn complete_draft(
             "draft {id} was already released"
         )));
     }
-    let mut order = body
+    let order = body
         .as_deref()
         .and_then(|b| Value::from_json(b).ok())
         .ok_or_else(|| StoreError::Conflict(format!("draft {id} has no order to complete")))?;
-    for (field, value) in set {
-        let path: Vec<&str> = field.split('.').collect();
-        order.set_path(&path, value.clone());
-    }
-    let deliver = rules
-        .channel(&destination)
-        .and_then(|c| c.deliver.as_ref())
-        .ok_or_else(|| {
-            StoreError::Conflict(format!(
+    let event: Event = event.parse().map_err(|e: String| StoreError::Conflict(e))?;
+    let decided =
+        engine::complete(rules, &destination, &source, event, order, set).map_err(|e| match e {
+            Incomplete::NoDeliveries => StoreError::Conflict(format!(
                 "`{destination}` takes no deliveries in rules {}",
                 rules.version
-            ))
+            )),
+            Incomplete::Missing(missing) => {
+                StoreError::Invalid(format!("still missing: {}", missing.join(", ")))
+            }
         })?;
-    let missing: Vec<&str> = deliver
-        .require
-        .iter()
-        .filter(|p| order.get_path(p).is_none_or(Value::is_empty))
-        .map(String::as_str)
-        .collect();
-    if !missing.is_empty() {
-        return Err(StoreError::Invalid(format!(
-            "still missing: {}",
-            missing.join(", ")
-        )));
-    }
-    let event: Event = event.parse().map_err(|e: String| StoreError::Conflict(e))?;
     let now = Utc::now();
     let at = stamp(now);
     let fields: Vec<&str> = set.iter().map(|(f, _)| f.as_str()).collect();
-    let changes: Vec<Json> = set
-        .iter()
-        .map(|(f, v)| json!({"field": f, "before": null, "after": v}))
-        .collect();
-    let body = order.to_json();
-    conn.prepare_cached(
-        "INSERT INTO decisions (update_id, order_id, destination, outcome, detail, rules_version,
-                                body, changes, trace, decided_at, why, trigger)
-         VALUES (?1, ?2, ?3, 'deliver', 'deliver', ?4, ?5, ?6, '[]', ?7, ?8, 'draft')",
-    )?
-    .execute(params![
-        update_id,
-        order_id,
-        destination,
-        &*rules.version,
-        body,
-        Json::Array(changes).to_string(),
-        at,
-        format!(
-            "draft {id} completed by an operator: {} set",
-            fields.join(", ")
-        )
-    ])?;
-    let decision_id = conn.last_insert_rowid();
-    ingest::set_known(conn, order_id, &destination, &body)?;
-    let job = ingest::insert_delivery(
+    let why = format!(
+        "draft {id} completed by an operator: {} set",
+        fields.join(", ")
+    );
+    let mut out = Recorded::default();
+    ingest::record_decisions(
         conn,
-        &NewDelivery {
-            decision_id,
+        &Context {
+            rules,
             order_id,
-            destination: Arc::from(destination.as_str()),
-            source: Arc::from(source.as_str()),
-            event,
-            rules_version: rules.version.clone(),
-            body,
-            external_id: ingest::destination_id(conn, order_id, &destination)?,
+            update_id,
             at: &at,
             received_at: now,
+            trigger: "draft",
+            why: Some(&why),
         },
+        &decided,
+        &mut out,
     )?;
-    health::on_decision(
-        conn,
-        &health::Decided {
-            order_id,
-            destination: &destination,
-            source: &source,
-            outcome: "deliver",
-            decision_id,
-            delivery_id: Some(job.delivery_id),
-            detail: "deliver",
-            at: &at,
-        },
-    )?;
+    let (Some(decision_id), Some(job)) = (out.decisions.first(), out.jobs.first()) else {
+        return Err(StoreError::Conflict(format!(
+            "draft {id} was not delivered"
+        )));
+    };
     Ok(Done {
         answer: json!({
             "draft": id, "decision": decision_id, "delivery": job.delivery_id, "status": "pending",
         }),
-        jobs: vec![job],
+        jobs: out.jobs,
     })
 }
 
@@ -710,12 +664,7 @@ pub fn resync(conn: &Connection, rules: &RuleSet, order_id: i64) -> Result<Done,
         ))
     })?;
     let polled = via == "poll";
-    let format = if polled {
-        ch.poll.as_ref().map(|p| p.format)
-    } else {
-        ch.webhook.as_ref().map(|w| w.format)
-    }
-    .unwrap_or(crate::rules::Format::Ordersync);
+    let format = crate::ingress::reading_format(ch, polled);
     let incoming = crate::ingress::reread(format, polled, topic.as_deref(), &event_id, &payload)
         .map_err(|e| {
             StoreError::Conflict(format!("update {update_id} cannot be read again: {e}"))
@@ -728,8 +677,9 @@ pub fn resync(conn: &Connection, rules: &RuleSet, order_id: i64) -> Result<Done,
         now,
     };
     // Nothing is "already there": every `deliver` is sent.
-    let decided =
-        engine::decide(rules, &update, &[]).map_err(|e| StoreError::Decide(e.to_string()))?;
+    let decided = engine::step(rules, &engine::OrderState::default(), &update)
+        .map_err(|e| StoreError::Decide(e.to_string()))?
+        .decided;
     let at = stamp(now);
     let mut out = Recorded::default();
     ingest::record_decisions(
@@ -741,6 +691,7 @@ pub fn resync(conn: &Connection, rules: &RuleSet, order_id: i64) -> Result<Done,
             at: &at,
             received_at: now,
             trigger: "resync",
+            why: None,
         },
         &decided,
         &mut out,

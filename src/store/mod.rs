@@ -11,7 +11,9 @@
 //! decisions and outgoing deliveries, all in the same transaction.
 
 pub mod channels;
+pub mod floor;
 pub mod health;
+pub mod history;
 mod housekeeping;
 mod ingest;
 pub mod orders;

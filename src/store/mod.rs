@@ -36,6 +36,7 @@ use crate::rules::RuleSet;
 pub use housekeeping::{Housekeeping, Pruned};
 pub use ingest::Ingested;
 pub use reader::{Outbox, Reader};
+pub use schema::MIGRATIONS;
 
 /// The most requests committed in one transaction.
 const MAX_GROUP: usize = 1024;
@@ -64,6 +65,16 @@ pub enum StoreError {
     /// What an operator gave is not enough or not valid.
     #[error("{0}")]
     Invalid(String),
+    /// The database was migrated by a newer ordersync than this one.
+    #[error(
+        "store: the database has schema version {found}, newer than this ordersync knows ({known}); run the ordersync that last opened it, or a newer one"
+    )]
+    Newer {
+        /// The database's `user_version`.
+        found: i64,
+        /// The newest version this binary migrates to.
+        known: i64,
+    },
 }
 
 /// Opens (creating if needed) the database and brings its schema up to date.
@@ -106,6 +117,13 @@ fn checkpointer(path: &Path, stop: std::sync::mpsc::Receiver<()>) -> Result<(), 
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = schema::MIGRATIONS.len() as i64;
+    if applied > known {
+        return Err(StoreError::Newer {
+            found: applied,
+            known,
+        });
+    }
     for (i, sql) in schema::MIGRATIONS
         .iter()
         .enumerate()

@@ -382,7 +382,7 @@ pub fn decision_json(d: &Decision) -> Json {
     };
     let mut v = json!({
         "destination": d.destination,
-        "outcome": d.outcome.kind(),
+        "outcome": d.outcome.kind().as_str(),
         "changes": d.changes,
         "trace": d.trace,
     });

@@ -27,13 +27,13 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::{self, OrderState, Outcome, Update};
+use crate::engine::{self, OrderState, Outcome, OutcomeKind, Update};
 use crate::identity::TAG_PREFIX;
 use crate::ingress;
 use crate::order::Event;
 use crate::rules::RuleSet;
 use crate::store::history::{self, StoredUpdate};
-use crate::store::{order_ref, parse_stamp, stamp};
+use crate::store::{UpdateStatus, order_ref, parse_stamp, stamp};
 use crate::value::{Value, eq_ignore_case};
 
 pub use crate::store::history::HistoryError as DiffError;
@@ -101,7 +101,7 @@ impl<'r> Replay<'r> {
         let mut state = OrderState::default();
         for u in history {
             let counted = u.received_at.as_str() >= self.since.as_str();
-            if u.status == "stale" {
+            if u.status == UpdateStatus::Stale {
                 if counted {
                     self.stale += 1;
                 }
@@ -117,7 +117,11 @@ impl<'r> Replay<'r> {
                             .add(&order);
                     }
                     // The best guess at what the destinations had afterwards.
-                    for d in u.decided.iter().filter(|d| d.outcome == "deliver") {
+                    for d in u
+                        .decided
+                        .iter()
+                        .filter(|d| d.outcome == OutcomeKind::Deliver)
+                    {
                         if let Some(body) = d.body.as_deref().and_then(|b| Value::from_json(b).ok())
                         {
                             state.set_known(&d.destination, without_ordersync_tag(&body));
@@ -185,7 +189,10 @@ impl<'r> Replay<'r> {
             let now = new.outcome.to_string();
             let change = match u.decided.iter().find(|d| d.destination == *new.destination) {
                 None => Some(Change::Added { now }),
-                Some(old) => match (old.outcome == "deliver", new.outcome == Outcome::Deliver) {
+                Some(old) => match (
+                    old.outcome == OutcomeKind::Deliver,
+                    new.outcome == Outcome::Deliver,
+                ) {
                     (true, true) => {
                         let fields = match (
                             old.body.as_deref().and_then(|b| Value::from_json(b).ok()),
@@ -367,14 +374,14 @@ mod tests {
             channel: "shop".into(),
             event_id: format!("e{id}"),
             received_at: format!("2026-11-2{id}T00:00:00.000000Z"),
-            status: "decided".into(),
+            status: UpdateStatus::Decided,
             payload: format!(r#"{{"id": "e{id}", "event": "{event}", "order": {order}}}"#)
                 .into_bytes(),
             decided: decided
                 .iter()
                 .map(|(dest, detail, body)| StoredDecision {
                     destination: dest.to_string(),
-                    outcome: detail.split(':').next().unwrap().to_string(),
+                    outcome: OutcomeKind::parse(detail.split(':').next().unwrap()).unwrap(),
                     detail: detail.to_string(),
                     body: body.map(str::to_string),
                     rules_version: "old".into(),

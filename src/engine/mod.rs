@@ -79,13 +79,51 @@ pub enum Outcome {
 
 impl Outcome {
     /// `deliver`, `skip`, `draft` or `error`.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> OutcomeKind {
         match self {
-            Outcome::Deliver => "deliver",
-            Outcome::Skip(_) => "skip",
-            Outcome::Draft(_) => "draft",
-            Outcome::Error(_) => "error",
+            Outcome::Deliver => OutcomeKind::Deliver,
+            Outcome::Skip(_) => OutcomeKind::Skip,
+            Outcome::Draft(_) => OutcomeKind::Draft,
+            Outcome::Error(_) => OutcomeKind::Error,
         }
+    }
+}
+
+/// What kind of outcome a decision has, as stored (`decisions.outcome`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OutcomeKind {
+    /// Send the outgoing order.
+    Deliver,
+    /// Send nothing.
+    Skip,
+    /// Hold until required fields are filled.
+    Draft,
+    /// A condition failed.
+    Error,
+}
+
+impl OutcomeKind {
+    /// Every kind.
+    pub const ALL: [OutcomeKind; 4] = [
+        OutcomeKind::Deliver,
+        OutcomeKind::Skip,
+        OutcomeKind::Draft,
+        OutcomeKind::Error,
+    ];
+
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Deliver => "deliver",
+            OutcomeKind::Skip => "skip",
+            OutcomeKind::Draft => "draft",
+            OutcomeKind::Error => "error",
+        }
+    }
+
+    /// The kind stored as `text`.
+    pub fn parse(text: &str) -> Option<OutcomeKind> {
+        OutcomeKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 

@@ -17,6 +17,9 @@
 
 use rusqlite::{Connection, params};
 
+use super::DeliveryStatus;
+use crate::engine::OutcomeKind;
+
 /// The statuses that need an operator.
 pub const PROBLEMS: [&str; 5] = ["rejected", "dead", "error", "draft", "stuck"];
 
@@ -35,13 +38,59 @@ pub const STATUSES: [&str; 8] = [
     "skipped",
 ];
 
+/// Where a row stands (`health.status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthStatus {
+    /// The delivery was refused (4xx).
+    Rejected,
+    /// The delivery's attempts are used up.
+    Dead,
+    /// A condition failed.
+    Error,
+    /// Held: required fields are missing.
+    Draft,
+    /// The delivery waited too long.
+    Stuck,
+    /// The delivery is on its way.
+    Pending,
+    /// Delivered.
+    Delivered,
+    /// Nothing to send.
+    Skipped,
+}
+
+impl HealthStatus {
+    /// As stored and shown (one of [`STATUSES`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Rejected => "rejected",
+            HealthStatus::Dead => "dead",
+            HealthStatus::Error => "error",
+            HealthStatus::Draft => "draft",
+            HealthStatus::Stuck => "stuck",
+            HealthStatus::Pending => "pending",
+            HealthStatus::Delivered => "delivered",
+            HealthStatus::Skipped => "skipped",
+        }
+    }
+
+    /// Where a new decision of `kind` puts its row.
+    pub fn of_decision(kind: OutcomeKind) -> HealthStatus {
+        match kind {
+            OutcomeKind::Deliver => HealthStatus::Pending,
+            OutcomeKind::Skip => HealthStatus::Skipped,
+            OutcomeKind::Draft => HealthStatus::Draft,
+            OutcomeKind::Error => HealthStatus::Error,
+        }
+    }
+}
+
 /// A decision just stored.
 pub(super) struct Decided<'a> {
     pub order_id: i64,
     pub destination: &'a str,
     pub source: &'a str,
-    /// `deliver`, `skip`, `draft` or `error`.
-    pub outcome: &'a str,
+    pub outcome: OutcomeKind,
     pub decision_id: i64,
     pub delivery_id: Option<i64>,
     pub detail: &'a str,
@@ -50,11 +99,7 @@ pub(super) struct Decided<'a> {
 
 /// Updates the row for a new decision.
 pub(super) fn on_decision(conn: &Connection, d: &Decided) -> rusqlite::Result<()> {
-    let status = match d.outcome {
-        "deliver" => "pending",
-        "skip" => "skipped",
-        other => other,
-    };
+    let status = HealthStatus::of_decision(d.outcome).as_str();
     // One statement on the hot path: a skip does not replace a problem (the
     // WHERE), an ignored kind of problem stays ignored (the CASE), and the
     // trigger `health_release` releases a draft this replaces.
@@ -88,30 +133,30 @@ pub(super) fn on_attempt(
     order_id: i64,
     destination: &str,
     delivery_id: i64,
-    status: &str,
+    status: DeliveryStatus,
     detail: &str,
     at: &str,
 ) -> rusqlite::Result<()> {
     // Still pending: the row stays `pending` (or `stuck`); only the detail moves.
-    let sql = if status == "pending" {
-        "UPDATE health SET detail = ?4, updated_at = ?5
-         WHERE order_id = ?1 AND destination = ?2 AND delivery_id = ?3"
+    if status == DeliveryStatus::Pending {
+        conn.prepare_cached(
+            "UPDATE health SET detail = ?4, updated_at = ?5
+             WHERE order_id = ?1 AND destination = ?2 AND delivery_id = ?3",
+        )?
+        .execute(params![order_id, destination, delivery_id, detail, at])?;
     } else {
-        "UPDATE health SET status = ?6, detail = ?4, updated_at = ?5,
-             resolution = CASE WHEN ignored = ?6 THEN 'ignored' ELSE NULL END
-         WHERE order_id = ?1 AND destination = ?2 AND delivery_id = ?3"
-    };
-    let mut stmt = conn.prepare_cached(sql)?;
-    if status == "pending" {
-        stmt.execute(params![order_id, destination, delivery_id, detail, at])?;
-    } else {
-        stmt.execute(params![
+        conn.prepare_cached(
+            "UPDATE health SET status = ?6, detail = ?4, updated_at = ?5,
+                 resolution = CASE WHEN ignored = ?6 THEN 'ignored' ELSE NULL END
+             WHERE order_id = ?1 AND destination = ?2 AND delivery_id = ?3",
+        )?
+        .execute(params![
             order_id,
             destination,
             delivery_id,
             detail,
             at,
-            status
+            status.as_str()
         ])?;
     }
     Ok(())

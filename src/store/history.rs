@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::UpdateStatus;
+use crate::engine::OutcomeKind;
+
 /// The schema version (`PRAGMA user_version`) that first has everything the
 /// replay reads: `updates.topic` and `decisions.trigger`.
 pub const SCHEMA_NEEDED: i64 = 3;
@@ -116,7 +119,7 @@ pub struct StoredUpdate {
     pub event_id: String,
     pub received_at: String,
     /// `decided`, `ignored` or `stale`.
-    pub status: String,
+    pub status: UpdateStatus,
     pub payload: Vec<u8>,
     pub polled: bool,
     pub topic: Option<String>,
@@ -125,11 +128,11 @@ pub struct StoredUpdate {
 }
 
 /// One decision as stored.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct StoredDecision {
     pub destination: String,
     /// `deliver`, `skip`, `draft` or `error`.
-    pub outcome: String,
+    pub outcome: OutcomeKind,
     /// `skip: publish is false`.
     pub detail: String,
     /// The order as decided (JSON), for `deliver` and `draft`.
@@ -172,7 +175,7 @@ fn for_each_order(
             .query_map([id], |d| {
                 Ok(StoredDecision {
                     destination: d.get(0)?,
-                    outcome: d.get(1)?,
+                    outcome: outcome_of(&d.get::<_, String>(1)?),
                     detail: d.get(2)?,
                     body: d.get(3)?,
                     rules_version: d.get(4)?,
@@ -184,7 +187,7 @@ fn for_each_order(
             channel: r.get(2)?,
             event_id: r.get(3)?,
             received_at: r.get(4)?,
-            status: r.get(5)?,
+            status: UpdateStatus::parse(&r.get::<_, String>(5)?).unwrap_or(UpdateStatus::Decided),
             payload: r.get(6)?,
             polled: r.get::<_, String>(7)? == "poll",
             topic: r.get(8)?,
@@ -196,4 +199,9 @@ fn for_each_order(
         f(id, &history);
     }
     Ok(())
+}
+
+/// A stored outcome; a kind this build does not know reads as an error.
+fn outcome_of(text: &str) -> OutcomeKind {
+    OutcomeKind::parse(text).unwrap_or(OutcomeKind::Error)
 }

@@ -304,7 +304,8 @@ pub(super) fn record_decisions(
     let order_id = cx.order_id;
     let channel: &str = &decided.source;
     for d in &decided.decisions {
-        out.outcomes.push((d.destination.clone(), d.outcome.kind()));
+        out.outcomes
+            .push((d.destination.clone(), d.outcome.kind().as_str()));
         let mut body = None;
         let mut decided_json = None;
         let mut dest_external = None;
@@ -333,7 +334,7 @@ pub(super) fn record_decisions(
             cx.update_id,
             order_id,
             &*d.destination,
-            d.outcome.kind(),
+            d.outcome.kind().as_str(),
             detail,
             &*decided.rules_version,
             body,

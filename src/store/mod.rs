@@ -41,6 +41,40 @@ pub use schema::MIGRATIONS;
 /// The most requests committed in one transaction.
 const MAX_GROUP: usize = 1024;
 
+/// What became of a stored update (`updates.status`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UpdateStatus {
+    /// Decided for its route.
+    #[default]
+    Decided,
+    /// Dropped by its source's `import` filter.
+    Ignored,
+    /// Older than the newest update already seen for its order: not decided.
+    Stale,
+}
+
+impl UpdateStatus {
+    /// As stored and answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateStatus::Decided => "decided",
+            UpdateStatus::Ignored => "ignored",
+            UpdateStatus::Stale => "stale",
+        }
+    }
+
+    /// The status stored as `text`.
+    pub fn parse(text: &str) -> Option<UpdateStatus> {
+        [
+            UpdateStatus::Decided,
+            UpdateStatus::Ignored,
+            UpdateStatus::Stale,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
 /// A failure of the store itself (disk, corruption), not of the request.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -869,7 +903,7 @@ fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<()> {
         a.order_id,
         &a.destination,
         a.delivery_id,
-        a.status.as_str(),
+        a.status,
         &attempt_detail(a),
         &at,
     )?;

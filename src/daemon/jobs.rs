@@ -112,9 +112,9 @@ async fn housekeep(
         }
     }
     let m = &live.metrics.housekeeping;
-    m.add(&["stuck"], total.stuck as f64);
-    m.add(&["attempts"], total.attempts as f64);
-    m.add(&["payloads"], total.payloads as f64);
+    m.add(&["stuck"], total.stuck as u64);
+    m.add(&["attempts"], total.attempts as u64);
+    m.add(&["payloads"], total.payloads as u64);
     if total != Pruned::default() {
         tracing::info!(
             stuck = total.stuck,

@@ -148,8 +148,8 @@ impl Live {
         };
         live.metrics
             .last_reload_success
-            .set(&[], unix_seconds(live.loaded_at()));
-        live.metrics.reload_failing.set(&[], 0.0);
+            .set(unix_seconds(live.loaded_at()));
+        live.metrics.reload_failing.set(0);
         live
     }
 
@@ -184,14 +184,14 @@ impl Live {
         self.rules.send_replace(rules);
         let now = chrono::Utc::now();
         write(&self.loaded_at, now);
-        self.metrics.last_reload_success.set(&[], unix_seconds(now));
+        self.metrics.last_reload_success.set(unix_seconds(now));
         self.set_error(None);
     }
 
     fn set_error(&self, error: Option<String>) {
-        let failing = if error.is_some() { 1.0 } else { 0.0 };
+        let failing = i64::from(error.is_some());
         write(&self.last_error, error);
-        self.metrics.reload_failing.set(&[], failing);
+        self.metrics.reload_failing.set(failing);
     }
 
     /// Notes a reload attempt's outcome (`applied`, `unchanged`, `rejected`).

@@ -116,7 +116,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
             };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
-            match runtime.block_on(ordersync::daemon::serve(config)) {
+            // The caller owns shutdown: SIGTERM or Ctrl-C cancels the token.
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let serving = async {
+                let signal = shutdown.clone();
+                tokio::spawn(async move {
+                    ordersync::daemon::signalled().await;
+                    signal.cancel();
+                });
+                ordersync::daemon::serve(config, shutdown).await
+            };
+            match runtime.block_on(serving) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(e) => {
                     tracing::error!("{e:#}");

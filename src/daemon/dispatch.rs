@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::Live;
 use super::labels;
@@ -73,18 +75,16 @@ struct Shared {
     reader: Reader,
     live: Arc<Live>,
     permits: Semaphore,
-    stopping: watch::Receiver<bool>,
+    shutdown: CancellationToken,
+    /// Every delivery task, so the daemon can wait for them at shutdown.
+    tracker: TaskTracker,
 }
 
-/// The running dispatcher.
-pub struct Dispatcher {
-    /// Resolves when every delivery task has finished (after `stopping`).
-    pub finished: mpsc::Receiver<()>,
-}
-
-/// Starts the dispatcher: `jobs` brings new deliveries (from the writer);
-/// `stopping` turns true when the daemon shuts down, after which no new
-/// attempt starts and requests in flight finish.
+/// Starts the dispatcher on `tracker`: `jobs` brings new deliveries (from
+/// the writer); once `shutdown` is cancelled no new attempt starts and
+/// requests in flight finish. The dispatcher and every delivery task are
+/// tracked: `tracker.wait()` resolves when all are done.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     jobs: mpsc::UnboundedReceiver<Vec<Job>>,
     pending: Vec<PendingRef>,
@@ -92,8 +92,9 @@ pub fn start(
     reader: Reader,
     live: Arc<Live>,
     concurrency: usize,
-    stopping: watch::Receiver<bool>,
-) -> Dispatcher {
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+) {
     let client = reqwest::Client::builder()
         .user_agent(concat!("ordersync/", env!("CARGO_PKG_VERSION")))
         .pool_max_idle_per_host(concurrency)
@@ -106,20 +107,16 @@ pub fn start(
         reader,
         live,
         permits: Semaphore::new(concurrency.max(1)),
-        stopping: stopping.clone(),
+        shutdown,
+        tracker: tracker.clone(),
     });
-    // Every task holds a clone of `alive`; the receiver ends when all are gone.
-    let (alive, finished) = mpsc::channel(1);
-    tokio::spawn(run(jobs, pending, shared, stopping, alive));
-    Dispatcher { finished }
+    tracker.spawn(run(jobs, pending, shared));
 }
 
 async fn run(
     mut jobs: mpsc::UnboundedReceiver<Vec<Job>>,
     pending: Vec<PendingRef>,
     shared: Arc<Shared>,
-    mut stopping: watch::Receiver<bool>,
-    alive: mpsc::Sender<()>,
 ) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Msg>();
     let mut lanes: HashMap<LaneKey, Lane> = HashMap::new();
@@ -132,13 +129,13 @@ async fn run(
     }
     let idle: Vec<LaneKey> = lanes.keys().cloned().collect();
     for key in idle {
-        start_next(&mut lanes, key, &shared, &done_tx, &alive);
+        start_next(&mut lanes, key, &shared, &done_tx);
     }
     loop {
         let msg = tokio::select! {
             Some(batch) = jobs.recv() => Msg::Jobs(batch),
             Some(done) = done_rx.recv() => done,
-            _ = stopping.wait_for(|s| *s) => break,
+            _ = shared.shutdown.cancelled() => break,
             else => break,
         };
         match msg {
@@ -159,7 +156,7 @@ async fn run(
                     .map(|(k, _)| k.clone())
                     .collect();
                 for key in idle {
-                    start_next(&mut lanes, key, &shared, &done_tx, &alive);
+                    start_next(&mut lanes, key, &shared, &done_tx);
                 }
             }
             Msg::Done(key, learned) => {
@@ -171,7 +168,7 @@ async fn run(
                     if lane.queue.is_empty() {
                         lanes.remove(&key);
                     } else {
-                        start_next(&mut lanes, key, &shared, &done_tx, &alive);
+                        start_next(&mut lanes, key, &shared, &done_tx);
                     }
                 }
             }
@@ -184,7 +181,6 @@ fn start_next(
     key: LaneKey,
     shared: &Arc<Shared>,
     done: &mpsc::UnboundedSender<Msg>,
-    alive: &mpsc::Sender<()>,
 ) {
     let Some(lane) = lanes.get_mut(&key) else {
         return;
@@ -194,8 +190,8 @@ fn start_next(
     };
     lane.busy = true;
     let known_id = lane.external_id.clone();
-    let (shared, done, alive) = (shared.clone(), done.clone(), alive.clone());
-    tokio::spawn(async move {
+    let (shared, done) = (shared.clone(), done.clone());
+    shared.tracker.clone().spawn(async move {
         let job = match next {
             Queued::Whole(job) => Some(job),
             Queued::Stored(id) => load(&shared, id).await,
@@ -208,7 +204,6 @@ fn start_next(
             learned = deliver(&shared, job).await;
         }
         let _ = done.send(Msg::Done(key, learned));
-        drop(alive);
     });
 }
 
@@ -232,14 +227,14 @@ async fn load(shared: &Shared, id: i64) -> Option<Job> {
 /// Makes attempts until the delivery is delivered, rejected or dead, or the
 /// daemon stops; answers the destination id it learned, if any.
 async fn deliver(shared: &Shared, mut job: Job) -> Option<String> {
-    let mut stopping = shared.stopping.clone();
+    let shutdown = &shared.shutdown;
     loop {
         if let Some(at) = job.not_before {
             let wait = (at - Utc::now()).to_std().unwrap_or_default();
             if !wait.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = stopping.wait_for(|s| *s) => return None,
+                    _ = shutdown.cancelled() => return None,
                 }
             }
         }
@@ -248,10 +243,10 @@ async fn deliver(shared: &Shared, mut job: Job) -> Option<String> {
         while shared.live.credentials.reason(&job.destination).is_some() {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = stopping.wait_for(|s| *s) => return None,
+                _ = shutdown.cancelled() => return None,
             }
         }
-        if *stopping.borrow() {
+        if shutdown.is_cancelled() {
             return None;
         }
         let attempt = {

@@ -8,7 +8,6 @@
 //! the current time, so a stalled process does not burst when it wakes.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -112,9 +111,9 @@ async fn housekeep(
         }
     }
     let m = &live.metrics.housekeeping;
-    m.add(&["stuck"], total.stuck as f64);
-    m.add(&["attempts"], total.attempts as f64);
-    m.add(&["payloads"], total.payloads as f64);
+    m.add(&["stuck"], total.stuck as u64);
+    m.add(&["attempts"], total.attempts as u64);
+    m.add(&["payloads"], total.payloads as u64);
     if total != Pruned::default() {
         tracing::info!(
             stuck = total.stuck,
@@ -146,8 +145,8 @@ pub fn healthy(beat_age: Duration, store_ok: bool) -> bool {
 
 /// Pings systemd's watchdog (when `WatchdogSec=` set `WATCHDOG_USEC`) at half
 /// its interval, only while the scheduler's heartbeat advances and the store
-/// answers; otherwise systemd restarts the service.
-pub fn watchdog(live: Arc<Live>, writer: WeakWriter) {
+/// answers; otherwise systemd restarts the service. It stops at shutdown.
+pub fn watchdog(live: Arc<Live>, writer: WeakWriter, tracker: &tokio_util::task::TaskTracker) {
     let Some(interval) = sd_notify::watchdog_enabled() else {
         return;
     };
@@ -156,13 +155,14 @@ pub fn watchdog(live: Arc<Live>, writer: WeakWriter) {
         interval_ms = interval.as_millis() as u64,
         "systemd watchdog enabled"
     );
-    tokio::spawn(async move {
+    let shutdown = live.shutdown.clone();
+    tracker.spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            if live.stopping.load(Ordering::Relaxed) {
-                return;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => return,
             }
             let Ok(writer) = writer.upgrade() else {
                 return;

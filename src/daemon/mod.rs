@@ -12,9 +12,12 @@
 //!
 //! Start-up order: open the store (migrations), load the rules, queue the
 //! deliveries left pending by the last run, then listen and tell systemd
-//! READY. Shutdown (SIGTERM, Ctrl-C): webhooks answer 503, the listener drains,
-//! requests in flight to destinations finish within the deadline, the writer
-//! commits its last group, exit 0. What was left undone is pending in the store.
+//! READY. Shutdown is the caller's [`CancellationToken`] (`main` cancels it on
+//! SIGTERM or Ctrl-C, see [`signalled`]): webhooks answer 503, the listener
+//! drains, no new delivery attempt starts and those in flight finish within
+//! the deadline (every task that must finish is on one [`TaskTracker`]), the
+//! writer commits its last group, exit 0. What was left undone is pending in
+//! the store.
 
 mod api;
 mod channels;
@@ -30,12 +33,14 @@ pub mod reload;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::rules::{self, RuleSet};
 use crate::store::{self, Reader, Writer};
@@ -80,7 +85,7 @@ pub struct LabelConfig {
 }
 
 /// What the request handlers and delivery tasks share: the rules now in
-/// force, the metrics, the shutdown flag.
+/// force, the metrics, the shutdown token.
 pub struct Live {
     /// A watch channel, so the poller hears of every swap.
     rules: watch::Sender<Arc<RuleSet>>,
@@ -90,7 +95,8 @@ pub struct Live {
     last_error: RwLock<Option<String>>,
     /// The last reload attempt: when, what triggered it, what it came to.
     last_reload: RwLock<Option<(chrono::DateTime<chrono::Utc>, String, &'static str)>>,
-    stopping: AtomicBool,
+    /// Cancelled when the daemon shuts down (the token `serve` was given).
+    shutdown: CancellationToken,
     /// Everything `/metrics` shows.
     pub metrics: metrics::Metrics,
     /// Channels a platform throttled (connectors): delivery and polling wait.
@@ -131,13 +137,14 @@ impl Live {
     fn new(
         rules: Arc<RuleSet>,
         renderer: Option<Arc<crate::delivery::label::chromium::Renderer>>,
+        shutdown: CancellationToken,
     ) -> Live {
         let live = Live {
             rules: watch::Sender::new(rules),
             loaded_at: RwLock::new(chrono::Utc::now()),
             last_error: RwLock::new(None),
             last_reload: RwLock::new(None),
-            stopping: AtomicBool::new(false),
+            shutdown,
             metrics: metrics::Metrics::new(),
             throttles: Arc::default(),
             credentials: Arc::default(),
@@ -148,8 +155,8 @@ impl Live {
         };
         live.metrics
             .last_reload_success
-            .set(&[], unix_seconds(live.loaded_at()));
-        live.metrics.reload_failing.set(&[], 0.0);
+            .set(unix_seconds(live.loaded_at()));
+        live.metrics.reload_failing.set(0);
         live
     }
 
@@ -184,14 +191,14 @@ impl Live {
         self.rules.send_replace(rules);
         let now = chrono::Utc::now();
         write(&self.loaded_at, now);
-        self.metrics.last_reload_success.set(&[], unix_seconds(now));
+        self.metrics.last_reload_success.set(unix_seconds(now));
         self.set_error(None);
     }
 
     fn set_error(&self, error: Option<String>) {
-        let failing = if error.is_some() { 1.0 } else { 0.0 };
+        let failing = i64::from(error.is_some());
         write(&self.last_error, error);
-        self.metrics.reload_failing.set(&[], failing);
+        self.metrics.reload_failing.set(failing);
     }
 
     /// Notes a reload attempt's outcome (`applied`, `unchanged`, `rejected`).
@@ -209,7 +216,7 @@ impl Live {
     }
 
     fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Relaxed)
+        self.shutdown.is_cancelled()
     }
 }
 
@@ -217,8 +224,9 @@ fn unix_seconds(t: chrono::DateTime<chrono::Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
 }
 
-/// Runs the daemon until SIGTERM or Ctrl-C; `Ok` after a clean drain.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// Runs the daemon until `shutdown` is cancelled (or the listener ends, which
+/// cancels it); `Ok` after a clean drain within `config.shutdown_timeout`.
+pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let conn = store::open(&config.db)
         .with_context(|| format!("cannot open the store {}", config.db.display()))?;
     // A bad file at start does not stop the daemon when the store has the
@@ -284,7 +292,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (writer, writer_thread) = Writer::start(conn, jobs_tx.clone())?;
     writer.note_rules(rules.clone()).await?;
     let reader = Reader::new(&config.db);
-    let live = Arc::new(Live::new(rules.clone(), renderer));
+    let live = Arc::new(Live::new(rules.clone(), renderer, shutdown.clone()));
     if let Some(errors) = refused_at_start {
         live.set_error(Some(errors));
         live.note_reload("start", "rejected");
@@ -316,21 +324,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         });
     }
 
-    let (stop_tx, stop_rx) = watch::channel(false);
+    // What shutdown waits for: the listener, the dispatcher and its delivery
+    // tasks, the watchdog.
+    let tracker = TaskTracker::new();
     if !pending.is_empty() {
         tracing::info!(
             deliveries = pending.len(),
             "resuming deliveries left pending"
         );
     }
-    let mut dispatcher = dispatch::start(
+    dispatch::start(
         jobs_rx,
         pending,
         writer.clone(),
         reader.clone(),
         live.clone(),
         config.concurrency,
-        stop_rx,
+        shutdown.clone(),
+        &tracker,
     );
     drop(jobs_tx);
 
@@ -363,36 +374,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Tests and scripts that listen on port 0 read the address from here.
     println!("ordersync listening on http://{addr}");
     notify(&[sd_notify::NotifyState::Ready]);
-    jobs::watchdog(live.clone(), writer.downgrade());
+    jobs::watchdog(live.clone(), writer.downgrade(), &tracker);
 
-    let signal_live = live.clone();
-    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        signal_live.stopping.store(true, Ordering::SeqCst);
-        notify(&[sd_notify::NotifyState::Stopping]);
-        tracing::info!("shutting down: draining requests and deliveries");
-        let _ = drained_tx.send(());
-    });
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let mut server = tracker.spawn(async move { server.await });
+    let ended = tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = &mut server => true,
+    };
+    // A listener that ended on its own stops the rest too.
+    shutdown.cancel();
+    notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("shutting down: draining requests and deliveries");
     let deadline = config.shutdown_timeout;
-    let mut server = tokio::spawn(async move { server.await });
-    // The listener drains on its own once the signal came; bound it by the deadline.
-    let _ = drained_rx.await;
     let started = tokio::time::Instant::now();
-    if tokio::time::timeout(deadline, &mut server).await.is_err() {
+    // The listener drains on its own once cancelled; bound it by the deadline.
+    if !ended && tokio::time::timeout(deadline, &mut server).await.is_err() {
         tracing::warn!("webhook requests still open at the deadline were cut off");
         server.abort();
     }
-    let _ = stop_tx.send(true);
     let mut scheduler = scheduler;
     if let Err(e) = scheduler.shutdown().await {
         tracing::warn!(error = %e, "the scheduler did not stop cleanly");
     }
+    tracker.close();
     let left = deadline.saturating_sub(started.elapsed());
-    if tokio::time::timeout(left, dispatcher.finished.recv())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(left, tracker.wait()).await.is_err() {
         tracing::warn!("deliveries still in flight at the deadline resume at the next start");
     }
     drop(writer);
@@ -412,7 +420,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves at SIGTERM or Ctrl-C: what `main` cancels `serve`'s token on.
+pub async fn signalled() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

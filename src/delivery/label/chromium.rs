@@ -105,7 +105,12 @@ impl Renderer {
         let mut child = cmd.spawn().map_err(|e| {
             RenderError::Failed(format!("cannot start {}: {e}", self.program.display()))
         })?;
-        let group = Group(child.id().map(|id| id as i32));
+        let group = Group(
+            child
+                .id()
+                .and_then(|id| i32::try_from(id).ok())
+                .and_then(rustix::process::Pid::from_raw),
+        );
         let waited = tokio::time::timeout(self.timeout, child.wait()).await;
         // Whatever happened, nothing of this browser stays running.
         drop(group);
@@ -181,22 +186,19 @@ pub fn args(profile: &Path, out: &Path, page: &Path) -> Vec<std::ffi::OsString> 
 }
 
 fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    rustix::process::geteuid().is_root()
 }
 
 /// A process group, killed when dropped.
-struct Group(Option<i32>);
+struct Group(Option<rustix::process::Pid>);
 
 impl Drop for Group {
     fn drop(&mut self) {
-        if let Some(pgid) = self.0.filter(|p| *p > 0) {
-            // SAFETY: kill has no memory preconditions; a negative pid names
-            // the group this renderer made (`process_group(0)`), so nothing
-            // else is touched. It fails harmlessly if the group is gone.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
+        if let Some(pgid) = self.0 {
+            // The group this renderer made (`process_group(0)`: its id is the
+            // browser's pid), so nothing else is touched. It fails harmlessly
+            // if the group is gone.
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `connector: { kind: ebay, ... }` (SPEC 12.2).
 
-use super::super::{Ctx, Doc, Fields, text};
+use super::super::ctx::{Ctx, Doc};
+use super::super::read::{Fields, text};
 use super::{base_url, non_empty, required};
 use crate::rules::yaml::{Kind, Node};
 use crate::rules::{EBAY_SCOPES, EbayConnector, Secret};

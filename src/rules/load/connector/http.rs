@@ -2,7 +2,8 @@
 //! request templates, compiled and checked here so a delivery never meets a
 //! template it cannot read.
 
-use super::super::{Ctx, Doc, Fields, fields, list_names, text};
+use super::super::ctx::{Ctx, Doc};
+use super::super::read::{Fields, fields, list_names, text};
 use super::required;
 use crate::condition::ExprError;
 use crate::order::{Event, Type};

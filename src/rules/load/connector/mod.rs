@@ -3,7 +3,8 @@
 
 use chrono::Datelike;
 
-use super::{Ctx, Doc, Fields, fields, list_names, text};
+use super::ctx::{Ctx, Doc};
+use super::read::{Fields, fields, list_names, text};
 use crate::order::Type;
 use crate::rules::yaml::{Kind, Node};
 use crate::rules::{Connector, ConnectorKind, Place};

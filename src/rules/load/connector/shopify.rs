@@ -2,7 +2,8 @@
 
 use chrono::Utc;
 
-use super::super::{Ctx, Doc, Fields, text};
+use super::super::ctx::{Ctx, Doc};
+use super::super::read::{Fields, text};
 use super::{base_url, flag, non_empty, parse_version, quarters_behind, required, valid_host};
 use crate::rules::yaml::{Kind, Node};
 use crate::rules::{Secret, ShopifyConnector};

@@ -1,6 +1,7 @@
 //! `connector: { kind: woocommerce, ... }` (issue 12, section 4).
 
-use super::super::{Ctx, Doc, Fields};
+use super::super::ctx::{Ctx, Doc};
+use super::super::read::Fields;
 use super::{base_url, flag, non_empty, required};
 use crate::rules::yaml::Node;
 use crate::rules::{Secret, WooConnector};

@@ -2,10 +2,25 @@
 
 use super::ctx::{Ctx, Doc, RawText, locate};
 use super::read::io_reason;
-use crate::rules::yaml::{Kind, Node};
+use crate::rules::yaml::{Kind, Loc, Node};
+
+/// Interpolates every file's values in place.
+pub(super) fn all(cx: &mut Ctx, docs: &mut [Doc]) {
+    for doc in docs {
+        let mut root = std::mem::replace(
+            &mut doc.root,
+            Node {
+                loc: Loc::default(),
+                kind: Kind::Null,
+            },
+        );
+        interpolate(cx, doc, &mut root);
+        doc.root = root;
+    }
+}
 
 /// Replaces `${NAME}` and `${file:PATH}` in every text value; `$${` writes `${`.
-pub(super) fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
+fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
     let node_loc = n.loc;
     match &mut n.kind {
         Kind::Str(s) if s.contains("${") => {

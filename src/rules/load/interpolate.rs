@@ -55,51 +55,8 @@ fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
                 let loc = locate(doc, node_loc, &original, consumed + i);
                 let width = close + 1;
                 let before = out.len();
-                if let Some(file) = inner.strip_prefix("file:") {
-                    let path = cx.base.join(file);
-                    match std::fs::read_to_string(&path) {
-                        Ok(t) => out.push_str(t.trim()),
-                        Err(e) => {
-                            cx.at(
-                                doc,
-                                loc,
-                                width,
-                                format!("cannot read `{file}`: {}", io_reason(&e)),
-                                None,
-                            );
-                            failed = true;
-                        }
-                    }
-                } else if let Some((var, default)) =
-                    inner.split_once(":-").filter(|(v, _)| valid_var(v))
-                {
-                    match (cx.opts.env)(var) {
-                        Some(v) if !v.is_empty() => out.push_str(&v),
-                        _ => out.push_str(default),
-                    }
-                } else if !valid_var(inner) {
-                    cx.at(
-                        doc,
-                        loc,
-                        width,
-                        format!("invalid variable name `{inner}`"),
-                        Some("write `${NAME}`, `${NAME:-default}` or `${file:PATH}`".to_string()),
-                    );
+                if !reference(cx, doc, inner, loc, width, &mut out) {
                     failed = true;
-                } else {
-                    match (cx.opts.env)(inner) {
-                        Some(v) => out.push_str(&v),
-                        None => {
-                            cx.at(
-                                doc,
-                                loc,
-                                width,
-                                format!("environment variable `{inner}` is not set"),
-                                Some("set it in the service's environment, or use `${file:PATH}` for a credential".to_string()),
-                            );
-                            failed = true;
-                        }
-                    }
                 }
                 refs.push((inner.to_string(), out[before..].to_string()));
                 consumed += i + close + 1;
@@ -128,6 +85,64 @@ fn interpolate(cx: &mut Ctx, doc: &Doc, n: &mut Node) {
         }
         _ => {}
     }
+}
+
+/// Writes the value of one `${inner}` (at `loc`, `width` wide) to `out`;
+/// false when it has none, which is reported.
+fn reference(
+    cx: &mut Ctx,
+    doc: &Doc,
+    inner: &str,
+    loc: Loc,
+    width: usize,
+    out: &mut String,
+) -> bool {
+    let mut ok = true;
+    if let Some(file) = inner.strip_prefix("file:") {
+        let path = cx.base.join(file);
+        match std::fs::read_to_string(&path) {
+            Ok(t) => out.push_str(t.trim()),
+            Err(e) => {
+                cx.at(
+                    doc,
+                    loc,
+                    width,
+                    format!("cannot read `{file}`: {}", io_reason(&e)),
+                    None,
+                );
+                ok = false;
+            }
+        }
+    } else if let Some((var, default)) = inner.split_once(":-").filter(|(v, _)| valid_var(v)) {
+        match (cx.opts.env)(var) {
+            Some(v) if !v.is_empty() => out.push_str(&v),
+            _ => out.push_str(default),
+        }
+    } else if !valid_var(inner) {
+        cx.at(
+            doc,
+            loc,
+            width,
+            format!("invalid variable name `{inner}`"),
+            Some("write `${NAME}`, `${NAME:-default}` or `${file:PATH}`".to_string()),
+        );
+        ok = false;
+    } else {
+        match (cx.opts.env)(inner) {
+            Some(v) => out.push_str(&v),
+            None => {
+                cx.at(
+                    doc,
+                    loc,
+                    width,
+                    format!("environment variable `{inner}` is not set"),
+                    Some("set it in the service's environment, or use `${file:PATH}` for a credential".to_string()),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 fn valid_var(name: &str) -> bool {

@@ -74,44 +74,7 @@ pub(super) fn label(cx: &mut Ctx, doc: &Doc, n: &Node, speaks: Option<&str>) -> 
                     Some("add `send: email`, or remove `email`".to_string()),
                 );
             }
-            if let Some(ef) = fields(cx, doc, e, "`email`", &LABEL_EMAIL_KEYS) {
-                let mut part = |key: &str| -> String {
-                    match ef.get(key) {
-                        Some(v) => text(cx, doc, v, &format!("`{key}`"))
-                            .unwrap_or_default()
-                            .to_string(),
-                        None => {
-                            cx.node(doc, e, format!("`email` needs `{key}`"), None);
-                            String::new()
-                        }
-                    }
-                };
-                let (to, from, smtp) = (part("to"), part("from"), part("smtp"));
-                for (key, addr) in [("to", &to), ("from", &from)] {
-                    if let Some(v) = ef.get(key)
-                        && !addr.is_empty()
-                        && addr.parse::<lettre::Address>().is_err()
-                    {
-                        cx.node(doc, v, format!("`{key}` is not an e-mail address"), None);
-                    }
-                }
-                if let Some(v) = ef.get("smtp")
-                    && !smtp.is_empty()
-                    && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://"))
-                {
-                    cx.node(
-                        doc,
-                        v,
-                        "`smtp` must be an `smtp://` or `smtps://` URL",
-                        Some("e.g. `smtp://user:${SMTP_PASSWORD}@mail.example:587` (STARTTLS when offered) or `smtps://...:465`".to_string()),
-                    );
-                }
-                out.email = Some(LabelEmail {
-                    to,
-                    from,
-                    smtp: Secret(smtp),
-                });
-            }
+            out.email = email(cx, doc, e);
         }
         (None, LabelSend::Email) => cx.node(
             doc,
@@ -122,4 +85,45 @@ pub(super) fn label(cx: &mut Ctx, doc: &Doc, n: &Node, speaks: Option<&str>) -> 
         (None, _) => {}
     }
     out
+}
+
+/// `email: { to, from, smtp }` for `send: email`.
+fn email(cx: &mut Ctx, doc: &Doc, e: &Node) -> Option<LabelEmail> {
+    let ef = fields(cx, doc, e, "`email`", &LABEL_EMAIL_KEYS)?;
+    let mut part = |key: &str| -> String {
+        match ef.get(key) {
+            Some(v) => text(cx, doc, v, &format!("`{key}`"))
+                .unwrap_or_default()
+                .to_string(),
+            None => {
+                cx.node(doc, e, format!("`email` needs `{key}`"), None);
+                String::new()
+            }
+        }
+    };
+    let (to, from, smtp) = (part("to"), part("from"), part("smtp"));
+    for (key, addr) in [("to", &to), ("from", &from)] {
+        if let Some(v) = ef.get(key)
+            && !addr.is_empty()
+            && addr.parse::<lettre::Address>().is_err()
+        {
+            cx.node(doc, v, format!("`{key}` is not an e-mail address"), None);
+        }
+    }
+    if let Some(v) = ef.get("smtp")
+        && !smtp.is_empty()
+        && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://"))
+    {
+        cx.node(
+            doc,
+            v,
+            "`smtp` must be an `smtp://` or `smtps://` URL",
+            Some("e.g. `smtp://user:${SMTP_PASSWORD}@mail.example:587` (STARTTLS when offered) or `smtps://...:465`".to_string()),
+        );
+    }
+    Some(LabelEmail {
+        to,
+        from,
+        smtp: Secret(smtp),
+    })
 }

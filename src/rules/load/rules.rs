@@ -47,23 +47,22 @@ pub(super) fn read(
                 continue;
             }
             seen_rules.push((k.name.clone(), doc.name.clone(), k.loc.line));
-            source_rules(cx, doc, v, ci, channels, names, order_type, rates);
+            source_rules(cx, doc, v, &mut channels[ci], names, order_type, rates);
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One source channel's `rules`: its `import`, `attributes` and `overwrites`.
 fn source_rules(
     cx: &mut Ctx,
     doc: &Doc,
     n: &Node,
-    ci: usize,
-    channels: &mut [Channel],
+    ch: &mut Channel,
     names: &[String],
     order: &Type,
     rates: &Rates,
 ) {
-    let source = names[ci].clone();
+    let source = ch.name.to_string();
     let Some(f) = fields(cx, doc, n, &format!("`rules.{source}`"), &RULE_KEYS) else {
         return;
     };
@@ -74,11 +73,11 @@ fn source_rules(
             destination_known: false,
         };
         if let Some(c) = expression(cx, doc, imp, &env, true) {
-            channels[ci].import = Some(c);
+            ch.import = Some(c);
         }
     }
     if let Some(a) = f.get("attributes") {
-        channels[ci].attributes = attributes(
+        ch.attributes = attributes(
             cx,
             doc,
             a,
@@ -86,66 +85,76 @@ fn source_rules(
             rates,
             &format!("`rules.{source}.attributes`"),
         );
-        channels[ci].shared_attributes = !channels[ci]
-            .attributes
-            .iter()
-            .any(Attribute::uses_destination);
+        ch.shared_attributes = !ch.attributes.iter().any(Attribute::uses_destination);
     }
     if let Some(o) = f.get("overwrites") {
-        let Some(of) = fields(cx, doc, o, "`overwrites`", &[]) else {
-            return;
+        let found = overwrites(cx, doc, o, ch, names, order, rates);
+        ch.overwrites.extend(found);
+    }
+}
+
+/// `overwrites`: attributes for one destination only, each one a route of `ch`.
+fn overwrites(
+    cx: &mut Ctx,
+    doc: &Doc,
+    o: &Node,
+    ch: &Channel,
+    names: &[String],
+    order: &Type,
+    rates: &Rates,
+) -> Vec<Overwrite> {
+    let source = &ch.name;
+    let mut out = Vec::new();
+    let Some(of) = fields(cx, doc, o, "`overwrites`", &[]) else {
+        return out;
+    };
+    for (k, v) in of.entries {
+        let Some(di) = names.iter().position(|x| x == &k.name) else {
+            unknown_channel_key(cx, doc, k, names);
+            continue;
         };
-        for (k, v) in of.entries {
-            let Some(di) = names.iter().position(|x| x == &k.name) else {
-                unknown_channel_key(cx, doc, k, names);
-                continue;
+        if !ch.routes.contains(&di) {
+            let routes: Vec<&str> = ch.routes.iter().map(|&r| names[r].as_str()).collect();
+            let hint = if routes.is_empty() {
+                format!("`{source}` routes to no channel")
+            } else {
+                format!("`{source}` routes to {}", list_names(&routes))
             };
-            if !channels[ci].routes.contains(&di) {
-                let routes: Vec<&str> = channels[ci]
-                    .routes
-                    .iter()
-                    .map(|&r| names[r].as_str())
-                    .collect();
-                let hint = if routes.is_empty() {
-                    format!("`{source}` routes to no channel")
-                } else {
-                    format!("`{source}` routes to {}", list_names(&routes))
-                };
-                cx.key(
-                    doc,
-                    k,
-                    format!(
-                        "overwrite for `{}`, which `{source}` never routes to",
-                        k.name
-                    ),
-                    Some(hint),
-                );
-                continue;
-            }
-            let Some(wf) = fields(
+            cx.key(
+                doc,
+                k,
+                format!(
+                    "overwrite for `{}`, which `{source}` never routes to",
+                    k.name
+                ),
+                Some(hint),
+            );
+            continue;
+        }
+        let Some(wf) = fields(
+            cx,
+            doc,
+            v,
+            &format!("`overwrites.{}`", k.name),
+            &OVERWRITE_KEYS,
+        ) else {
+            continue;
+        };
+        let attrs = match wf.get("attributes") {
+            Some(a) => attributes(
                 cx,
                 doc,
-                v,
-                &format!("`overwrites.{}`", k.name),
-                &OVERWRITE_KEYS,
-            ) else {
-                continue;
-            };
-            let attrs = match wf.get("attributes") {
-                Some(a) => attributes(
-                    cx,
-                    doc,
-                    a,
-                    order,
-                    rates,
-                    &format!("`overwrites.{}.attributes`", k.name),
-                ),
-                None => Vec::new(),
-            };
-            channels[ci].overwrites.push(Overwrite {
-                destination: di,
-                attributes: attrs,
-            });
-        }
+                a,
+                order,
+                rates,
+                &format!("`overwrites.{}.attributes`", k.name),
+            ),
+            None => Vec::new(),
+        };
+        out.push(Overwrite {
+            destination: di,
+            attributes: attrs,
+        });
     }
+    out
 }

@@ -4,7 +4,7 @@
 
 use super::super::ctx::{Ctx, Doc};
 use super::super::read::{Fields, fields, list_names, text};
-use super::required;
+use super::shared::required;
 use crate::condition::ExprError;
 use crate::order::{Event, Type};
 use crate::rules::template::{self, Check, METHODS, Template};

@@ -2,7 +2,7 @@
 
 use super::super::ctx::{Ctx, Doc};
 use super::super::read::Fields;
-use super::{base_url, flag, non_empty, required};
+use super::shared::{base_url, flag, non_empty, required};
 use crate::rules::yaml::Node;
 use crate::rules::{Secret, WooConnector};
 

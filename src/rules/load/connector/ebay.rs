@@ -1,7 +1,8 @@
 //! `connector: { kind: ebay, ... }` (SPEC 12.2).
 
-use super::super::{Ctx, Doc, Fields, text};
-use super::{base_url, non_empty, required};
+use super::super::ctx::{Ctx, Doc};
+use super::super::read::{Fields, list_names, text};
+use super::shared::{base_url, non_empty, required};
 use crate::rules::yaml::{Kind, Node};
 use crate::rules::{EBAY_SCOPES, EbayConnector, Secret};
 
@@ -89,7 +90,7 @@ pub fn read(cx: &mut Ctx, doc: &Doc, n: &Node, f: &Fields) -> Option<EbayConnect
                 let hint = crate::suggest::did_you_mean(t, SELLER_REASONS)
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| {
-                        format!("a seller may give {}", super::list_names(&SELLER_REASONS))
+                        format!("a seller may give {}", list_names(&SELLER_REASONS))
                     });
                 cx.node(
                     doc,

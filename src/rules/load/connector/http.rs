@@ -2,8 +2,9 @@
 //! request templates, compiled and checked here so a delivery never meets a
 //! template it cannot read.
 
-use super::super::{Ctx, Doc, Fields, fields, list_names, text};
-use super::required;
+use super::super::ctx::{Ctx, Doc};
+use super::super::read::{Fields, fields, list_names, text};
+use super::shared::required;
 use crate::condition::ExprError;
 use crate::order::{Event, Type};
 use crate::rules::template::{self, Check, METHODS, Template};

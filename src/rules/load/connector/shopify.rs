@@ -1,9 +1,10 @@
 //! `connector: { kind: shopify, ... }` (SPEC 12.1).
 
-use chrono::Utc;
+use chrono::{Datelike, Utc};
 
-use super::super::{Ctx, Doc, Fields, text};
-use super::{base_url, flag, non_empty, parse_version, quarters_behind, required, valid_host};
+use super::super::ctx::{Ctx, Doc};
+use super::super::read::{Fields, text};
+use super::shared::{base_url, flag, non_empty, required};
 use crate::rules::yaml::{Kind, Node};
 use crate::rules::{Secret, ShopifyConnector};
 
@@ -82,4 +83,59 @@ pub fn read(cx: &mut Ctx, doc: &Doc, n: &Node, f: &Fields) -> Option<ShopifyConn
         notify_customer,
         restock_on_cancel,
     })
+}
+
+/// A host name: dot-separated labels of letters, digits and `-`.
+fn valid_host(s: &str) -> bool {
+    !s.is_empty()
+        && s.contains('.')
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// `YYYY-MM` with a month Shopify releases in (01, 04, 07, 10).
+fn parse_version(v: &str) -> Option<(i32, u32)> {
+    let (y, m) = v.split_once('-')?;
+    if y.len() != 4 || m.len() != 2 {
+        return None;
+    }
+    let year: i32 = y.parse().ok()?;
+    let month: u32 = m.parse().ok()?;
+    matches!(month, 1 | 4 | 7 | 10).then_some((year, month))
+}
+
+/// How many quarterly releases have come out since `v` (0 for the newest).
+fn quarters_behind(v: &str, today: chrono::NaiveDate) -> Option<i32> {
+    let (year, month) = parse_version(v)?;
+    let quarter = |y: i32, m: u32| y * 4 + (m as i32 - 1) / 3;
+    Some(quarter(today.year(), today.month()) - quarter(year, month))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_quarterly() {
+        assert_eq!(parse_version("2025-10"), Some((2025, 10)));
+        assert_eq!(parse_version("2025-11"), None);
+        assert_eq!(parse_version("2025-1"), None);
+        assert_eq!(parse_version("25-10"), None);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        assert_eq!(quarters_behind("2026-10", day), Some(0));
+        assert_eq!(quarters_behind("2025-10", day), Some(4));
+        assert_eq!(quarters_behind("2026-01", day), Some(3));
+    }
+
+    #[test]
+    fn hosts() {
+        assert!(valid_host("acme.myshopify.com"));
+        assert!(!valid_host("https://acme.myshopify.com"));
+        assert!(!valid_host("acme"));
+        assert!(!valid_host("a..b"));
+    }
 }

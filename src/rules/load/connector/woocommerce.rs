@@ -1,7 +1,8 @@
 //! `connector: { kind: woocommerce, ... }` (issue 12, section 4).
 
-use super::super::{Ctx, Doc, Fields};
-use super::{base_url, flag, non_empty, required};
+use super::super::ctx::{Ctx, Doc};
+use super::super::read::Fields;
+use super::shared::{base_url, flag, non_empty, required};
 use crate::rules::yaml::Node;
 use crate::rules::{Secret, WooConnector};
 

@@ -63,7 +63,7 @@ fn run(order: &[usize]) -> Result<(), TestCaseError> {
             };
             // Stale exactly when a newer one came before it.
             let expect = if newest_seen.is_some_and(|n| n > v) { "stale" } else { "decided" };
-            prop_assert_eq!(status, expect, "v{} after {:?}", v, newest_seen);
+            prop_assert_eq!(status.as_str(), expect, "v{} after {:?}", v, newest_seen);
             newest_seen = Some(newest_seen.map_or(v, |n: usize| n.max(v)));
         }
         drop(writer);

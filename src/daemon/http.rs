@@ -222,7 +222,7 @@ async fn receive(
     s.live.metrics.count_ingested(&ch.name, &stored);
     match stored {
         Ok(Ingested::Stored { update, status, .. }) => (
-            if status == "stale" {
+            if status == crate::store::UpdateStatus::Stale {
                 "stale"
             } else {
                 "accepted"

@@ -436,7 +436,7 @@ impl Metrics {
             Ok(Ingested::Stored {
                 status, outcomes, ..
             }) => {
-                if *status == "stale" {
+                if *status == crate::store::UpdateStatus::Stale {
                     self.stale.inc(&[channel]);
                 }
                 for (destination, outcome) in outcomes {

@@ -6,7 +6,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use chrono::{DateTime, Utc};
 
-use super::{IngestRequest, Job, StoreError, health, order_ref, parse_order_ref, stamp};
+use super::{
+    IngestRequest, Job, StoreError, UpdateStatus, health, order_ref, parse_order_ref, stamp,
+};
 use crate::delivery::request::idempotency_key;
 use crate::engine::{self, Decisions, OrderState, Outcome, Update};
 use crate::identity;
@@ -25,8 +27,8 @@ pub enum Ingested {
         update: i64,
         /// ordersync's order it joined or created.
         order: i64,
-        /// `decided`, `ignored` (by the import filter) or `stale`.
-        status: &'static str,
+        /// Decided, ignored (by the import filter) or stale.
+        status: UpdateStatus,
         /// The deliveries it created; handed to the dispatcher after the commit.
         jobs: Vec<Job>,
         /// Each decision's destination and outcome kind, for the metrics.
@@ -113,7 +115,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
 
     let updated_at = order.get("updated_at").and_then(Value::as_str);
     let stale = identity::is_stale(newest.as_deref(), updated_at);
-    let insert_update = |status: &str| -> rusqlite::Result<i64> {
+    let insert_update = |status: UpdateStatus| -> rusqlite::Result<i64> {
         conn.prepare_cached(
             "INSERT INTO updates (channel, event_id, event, occurred_at, received_at, order_id,
                                   external_id, status, payload, via, topic)
@@ -127,7 +129,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
             received,
             order_id,
             external_id,
-            status,
+            status.as_str(),
             payload,
             via.as_str(),
             topic
@@ -135,11 +137,11 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
         Ok(conn.last_insert_rowid())
     };
     if stale {
-        let update = insert_update("stale")?;
+        let update = insert_update(UpdateStatus::Stale)?;
         return Ok(Ingested::Stored {
             update,
             order: order_id,
-            status: "stale",
+            status: UpdateStatus::Stale,
             jobs: Vec::new(),
             outcomes: Vec::new(),
         });
@@ -175,9 +177,9 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
         )?;
     }
     let status = if step.decided.ignored {
-        "ignored"
+        UpdateStatus::Ignored
     } else {
-        "decided"
+        UpdateStatus::Decided
     };
     let update_id = insert_update(status)?;
     let mut out = Recorded::default();

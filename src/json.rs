@@ -1,20 +1,31 @@
 //! Reading JSON straight into [`Value`].
 //!
 //! Every order that reaches the engine is read from JSON, so this is the
-//! engine's front door. Going through serde would hand each token to a visitor
-//! and move each value through several layers before it lands; reading here
-//! writes each value once: text of up to 23 bytes straight into its inline
-//! form (found eight bytes at a time), numbers without an intermediate string,
-//! and each list or object gathered on one per-thread stack and moved into a
-//! single exactly-sized allocation. The result is the same as serde_json's
-//! reading of the same text (a property test checks it), except that a key
-//! given twice keeps its first place and its last value, nesting stops at
-//! [`MAX_DEPTH`], and every number is read from its text as an exact decimal
-//! (no `f64` on the way): one that a decimal cannot hold exactly (beyond about
-//! 7.9e28, or more than 28 significant digits) is an error naming it, never a
-//! silent rounding.
+//! engine's front door. serde_json does the reading; a [`DeserializeSeed`]
+//! builds each [`Value`] as its tokens arrive (no `serde_json::Value` in
+//! between): text borrowed from the input goes straight into its inline form,
+//! and each list or object is gathered on one per-thread stack and moved into
+//! a single exactly-sized allocation. On top of serde_json's reading:
+//!
+//! - a key given twice keeps its first place and its last value;
+//! - nesting stops at [`MAX_DEPTH`];
+//! - every number is read from its own text as an exact decimal (no `f64` on
+//!   the way): one that a decimal cannot hold exactly (beyond about 7.9e28, or
+//!   more than 28 significant digits) is an error naming it, never a silent
+//!   rounding;
+//! - errors keep the wording (and place) this module gave them before it was
+//!   built on serde_json, where that differs from serde_json's.
+//!
+//! serde_json hands a visitor a non-integer number only as an `f64`, so the
+//! reader keeps a `Cursor` into the text in step with the tokens it is
+//! given, and reads a number's digits from there. serde_json's
+//! `arbitrary_precision` feature would give the text too, but it changes every
+//! `serde_json::Number` in the program and allocates a `String` per number.
 
+use std::fmt;
 use std::sync::Arc;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use crate::value::{Decimal, Entry, NumberError, Str, Value, decimal_from_parts};
 
@@ -36,6 +47,40 @@ pub struct JsonError {
 /// How deep a document may nest; deeper input is refused rather than overflowing the stack.
 pub const MAX_DEPTH: usize = 64;
 
+impl Value {
+    /// Reads one JSON document (see [`crate::json`]).
+    pub fn from_json(text: &str) -> Result<Value, JsonError> {
+        parse(text)
+    }
+
+    /// Reads one JSON document from bytes, which must be UTF-8.
+    pub fn from_json_slice(bytes: &[u8]) -> Result<Value, JsonError> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => parse(text),
+            Err(e) => {
+                let (line, line_start) = line_of(bytes, e.valid_up_to());
+                Err(JsonError {
+                    message: "invalid UTF-8".to_string(),
+                    line,
+                    column: e.valid_up_to() - line_start + 1,
+                    inexact_number: false,
+                })
+            }
+        }
+    }
+}
+
+/// The line (from 1) that byte `at` is on, and the offset where that line starts.
+fn line_of(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = &bytes[..at.min(bytes.len())];
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    (line, start)
+}
+
 /// Stacks that list items and object entries are gathered on while reading,
 /// shared by the whole document: each finished list or object moves its part
 /// into one exactly-sized `Arc` slice, so reading allocates once per list or
@@ -50,113 +95,176 @@ thread_local! {
     static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
 }
 
-/// Keeps the stacks for the next document on this thread, unless they grew large.
-fn put_back(mut scratch: Scratch) {
+/// Runs `f` with this thread's stacks. They are kept between documents so that
+/// reading one does not grow them again (unless they grew large); `take` leaves
+/// empty ones behind, so a read nested inside another simply starts its own.
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut scratch = SCRATCH.take();
+    let out = f(&mut scratch);
     scratch.items.clear();
     scratch.entries.clear();
     if scratch.entries.capacity() <= 4096 && scratch.items.capacity() <= 4096 {
         SCRATCH.set(scratch);
     }
-}
-
-/// Runs `f` with this thread's stacks for list items and object entries. They
-/// are kept between documents so that reading one does not grow them again;
-/// `take` leaves empty ones behind, so a read nested inside another simply
-/// starts its own.
-fn with_scratch<R>(f: impl FnOnce(&mut Vec<Value>, &mut Vec<Entry>) -> R) -> R {
-    let mut scratch = SCRATCH.take();
-    let out = f(&mut scratch.items, &mut scratch.entries);
-    put_back(scratch);
     out
 }
 
-/// Moves `stack[start..]` into a new exactly-sized `Arc` slice with one
-/// allocation and one copy.
+/// Moves `stack[start..]` into a new exactly-sized `Arc` slice: `Drain` knows
+/// its length, so this is one allocation and one move of each value.
 fn take_tail<T>(stack: &mut Vec<T>, start: usize) -> Arc<[T]> {
-    let n = stack.len() - start;
-    let mut arc = Arc::<[T]>::new_uninit_slice(n);
-    let dst = Arc::get_mut(&mut arc).expect("a new Arc is unique");
-    // SAFETY: `dst` has room for `n` values; the `n` values at `stack[start..]`
-    // are moved (copied, then forgotten by `set_len`), so each is owned exactly
-    // once, by the new slice.
-    unsafe {
-        std::ptr::copy_nonoverlapping(stack.as_ptr().add(start), dst.as_mut_ptr().cast::<T>(), n);
-        stack.set_len(start);
-    }
-    // SAFETY: all `n` slots were written above.
-    unsafe { arc.assume_init() }
+    stack.drain(start..).collect()
 }
 
-/// A key's slot in a 64-bit filter.
+/// A key's slot in a 64-bit filter of the keys an object has so far.
 #[inline]
-fn filter_bit(k: &Str) -> u64 {
-    1u64 << (k.quick_hash() >> 58)
+fn filter_bit(k: &str) -> u64 {
+    let b = k.as_bytes();
+    let (first, last) = match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) => (u64::from(f), u64::from(l)),
+        _ => (0, 0),
+    };
+    let h = (b.len() as u64 ^ first << 8 ^ last << 16).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    1u64 << (h >> 58)
 }
 
 /// Reads one JSON document.
 pub(crate) fn parse(text: &str) -> Result<Value, JsonError> {
-    with_scratch(|items, entries| {
-        let mut p = Parser {
-            src: text.as_bytes(),
-            pos: 0,
-            items,
-            entries,
+    with_scratch(|scratch| {
+        let mut r = Reader {
+            cursor: Cursor { src: text, at: 0 },
+            scratch,
+            slot: Slot::Top,
+            failure: None,
+            deep: false,
         };
-        let v = p.value(0)?;
-        p.skip_ws();
-        if p.pos < p.src.len() {
-            return Err(p.error_here("trailing characters"));
+        let mut de = serde_json::Deserializer::from_str(text);
+        let read = ValueSeed {
+            r: &mut r,
+            depth: 0,
         }
-        Ok(v)
+        .deserialize(&mut de);
+        let read = read.and_then(|v| {
+            r.slot = Slot::End;
+            de.end().map(|()| v)
+        });
+        read.map_err(|e| r.error(&e))
     })
 }
 
-struct Parser<'s, 'b> {
-    src: &'s [u8],
-    pos: usize,
-    items: &'b mut Vec<Value>,
-    entries: &'b mut Vec<Entry>,
+/// Where in the text the reader is: just past the last token it was handed.
+/// Between there and the next token are only spaces and `,:[]{}`, so the next
+/// token's text can be found again, which serde_json does not give for numbers.
+struct Cursor<'s> {
+    src: &'s str,
+    at: usize,
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// A mask whose lowest set bit is the high bit of the first byte of `w` (in
-/// memory order) that is `"`, `\` or a control character; 0 if there is none.
-/// (Bits above the lowest may be false alarms; only the lowest is used.)
-#[inline(always)]
-fn special(w: u64) -> u64 {
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-    has_zero(w ^ (ONES * u64::from(b'"')))
-        | has_zero(w ^ (ONES * u64::from(b'\\')))
-        | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
-}
-
-impl Parser<'_, '_> {
-    /// The end of a run of one or more digits starting at `i` (a fraction or
-    /// an exponent); an empty run is an invalid number.
-    fn digits(&mut self, mut i: usize) -> Result<usize, JsonError> {
-        let start = i;
-        while let Some(b'0'..=b'9') = self.src.get(i) {
-            i += 1;
+impl<'s> Cursor<'s> {
+    /// Steps over spaces and punctuation to the next token.
+    #[inline]
+    fn to_token(&mut self) -> usize {
+        let b = self.src.as_bytes();
+        while let Some(b' ' | b'\n' | b'\t' | b'\r' | b',' | b':' | b'[' | b']' | b'{' | b'}') =
+            b.get(self.at)
+        {
+            self.at += 1;
         }
-        if i == start {
-            self.pos = i;
-            return Err(self.error_here("invalid number"));
-        }
-        Ok(i)
+        self.at
     }
 
-    /// An error about the byte at the current position (or the end).
-    fn error_here(&self, message: &str) -> JsonError {
-        let at = self.pos.min(self.src.len());
-        let before = &self.src[..at];
-        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let column = if at < self.src.len() {
+    /// Past a string serde_json lent from the text, found by where it lies.
+    #[inline]
+    fn past_borrowed(&mut self, s: &str) {
+        let offset = (s.as_ptr() as usize).wrapping_sub(self.src.as_ptr() as usize);
+        let end = offset.wrapping_add(s.len());
+        if self.src.as_bytes().get(end) == Some(&b'"') && offset >= self.at {
+            self.at = end + 1;
+        } else {
+            self.past_string();
+        }
+    }
+
+    /// Past the next string, found by reading it (it has escapes).
+    fn past_string(&mut self) {
+        let b = self.src.as_bytes();
+        let mut i = self.to_token() + 1;
+        while let Some(&c) = b.get(i) {
+            match c {
+                b'\\' => i += 2,
+                b'"' => break,
+                _ => i += 1,
+            }
+        }
+        self.at = i + 1;
+    }
+
+    /// Past a word (`true`, `false`, `null`) of `len` bytes.
+    #[inline]
+    fn past_word(&mut self, len: usize) {
+        self.at = self.to_token() + len;
+    }
+
+    /// Past the next number: where it starts, and its text.
+    #[inline]
+    fn number(&mut self) -> (usize, &'s str) {
+        let start = self.to_token();
+        let b = self.src.as_bytes();
+        let digits = |mut i: usize| {
+            while let Some(b'0'..=b'9') = b.get(i) {
+                i += 1;
+            }
+            i
+        };
+        let mut i = digits(start + usize::from(b.get(start) == Some(&b'-')));
+        if b.get(i) == Some(&b'.') {
+            i = digits(i + 1);
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            i = digits(i);
+        }
+        self.at = i;
+        (start, self.src.get(start..i).unwrap_or(""))
+    }
+}
+
+/// What the reader asked serde_json for last, to word its errors.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// The document's value.
+    Top,
+    /// A list's first item, or the end of an empty list.
+    FirstItem,
+    /// A list's next item, or its end.
+    Item,
+    /// An object's next key, or its end.
+    Key,
+    /// The value after a key.
+    Member,
+    /// The end of the text, after the document.
+    End,
+}
+
+struct Reader<'s, 'b> {
+    cursor: Cursor<'s>,
+    scratch: &'b mut Scratch,
+    slot: Slot,
+    /// An error of ours (depth, inexact number) with its place, which the
+    /// custom error given to serde_json stands for.
+    failure: Option<JsonError>,
+    /// A list or object opened past [`MAX_DEPTH`].
+    deep: bool,
+}
+
+impl Reader<'_, '_> {
+    fn error_at(&self, at: usize, message: &str) -> JsonError {
+        let text = self.cursor.src;
+        let src = text.as_bytes();
+        let (line, line_start) = line_of(src, at);
+        let column = if at < src.len() {
             at - line_start + 1
         } else {
             at - line_start
@@ -169,116 +277,292 @@ impl Parser<'_, '_> {
         }
     }
 
-    #[inline]
-    fn skip_ws(&mut self) {
-        while let Some(&b) = self.src.get(self.pos) {
-            if b > b' ' || !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
-                return;
-            }
-            self.pos += 1;
-        }
+    #[cold]
+    fn fail<E: de::Error>(&mut self, e: JsonError) -> E {
+        self.failure = Some(e);
+        E::custom("see the reader's failure")
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
-        self.skip_ws();
-        match self.src.get(self.pos) {
-            Some(b'"') => {
-                self.pos += 1;
-                self.string().map(Value::Text)
+    /// Our error for a serde_json one: ours when we made it, else serde_json's
+    /// in the words (and place) this reader has always used.
+    #[cold]
+    fn error(&mut self, e: &serde_json::Error) -> JsonError {
+        if let Some(f) = self.failure.take() {
+            return f;
+        }
+        let text = self.cursor.src;
+        let src = text.as_bytes();
+        let (line, column) = (e.line(), e.column());
+        let full = e.to_string();
+        let suffix = format!(" at line {line} column {column}");
+        let serde_message = full.strip_suffix(&suffix).unwrap_or(&full);
+        // serde_json's place as a byte offset: a column counts the bytes of
+        // its line up to and including the byte meant.
+        let line_start = src
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .nth(line.wrapping_sub(2))
+            .map_or(0, |(i, _)| i + 1);
+        let at = (line_start + column).saturating_sub(1).min(src.len());
+        let ends = line_start + column >= src.len();
+        if self.deep {
+            // serde_json stopped past the bracket, any space after it and, for
+            // an empty list or object, its closing bracket.
+            let mut i = line_start + column;
+            let back = |i: &mut usize| {
+                while *i > 0 && src[*i - 1].is_ascii_whitespace() {
+                    *i -= 1;
+                }
+            };
+            back(&mut i);
+            if i > 0 && matches!(src[i - 1], b']' | b'}') {
+                i -= 1;
+                back(&mut i);
             }
-            Some(b'{') => self.object(depth),
-            Some(b'[') => self.array(depth),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(b't') => self.word(b"true", Value::Bool(true)),
-            Some(b'f') => self.word(b"false", Value::Bool(false)),
-            Some(b'n') => self.word(b"null", Value::Null),
-            Some(_) => Err(self.error_here("expected value")),
-            None => Err(self.error_here("EOF while parsing a value")),
+            let message = format!("nested deeper than {MAX_DEPTH} levels");
+            return self.error_at(i.saturating_sub(1), &message);
         }
-    }
-
-    fn word(&mut self, word: &[u8], v: Value) -> Result<Value, JsonError> {
-        if self.src[self.pos..].starts_with(word) {
-            self.pos += word.len();
-            Ok(v)
-        } else if self.src.len() - self.pos < word.len() && word.starts_with(&self.src[self.pos..])
-        {
-            self.pos = self.src.len();
-            Err(self.error_here("EOF while parsing a value"))
-        } else {
-            Err(self.error_here("expected value"))
-        }
-    }
-
-    /// Enters a list or an object: checks the depth, steps over the opening
-    /// bracket and any space, and says whether `close` follows at once.
-    fn open(&mut self, depth: usize, close: u8) -> Result<bool, JsonError> {
-        if depth >= MAX_DEPTH {
-            return Err(self.error_here(&format!("nested deeper than {MAX_DEPTH} levels")));
-        }
-        self.pos += 1;
-        self.skip_ws();
-        let empty = self.src.get(self.pos) == Some(&close);
-        if empty {
-            self.pos += 1;
-        }
-        Ok(empty)
-    }
-
-    /// After a member of a list or an object: steps over `,` (false) or the
-    /// closing bracket (true).
-    #[inline]
-    fn next_or_close(&mut self, close: u8, what: &str) -> Result<bool, JsonError> {
-        self.skip_ws();
-        match self.src.get(self.pos) {
-            Some(b',') => {
-                self.pos += 1;
-                Ok(false)
+        let message = match (serde_message, self.slot) {
+            ("trailing comma", Slot::Key) => "key must be a string",
+            ("trailing comma", _) => "expected value",
+            ("EOF while parsing a value", Slot::Key) => "EOF while parsing an object",
+            ("EOF while parsing a list", Slot::FirstItem) => "EOF while parsing a value",
+            ("EOF while parsing a value", _) if ends && in_number(src) => "invalid number",
+            ("invalid number", _) if ends && src.ends_with(b"-") => "EOF while parsing a value",
+            ("invalid number", slot)
+                if src.get(at).is_some_and(u8::is_ascii_digit) && leading_zero(src, at) =>
+            {
+                match slot {
+                    Slot::Item | Slot::FirstItem => "expected `,` or `]`",
+                    Slot::Key | Slot::Member => "expected `,` or `}`",
+                    Slot::Top | Slot::End => "trailing characters",
+                }
             }
-            Some(&b) if b == close => {
-                self.pos += 1;
-                Ok(true)
+            ("unexpected end of hex escape", _) => "lone leading surrogate in hex escape",
+            ("expected ident", _) => {
+                let start = self.cursor.to_token();
+                return self.error_at(start, "expected value");
             }
-            Some(_) => Err(self.not_closed(close, what, false)),
-            None => Err(self.not_closed(close, what, true)),
+            ("number out of range", _) => {
+                let (start, text) = self.cursor.number();
+                match number_from_text(text) {
+                    Err(why) => return self.number_error(start, why, text),
+                    Ok(_) => serde_message,
+                }
+            }
+            (m, _) => m,
+        };
+        if column == 0 && line > 1 && !message.starts_with("EOF") {
+            // serde_json stepped over the newline it means; name it on its own line.
+            return self.error_at(at, message);
+        }
+        JsonError {
+            message: message.to_string(),
+            line,
+            column,
+            inexact_number: false,
         }
     }
 
     #[cold]
-    fn not_closed(&self, close: u8, what: &str, at_end: bool) -> JsonError {
-        if at_end {
-            self.error_here(&format!("EOF while parsing {what}"))
-        } else {
-            self.error_here(&format!("expected `,` or `{}`", close as char))
+    fn number_error(&self, start: usize, why: NumberError, text: &str) -> JsonError {
+        let mut e = self.error_at(start, &why.message(text));
+        e.inexact_number = true;
+        e
+    }
+
+    /// Refuses to open a level past [`MAX_DEPTH`]; the place is found in
+    /// [`Reader::error`], from where serde_json stopped.
+    #[cold]
+    fn too_deep<E: de::Error>(&mut self) -> E {
+        self.deep = true;
+        E::custom("nested too deep")
+    }
+}
+
+/// True when the text ends inside a number, where digits must follow (`1.`, `1e`, `1e-`).
+fn in_number(src: &[u8]) -> bool {
+    match src {
+        [.., d, b'.'] => d.is_ascii_digit(),
+        [.., d, b'e' | b'E'] => d.is_ascii_digit() || *d == b'.',
+        [.., b'e' | b'E', b'+' | b'-'] => true,
+        _ => false,
+    }
+}
+
+/// True when the digit at `at` follows a number's leading `0` (`01`, `-01`).
+fn leading_zero(src: &[u8], at: usize) -> bool {
+    match at.checked_sub(1).and_then(|i| src.get(i)) {
+        Some(b'0') => !at
+            .checked_sub(2)
+            .and_then(|i| src.get(i))
+            .is_some_and(|b| b.is_ascii_digit() || *b == b'.'),
+        _ => false,
+    }
+}
+
+/// A JSON number's text (as serde_json accepted it) as an exact decimal.
+fn number_from_text(text: &str) -> Result<Decimal, NumberError> {
+    let b = text.as_bytes();
+    let negative = b.first() == Some(&b'-');
+    let digits = &b[usize::from(negative)..];
+    let int_len = digits
+        .iter()
+        .position(|d| !d.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let (int, rest) = digits.split_at(int_len);
+    let (frac, rest) = match rest.split_first() {
+        Some((b'.', after)) => {
+            let n = after
+                .iter()
+                .position(|d| !d.is_ascii_digit())
+                .unwrap_or(after.len());
+            after.split_at(n)
+        }
+        _ => (&rest[..0], rest),
+    };
+    // Up to 19 digits and no exponent (nearly every number in an order:
+    // prices, quantities, ids): the digits are the mantissa, as they are.
+    if rest.is_empty() && int.len() + frac.len() <= 19 {
+        let mut m = 0u64;
+        for &d in int.iter().chain(frac) {
+            m = m * 10 + u64::from(d - b'0');
+        }
+        return Ok(Decimal::from_parts(
+            m as u32,
+            (m >> 32) as u32,
+            0,
+            negative && m != 0,
+            frac.len() as u32,
+        ));
+    }
+    let mut e = 0i64;
+    let mut neg_exp = false;
+    if let Some((b'e' | b'E', exp)) = rest.split_first() {
+        let exp = match exp.split_first() {
+            Some((b'-', tail)) => {
+                neg_exp = true;
+                tail
+            }
+            Some((b'+', tail)) => tail,
+            _ => exp,
+        };
+        for &d in exp.iter().take_while(|d| d.is_ascii_digit()) {
+            // Saturates far beyond any exponent a decimal can take.
+            e = (e * 10 + i64::from(d - b'0')).min(1_000_000_000);
+        }
+    }
+    decimal_from_parts(negative, int, frac, if neg_exp { -e } else { e })
+}
+
+/// Reads one value at `depth`.
+struct ValueSeed<'r, 's, 'b> {
+    r: &'r mut Reader<'s, 'b>,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_, '_> {
+    type Value = Value;
+
+    #[inline]
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_, '_, '_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        self.r.cursor.past_word(if b { 4 } else { 5 });
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        self.r.cursor.past_word(4);
+        Ok(Value::Null)
+    }
+
+    #[inline]
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
+        self.r.cursor.number();
+        Ok(Value::Number(Decimal::from(n)))
+    }
+
+    #[inline]
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
+        self.r.cursor.number();
+        Ok(Value::Number(Decimal::from(n)))
+    }
+
+    /// Any other number: read again, exactly, from its text.
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Value, E> {
+        let (start, text) = self.r.cursor.number();
+        match number_from_text(text) {
+            Ok(n) => Ok(Value::Number(n)),
+            Err(why) => {
+                let e = self.r.number_error(start, why, text);
+                Err(self.r.fail(e))
+            }
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
-        let start = self.entries.len();
-        if self.open(depth, b'}')? {
-            return Ok(Value::Object(take_tail(self.entries, start)));
+    #[inline]
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Value, E> {
+        self.r.cursor.past_borrowed(s);
+        Ok(Value::Text(Str::new(s)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        self.r.cursor.past_string();
+        Ok(Value::Text(Str::new(s)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let r = self.r;
+        if self.depth >= MAX_DEPTH {
+            return Err(r.too_deep());
         }
+        let start = r.scratch.items.len();
+        r.slot = Slot::FirstItem;
+        while let Some(v) = seq.next_element_seed(ValueSeed {
+            r: &mut *r,
+            depth: self.depth + 1,
+        })? {
+            r.scratch.items.push(v);
+            r.slot = Slot::Item;
+        }
+        Ok(Value::List(take_tail(&mut r.scratch.items, start)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let r = self.r;
+        if self.depth >= MAX_DEPTH {
+            return Err(r.too_deep());
+        }
+        let start = r.scratch.entries.len();
         // A repeated key keeps its first place and its last value; a 64-bit
         // filter of key hashes makes the check nearly free when there is none.
         let mut filter = 0u64;
         loop {
-            self.skip_ws();
-            match self.src.get(self.pos) {
-                Some(b'"') => self.pos += 1,
-                Some(_) => return Err(self.error_here("key must be a string")),
-                None => return Err(self.error_here("EOF while parsing an object")),
-            }
-            let key = self.string()?;
-            self.skip_ws();
-            match self.src.get(self.pos) {
-                Some(b':') => self.pos += 1,
-                Some(_) => return Err(self.error_here("expected `:`")),
-                None => return Err(self.error_here("EOF while parsing an object")),
-            }
-            let v = self.value(depth + 1)?;
+            r.slot = Slot::Key;
+            let Some(key) = map.next_key_seed(KeySeed { r: &mut *r })? else {
+                break;
+            };
+            r.slot = Slot::Member;
+            let v = map.next_value_seed(ValueSeed {
+                r: &mut *r,
+                depth: self.depth + 1,
+            })?;
             let bit = filter_bit(&key);
+            let entries = &mut r.scratch.entries;
             let repeated = filter & bit != 0
-                && match self.entries[start..].iter_mut().find(|(k, _)| *k == key) {
+                && match entries[start..].iter_mut().find(|(k, _)| *k == key) {
                     Some(slot) => {
                         slot.1 = v.clone();
                         true
@@ -287,250 +571,43 @@ impl Parser<'_, '_> {
                 };
             if !repeated {
                 filter |= bit;
-                self.entries.push((key, v));
-            }
-            if self.next_or_close(b'}', "an object")? {
-                return Ok(Value::Object(take_tail(self.entries, start)));
+                entries.push((key, v));
             }
         }
+        Ok(Value::Object(take_tail(&mut r.scratch.entries, start)))
+    }
+}
+
+/// Reads an object's key.
+struct KeySeed<'r, 's, 'b> {
+    r: &'r mut Reader<'s, 'b>,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_, '_, '_> {
+    type Value = Str;
+
+    #[inline]
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Str, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_, '_, '_> {
+    type Value = Str;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
     }
 
-    fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
-        let start = self.items.len();
-        if self.open(depth, b']')? {
-            return Ok(Value::List(take_tail(self.items, start)));
-        }
-        loop {
-            let v = self.value(depth + 1)?;
-            self.items.push(v);
-            if self.next_or_close(b']', "a list")? {
-                return Ok(Value::List(take_tail(self.items, start)));
-            }
-        }
+    #[inline]
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Str, E> {
+        self.r.cursor.past_borrowed(s);
+        Ok(Str::new(s))
     }
 
-    /// Reads a string whose opening quote is consumed.
-    fn string(&mut self) -> Result<Str, JsonError> {
-        let start = self.pos;
-        let src = self.src;
-        let mut i = start;
-        while i + 8 <= src.len() {
-            // SAFETY: `i + 8 <= src.len()`.
-            let word = u64::from_le(unsafe {
-                std::ptr::read_unaligned(src.as_ptr().add(i) as *const u64)
-            });
-            let mask = special(word);
-            if mask != 0 {
-                i += (mask.trailing_zeros() / 8) as usize;
-                break;
-            }
-            i += 8;
-        }
-        while i < src.len() {
-            match src[i] {
-                b'"' => {
-                    self.pos = i + 1;
-                    // SAFETY: `src` came from a `&str` and `start..i` lies between
-                    // two ASCII bytes, so it is whole UTF-8.
-                    let text = unsafe { std::str::from_utf8_unchecked(&src[start..i]) };
-                    return Ok(Str::new(text));
-                }
-                b'\\' => {
-                    self.pos = i;
-                    return self.escaped_string(start);
-                }
-                0..=0x1f => {
-                    self.pos = i;
-                    return Err(self.error_here(
-                        "control character (\\u0000-\\u001F) found while parsing a string",
-                    ));
-                }
-                _ => i += 1,
-            }
-        }
-        self.pos = src.len();
-        Err(self.error_here("EOF while parsing a string"))
-    }
-
-    /// The rest of a string that has escapes; `pos` is at the first backslash.
-    fn escaped_string(&mut self, start: usize) -> Result<Str, JsonError> {
-        let src = self.src;
-        let mut out: Vec<u8> = src[start..self.pos].to_vec();
-        loop {
-            let Some(&b) = src.get(self.pos) else {
-                return Err(self.error_here("EOF while parsing a string"));
-            };
-            match b {
-                b'"' => {
-                    self.pos += 1;
-                    // Valid UTF-8: copied from a `&str` between ASCII bytes, or
-                    // encoded from a `char` below.
-                    return Ok(Str::from(String::from_utf8(out).unwrap_or_default()));
-                }
-                b'\\' => {
-                    self.pos += 1;
-                    let Some(&e) = src.get(self.pos) else {
-                        return Err(self.error_here("EOF while parsing a string"));
-                    };
-                    self.pos += 1;
-                    let c = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => self.unicode_escape()?,
-                        _ => {
-                            self.pos -= 1;
-                            return Err(self.error_here("invalid escape"));
-                        }
-                    };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-                0..=0x1f => {
-                    return Err(self.error_here(
-                        "control character (\\u0000-\\u001F) found while parsing a string",
-                    ));
-                }
-                _ => {
-                    out.push(b);
-                    self.pos += 1;
-                }
-            }
-        }
-    }
-
-    fn hex4(&mut self) -> Result<u32, JsonError> {
-        let Some(digits) = self.src.get(self.pos..self.pos + 4) else {
-            self.pos = self.src.len();
-            return Err(self.error_here("EOF while parsing a string"));
-        };
-        let mut n = 0u32;
-        for &d in digits {
-            let v = match d {
-                b'0'..=b'9' => d - b'0',
-                b'a'..=b'f' => d - b'a' + 10,
-                b'A'..=b'F' => d - b'A' + 10,
-                _ => return Err(self.error_here("invalid escape")),
-            };
-            n = n * 16 + u32::from(v);
-            self.pos += 1;
-        }
-        Ok(n)
-    }
-
-    /// `\uXXXX`, with `\uD83D\uDE00` pairs for characters beyond the BMP.
-    fn unicode_escape(&mut self) -> Result<char, JsonError> {
-        let first = self.hex4()?;
-        let code = match first {
-            0xD800..=0xDBFF => {
-                if self.src.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                    return Err(self.error_here("lone leading surrogate in hex escape"));
-                }
-                self.pos += 2;
-                let second = self.hex4()?;
-                if !(0xDC00..=0xDFFF).contains(&second) {
-                    return Err(self.error_here("invalid unicode code point"));
-                }
-                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
-            }
-            0xDC00..=0xDFFF => return Err(self.error_here("invalid unicode code point")),
-            n => n,
-        };
-        char::from_u32(code).ok_or_else(|| self.error_here("invalid unicode code point"))
-    }
-
-    fn number(&mut self) -> Result<Value, JsonError> {
-        let src = self.src;
-        let start = self.pos;
-        let mut i = start;
-        let negative = src[i] == b'-';
-        if negative {
-            i += 1;
-        }
-        let int_start = i;
-        match src.get(i) {
-            Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => {
-                while let Some(b'0'..=b'9') = src.get(i) {
-                    i += 1;
-                }
-            }
-            Some(_) => {
-                self.pos = i;
-                return Err(self.error_here("invalid number"));
-            }
-            None => {
-                self.pos = i;
-                return Err(self.error_here("EOF while parsing a value"));
-            }
-        }
-        let int_end = i;
-        let mut frac = int_end..int_end;
-        if src.get(i) == Some(&b'.') {
-            i = self.digits(i + 1)?;
-            frac = int_end + 1..i;
-        }
-        let mut exp = None;
-        if let Some(b'e' | b'E') = src.get(i) {
-            i += 1;
-            let sign = i;
-            if let Some(b'+' | b'-') = src.get(i) {
-                i += 1;
-            }
-            let digits = i;
-            i = self.digits(i)?;
-            exp = Some((src[sign] == b'-', digits..i));
-        }
-        self.pos = i;
-        let int = &src[int_start..int_end];
-        let frac = &src[frac];
-        // Up to 19 digits and no exponent (nearly every number in an order:
-        // prices, quantities, ids): the digits are the mantissa, as they are.
-        if exp.is_none() && int.len() + frac.len() <= 19 {
-            let mut m = 0u64;
-            for &d in int.iter().chain(frac) {
-                m = m * 10 + u64::from(d - b'0');
-            }
-            let negative = negative && m != 0;
-            return Ok(Value::Number(Decimal::from_parts(
-                m as u32,
-                (m >> 32) as u32,
-                0,
-                negative,
-                frac.len() as u32,
-            )));
-        }
-        let mut e = 0i64;
-        if let Some((neg_exp, digits)) = exp {
-            for &d in &src[digits] {
-                // Saturates far beyond any exponent a decimal can take.
-                e = (e * 10 + i64::from(d - b'0')).min(1_000_000_000);
-            }
-            if neg_exp {
-                e = -e;
-            }
-        }
-        match decimal_from_parts(negative, int, frac, e) {
-            Ok(n) => Ok(Value::Number(n)),
-            Err(why) => {
-                self.pos = start;
-                // SAFETY: the bytes checked above are ASCII.
-                let text = unsafe { std::str::from_utf8_unchecked(&src[start..i]) };
-                Err(self.number_error(why, text))
-            }
-        }
-    }
-
-    #[cold]
-    fn number_error(&self, why: NumberError, text: &str) -> JsonError {
-        let mut e = self.error_here(&why.message(text));
-        e.inexact_number = true;
-        e
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Str, E> {
+        self.r.cursor.past_string();
+        Ok(Str::new(s))
     }
 }
 

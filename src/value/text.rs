@@ -13,8 +13,8 @@ use smol_str::SmolStr;
 /// without checking that they are UTF-8 on every read, and conditions read
 /// text more than anything else. SmolStr keeps exactly the representation the
 /// hand-written type had (23 inline bytes and a length, else an `Arc<str>`),
-/// compares inline text without touching the heap, and keeps its `unsafe`
-/// in a crate that is tested and fuzzed as part of rust-analyzer.
+/// compares inline text without touching the heap, and keeps its unchecked
+/// code in a crate that is tested and fuzzed as part of rust-analyzer.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Str(SmolStr);
 

@@ -162,7 +162,7 @@ struct Cursor<'s> {
 impl<'s> Cursor<'s> {
     /// Steps over spaces and punctuation to the next token.
     #[inline]
-    fn to_token(&mut self) -> usize {
+    fn next_token(&mut self) -> usize {
         let b = self.src.as_bytes();
         while let Some(b' ' | b'\n' | b'\t' | b'\r' | b',' | b':' | b'[' | b']' | b'{' | b'}') =
             b.get(self.at)
@@ -187,7 +187,7 @@ impl<'s> Cursor<'s> {
     /// Past the next string, found by reading it (it has escapes).
     fn past_string(&mut self) {
         let b = self.src.as_bytes();
-        let mut i = self.to_token() + 1;
+        let mut i = self.next_token() + 1;
         while let Some(&c) = b.get(i) {
             match c {
                 b'\\' => i += 2,
@@ -201,13 +201,13 @@ impl<'s> Cursor<'s> {
     /// Past a word (`true`, `false`, `null`) of `len` bytes.
     #[inline]
     fn past_word(&mut self, len: usize) {
-        self.at = self.to_token() + len;
+        self.at = self.next_token() + len;
     }
 
     /// Past the next number: where it starts, and its text.
     #[inline]
     fn number(&mut self) -> (usize, &'s str) {
-        let start = self.to_token();
+        let start = self.next_token();
         let b = self.src.as_bytes();
         let digits = |mut i: usize| {
             while let Some(b'0'..=b'9') = b.get(i) {
@@ -341,7 +341,7 @@ impl Reader<'_, '_> {
             }
             ("unexpected end of hex escape", _) => "lone leading surrogate in hex escape",
             ("expected ident", _) => {
-                let start = self.cursor.to_token();
+                let start = self.cursor.next_token();
                 return self.error_at(start, "expected value");
             }
             ("number out of range", _) => {

@@ -253,10 +253,6 @@ pub(crate) fn serialize_number<S: Serializer>(n: Decimal, s: S) -> Result<S::Ok,
 mod tests {
     use super::*;
 
-    fn d(s: &str) -> Decimal {
-        s.parse().unwrap()
-    }
-
     #[test]
     fn parse_number_is_exact_or_refuses() {
         let ok = [

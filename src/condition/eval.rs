@@ -113,23 +113,19 @@ fn ascii_lower(w: u64) -> u64 {
 #[inline]
 fn words_match(bytes: &[u8], words: &[u64; 3]) -> bool {
     let len = bytes.len();
-    let p = bytes.as_ptr();
-    // SAFETY: every load stays within `bytes`.
-    unsafe {
-        if ascii_lower(crate::value::load_le(p, len.min(8))) != words[0] {
-            return false;
-        }
-        if len <= 8 {
-            return true;
-        }
-        if ascii_lower(crate::value::load_le(p.add(8), (len - 8).min(8))) != words[1] {
-            return false;
-        }
-        if len <= 16 {
-            return true;
-        }
-        ascii_lower(crate::value::load_le(p.add(16), len - 16)) == words[2]
+    if ascii_lower(crate::value::load_le(bytes)) != words[0] {
+        return false;
     }
+    if len <= 8 {
+        return true;
+    }
+    if ascii_lower(crate::value::load_le(&bytes[8..])) != words[1] {
+        return false;
+    }
+    if len <= 16 {
+        return true;
+    }
+    ascii_lower(crate::value::load_le(&bytes[16..])) == words[2]
 }
 
 fn text_const(op: TextOp, hay: &str, needle: &Needle) -> bool {

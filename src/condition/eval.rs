@@ -11,9 +11,11 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::compile::{ArOp, Check, FieldRef, ListFn, Needle, Node, OrdOp, Seg, Test, TextOp};
-use super::{EvalError, Scope};
-use crate::value::{Decimal, Value, cmp_numbers, eq_ignore_case, number_text};
+use super::error::EvalError;
+use super::program::{ArOp, Check, FieldRef, Hint, ListFn, Node, OrdOp, Seg, Test, TextOp};
+use super::scope::Scope;
+use super::text::{eq_needle, text_const, text_dyn};
+use crate::value::{Decimal, Entry, Str, Value, cmp_numbers, eq_ignore_case, number_text};
 
 static NULL: Value = Value::Null;
 
@@ -67,11 +69,7 @@ pub(crate) fn read<'a>(base: &'a Value, segs: &[Seg]) -> &'a Value {
 
 /// The lookup when the hint missed: a scan, and the hint updated.
 #[cold]
-fn find_key<'a>(
-    entries: &'a [crate::value::Entry],
-    k: &crate::value::Str,
-    hint: &super::compile::Hint,
-) -> &'a Value {
+fn find_key<'a>(entries: &'a [Entry], k: &Str, hint: &Hint) -> &'a Value {
     match entries.iter().position(|(key, _)| key == k) {
         Some(i) => {
             hint.set(i);
@@ -94,72 +92,6 @@ pub fn loose_eq(a: &Value, b: &Value) -> bool {
         (Value::Object(_), Value::Object(_)) => a.same(b),
         _ => false,
     }
-}
-
-/// Lower-cases the ASCII letters of eight bytes at once; other bytes are kept.
-#[inline(always)]
-fn ascii_lower(w: u64) -> u64 {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let h = w & LOW7;
-    let at_least_a = h.wrapping_add(0x3f3f_3f3f_3f3f_3f3f);
-    let past_z = h.wrapping_add(0x2525_2525_2525_2525);
-    let upper = at_least_a & !past_z & !w & HIGH;
-    w | (upper >> 2)
-}
-
-/// `bytes` (exactly as long as the needle, at most 24) equals the needle
-/// ignoring ASCII case.
-#[inline]
-fn words_match(bytes: &[u8], words: &[u64; 3]) -> bool {
-    let len = bytes.len();
-    let p = bytes.as_ptr();
-    // SAFETY: every load stays within `bytes`.
-    unsafe {
-        if ascii_lower(crate::value::load_le(p, len.min(8))) != words[0] {
-            return false;
-        }
-        if len <= 8 {
-            return true;
-        }
-        if ascii_lower(crate::value::load_le(p.add(8), (len - 8).min(8))) != words[1] {
-            return false;
-        }
-        if len <= 16 {
-            return true;
-        }
-        ascii_lower(crate::value::load_le(p.add(16), len - 16)) == words[2]
-    }
-}
-
-fn text_const(op: TextOp, hay: &str, needle: &Needle) -> bool {
-    let n = needle.lower.as_str();
-    let raw_ok = needle.ascii && (!needle.fold_risk || hay.is_ascii());
-    if raw_ok {
-        let (h, nb) = (hay.as_bytes(), n.as_bytes());
-        if h.len() < nb.len() {
-            return false;
-        }
-        return match (op, &needle.words) {
-            (TextOp::StartsWith, Some(w)) => words_match(&h[..nb.len()], w),
-            (TextOp::EndsWith, Some(w)) => words_match(&h[h.len() - nb.len()..], w),
-            (TextOp::StartsWith, None) => h[..nb.len()].eq_ignore_ascii_case(nb),
-            (TextOp::EndsWith, None) => h[h.len() - nb.len()..].eq_ignore_ascii_case(nb),
-            (TextOp::Contains, _) => {
-                nb.is_empty() || h.windows(nb.len()).any(|w| w.eq_ignore_ascii_case(nb))
-            }
-        };
-    }
-    let h = hay.to_lowercase();
-    match op {
-        TextOp::StartsWith => h.starts_with(n),
-        TextOp::EndsWith => h.ends_with(n),
-        TextOp::Contains => h.contains(n),
-    }
-}
-
-fn text_dyn(op: TextOp, hay: &str, needle: &str) -> bool {
-    text_const(op, hay, &Needle::new(needle))
 }
 
 fn as_bool(v: &Value) -> Result<bool, EvalError> {
@@ -481,29 +413,6 @@ fn ord_holds(op: OrdOp, ord: std::cmp::Ordering) -> bool {
     }
 }
 
-/// Case-insensitive equality with a lower-cased constant; ASCII compares words.
-#[inline]
-fn eq_needle(hay: &str, n: &Needle) -> bool {
-    if let Some(words) = &n.words {
-        if hay.len() == n.lower.len() && words_match(hay.as_bytes(), words) {
-            return true;
-        }
-        if !n.fold_risk {
-            return false;
-        }
-    }
-    eq_needle_unicode(hay, n)
-}
-
-#[cold]
-#[inline(never)]
-fn eq_needle_unicode(hay: &str, n: &Needle) -> bool {
-    if n.ascii && hay.is_ascii() {
-        return hay.eq_ignore_ascii_case(&n.lower);
-    }
-    eq_ignore_case(hay, &n.lower)
-}
-
 #[inline]
 fn check(c: &Check, env: &Env) -> Result<bool, EvalError> {
     Ok(run_test(read_field(&c.field, env), &c.test)? != c.negate)
@@ -674,169 +583,5 @@ fn arith(op: ArOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
                 bad.type_name()
             )))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The fast paths rely on this: apart from `A`-`Z`, the only characters whose
-    /// lower case holds ASCII letters are `İ` (-> `i̇`) and the Kelvin sign (-> `k`).
-    #[test]
-    fn only_i_and_k_fold_into_ascii() {
-        for c in (0x80u32..=0x10FFFF).filter_map(char::from_u32) {
-            for l in c.to_lowercase().filter(char::is_ascii) {
-                assert!(l == 'i' || l == 'k', "{c:?} lower-cases to {l:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn word_compares_agree_with_unicode_lower_case() {
-        let hays = [
-            "PAID",
-            "paid",
-            "Paid ",
-            "pa",
-            "İstanbul",
-            "\u{212A}iwi",
-            "kiwi",
-            "DS-MUG",
-            "ds-",
-            "Ärger",
-            "x@EXAMPLE.com",
-            "",
-        ];
-        let needles = [
-            "paid",
-            "istanbul",
-            "i",
-            "kiwi",
-            "ds-",
-            "@example.com",
-            "ärger",
-            "",
-            "a",
-        ];
-        for h in hays {
-            for n in needles {
-                let needle = Needle::new(n);
-                let lower = h.to_lowercase();
-                assert_eq!(eq_needle(h, &needle), lower == n, "{h:?} == {n:?}");
-                assert_eq!(
-                    text_const(TextOp::StartsWith, h, &needle),
-                    lower.starts_with(n),
-                    "{h:?} starts_with {n:?}"
-                );
-                assert_eq!(
-                    text_const(TextOp::EndsWith, h, &needle),
-                    lower.ends_with(n),
-                    "{h:?} ends_with {n:?}"
-                );
-                assert_eq!(
-                    text_const(TextOp::Contains, h, &needle),
-                    lower.contains(n),
-                    "{h:?} contains {n:?}"
-                );
-            }
-        }
-    }
-
-    /// Evaluates `text` against `order` (JSON), with EUR at 1.10 and KWD at
-    /// 3.25 USD; the message of a runtime error as `Err`.
-    fn run(text: &str, order: &str) -> Result<String, String> {
-        use crate::condition::{CompileEnv, Condition, Rates, Scope};
-        let rates = Rates {
-            base: "USD".into(),
-            rates: vec![
-                ("EUR".into(), "1.10".parse().unwrap()),
-                ("KWD".into(), "3.25".parse().unwrap()),
-                ("XBT".into(), "2".parse().unwrap()),
-            ],
-        };
-        let ty = crate::order::order_type_with(&[
-            ("a".to_string(), crate::order::Type::Number),
-            ("b".to_string(), crate::order::Type::Number),
-        ]);
-        let env = CompileEnv {
-            order: &ty,
-            rates: &rates,
-            destination_known: false,
-        };
-        let c = Condition::compile(text, &env).map_err(|e| format!("{e:?}"))?;
-        let order = Value::from_json(order).unwrap();
-        let scope = Scope {
-            order: &order,
-            event: crate::order::Event::Created,
-            source: "shop",
-            destination: None,
-            now: "2026-11-22T12:00:00Z".parse().unwrap(),
-            rates: &rates,
-        };
-        c.eval(&scope)
-            .map(|v| v.to_string())
-            .map_err(|e| e.message().to_string())
-    }
-
-    #[test]
-    fn arithmetic_and_comparisons_are_exact() {
-        let order = r#"{"a": 0.1, "b": 0.2, "total_price": 95, "currency": "EUR",
-            "line_items": [{"price": 0.1, "quantity": 3}, {"price": 19.99, "quantity": 1}]}"#;
-        let rows = [
-            ("a + b == 0.3", "true"),
-            ("0.1 + 0.2 == 0.3", "true"),
-            ("a + b", "0.3"),
-            ("total_price * 1.10", "104.5"),
-            ("95 * 1.10", "104.5"),
-            ("total_price * 1.10 == 104.5", "true"),
-            ("1 / 3", "0.3333333333333333333333333333"),
-            ("b - a - a", "0"),
-            ("-a", "-0.1"),
-            ("a * 3 > 0.3", "false"),
-            ("a * 3 >= 0.3", "true"),
-            ("sum(line_items, price * quantity)", "20.29"),
-            ("count(line_items, price > 1)", "1"),
-            ("len(line_items) == 2", "true"),
-            ("convert(total_price, currency, \"USD\")", "104.5"),
-            ("convert(total_price, currency, \"USD\") == 104.5", "true"),
-            ("convert(100, \"USD\", \"KWD\")", "30.769"),
-            ("convert(1.005, \"USD\", \"USD\")", "1"),
-            ("convert(1.015, \"USD\", \"USD\")", "1.02"),
-            ("convert(2.5, \"usd\", \"EUR\")", "2.27"),
-            ("days_since(\"2026-11-20\")", "2"),
-            ("\"n=\" + total_price * 1.10", "\"n=104.5\""),
-        ];
-        for (text, want) in rows {
-            assert_eq!(run(text, order).as_deref(), Ok(want), "{text}");
-        }
-    }
-
-    #[test]
-    fn overflow_and_bad_currencies_are_runtime_errors() {
-        let order = r#"{"a": 79228162514264337593543950335, "b": 0, "currency": "XYZ"}"#;
-        let overflow = "number out of range (an exact number is below 7.9e28)";
-        assert_eq!(run("a + 1", order), Err(overflow.to_string()));
-        assert_eq!(run("a * 2 > 1", order), Err(overflow.to_string()));
-        assert_eq!(run("a - -a", order), Err(overflow.to_string()));
-        assert_eq!(
-            run("1 / b", order),
-            Err("division by zero in `1 / b`".to_string())
-        );
-        assert_eq!(
-            run("convert(1, currency, \"USD\")", order),
-            Err("unknown currency \"XYZ\" in `convert(1, currency, \"USD\")`".to_string())
-        );
-        // A currency with a rate but no ISO 4217 minor unit cannot be rounded to.
-        assert!(
-            run("convert(1, \"USD\", \"XBT\")", order)
-                .unwrap_err()
-                .contains("`XBT` has no minor unit in ISO 4217")
-        );
-        assert!(
-            run("1e400 > 1", order)
-                .unwrap_err()
-                .contains("number `1e400` is out of range")
-        );
     }
 }

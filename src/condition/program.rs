@@ -93,6 +93,21 @@ pub(crate) struct FieldRef {
     pub text: Arc<str>,
 }
 
+impl FieldRef {
+    /// A read of `segs` from the order, or from the element when `elem`.
+    pub(crate) fn new(elem: bool, segs: Vec<Seg>, text: Arc<str>) -> FieldRef {
+        FieldRef {
+            elem,
+            one: match segs.as_slice() {
+                [seg @ Seg::Key(..)] => Some(seg.clone()),
+                _ => None,
+            },
+            segs: segs.into(),
+            text,
+        }
+    }
+}
+
 /// Text operators with a right-hand side known at compile time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum TextOp {

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::error::EvalError;
 use super::program::{ArOp, Check, FieldRef, Hint, ListFn, Node, OrdOp, Seg, Test, TextOp};
-use super::scope::Scope;
+use super::scope::{Rates, Scope};
 use super::text::{eq_needle, text_const, text_dyn};
 use crate::value::{Decimal, Entry, Str, Value, cmp_numbers, eq_ignore_case, number_text};
 
@@ -186,62 +186,20 @@ impl Node {
             }
             Node::Ord(op, a, b) => {
                 let (a, b) = (a.eval(env)?, b.eval(env)?);
-                let Some(ord) = a.compare(&b) else {
-                    return Ok(false);
-                };
-                Ok(match op {
-                    OrdOp::Lt => ord.is_lt(),
-                    OrdOp::Le => ord.is_le(),
-                    OrdOp::Gt => ord.is_gt(),
-                    OrdOp::Ge => ord.is_ge(),
-                })
+                Ok(a.compare(&b).is_some_and(|ord| ord_holds(*op, ord)))
             }
             Node::TextConst(op, a, needle) => match &*a.eval(env)? {
                 Value::Text(s) => Ok(text_const(*op, s, needle)),
                 _ => Ok(false),
             },
-            Node::Text(op, a, b) => {
-                let (a, b) = (a.eval(env)?, b.eval(env)?);
-                Ok(match (&*a, &*b) {
-                    (Value::Text(h), Value::Text(n)) => text_dyn(*op, h, n),
-                    (Value::List(items), needle)
-                        if *op == TextOp::Contains && !needle.is_null() =>
-                    {
-                        items.iter().any(|i| loose_eq(i, needle))
-                    }
-                    _ => false,
-                })
-            }
-            Node::In(a, b, negated) => {
-                let b = b.eval(env)?;
-                let Value::List(items) = &*b else {
-                    return Ok(false);
-                };
-                let a = a.eval(env)?;
-                if a.is_null() {
-                    return Ok(false);
-                }
-                Ok(items.iter().any(|i| loose_eq(i, &a)) != *negated)
-            }
+            Node::Text(op, a, b) => text_either(*op, &*a.eval(env)?, &*b.eval(env)?),
+            Node::In(a, b, negated) => member(a, b, *negated, env),
             Node::Matches(a, re) => match &*a.eval(env)? {
                 Value::Text(s) => Ok(re.is_match(s)),
                 _ => Ok(false),
             },
             Node::ListFn(which @ (ListFn::Any | ListFn::All), list, body) => {
-                // A field is read in place; anything else is evaluated first.
-                if let Node::Field(f) = &**list {
-                    let items = read_field(f, env);
-                    // The common `any(list, field OP constant)`: test each element
-                    // directly, without setting up an element scope per element.
-                    if let Node::Test(c) = &**body
-                        && c.field.elem
-                    {
-                        return list_check(*which, items, c);
-                    }
-                    return list_truth(*which, items, body, env);
-                }
-                let list = list.eval(env)?;
-                list_truth(*which, &list, body, env)
+                any_or_all(*which, list, body, env)
             }
             other => as_bool(&*other.eval(env)?),
         }
@@ -249,20 +207,18 @@ impl Node {
 
     /// Evaluates to a value, borrowing from the order where it can.
     pub(crate) fn eval<'a>(&'a self, env: &Env<'a>) -> Result<Cow<'a, Value>, EvalError> {
-        Ok(match self {
-            Node::Const(v) => Cow::Borrowed(v),
-            Node::Field(f) => Cow::Borrowed(read_field(f, env)),
-            Node::Event => Cow::Owned(Value::text(env.scope.event.as_str())),
-            Node::Source => Cow::Owned(Value::text(env.scope.source)),
-            Node::Destination => Cow::Owned(
-                env.scope
-                    .destination
-                    .map(Value::text)
-                    .unwrap_or(Value::Null),
-            ),
-            Node::Now => Cow::Owned(Value::text(
-                &env.scope.now.to_rfc3339_opts(SecondsFormat::Secs, true),
-            )),
+        let owned = match self {
+            Node::Const(v) => return Ok(Cow::Borrowed(v)),
+            Node::Field(f) => return Ok(Cow::Borrowed(read_field(f, env))),
+            Node::Guard(x, text) => return guard(x.eval(env), text),
+            Node::Event => Value::text(env.scope.event.as_str()),
+            Node::Source => Value::text(env.scope.source),
+            Node::Destination => env
+                .scope
+                .destination
+                .map(Value::text)
+                .unwrap_or(Value::Null),
+            Node::Now => Value::text(&env.scope.now.to_rfc3339_opts(SecondsFormat::Secs, true)),
             Node::Test(_)
             | Node::All(_)
             | Node::Any(_)
@@ -277,130 +233,195 @@ impl Node {
             | Node::Text(..)
             | Node::In(..)
             | Node::Matches(..)
-            | Node::ListFn(ListFn::Any | ListFn::All, ..) => {
-                Cow::Owned(Value::Bool(self.truth(env)?))
-            }
-            Node::Neg(x) => match &*x.eval(env)? {
-                Value::Number(n) => Cow::Owned(Value::Number(-n)),
-                Value::Null => Cow::Owned(Value::Null),
-                other => {
-                    return Err(EvalError::new(format!(
-                        "`-` needs a number, got {} {other}",
-                        other.type_name()
-                    )));
-                }
-            },
-            Node::Arith(op, a, b) => {
-                let (a, b) = (a.eval(env)?, b.eval(env)?);
-                Cow::Owned(arith(*op, &a, &b)?)
-            }
-            Node::Len(x) => Cow::Owned(match &*x.eval(env)? {
-                Value::Null => Value::Number(Decimal::ZERO),
-                Value::Text(s) => Value::Number(count(s.chars().count())),
-                Value::List(l) => Value::Number(count(l.len())),
-                Value::Object(o) => Value::Number(count(o.len())),
-                other => {
-                    return Err(EvalError::new(format!(
-                        "`len` needs text or a list, got {} {other}",
-                        other.type_name()
-                    )));
-                }
-            }),
-            Node::Lower(x) | Node::Upper(x) => Cow::Owned(match &*x.eval(env)? {
-                Value::Text(s) if matches!(self, Node::Lower(_)) => Value::text(&s.to_lowercase()),
-                Value::Text(s) => Value::text(&s.to_uppercase()),
-                Value::Null => Value::Null,
-                other => Value::text(&text_of(other)),
-            }),
+            | Node::ListFn(ListFn::Any | ListFn::All, ..) => Value::Bool(self.truth(env)?),
+            Node::Neg(x) => negate(&*x.eval(env)?)?,
+            Node::Arith(op, a, b) => arith(*op, &*a.eval(env)?, &*b.eval(env)?)?,
+            Node::Len(x) => Value::Number(count(length(&*x.eval(env)?)?)),
+            Node::Lower(x) => change_case(&*x.eval(env)?, str::to_lowercase),
+            Node::Upper(x) => change_case(&*x.eval(env)?, str::to_uppercase),
             Node::List(xs) => {
                 let mut items = Vec::with_capacity(xs.len());
                 for x in xs.iter() {
                     items.push(x.eval(env)?.into_owned());
                 }
-                Cow::Owned(Value::list(items))
+                Value::list(items)
             }
-            Node::ListFn(which, list, body) => {
-                let list = list.eval(env)?;
-                let Value::List(items) = &*list else {
-                    return Ok(Cow::Owned(Value::Number(Decimal::ZERO)));
-                };
-                let mut total = Decimal::ZERO;
-                for item in items.iter() {
-                    if *which == ListFn::Count {
-                        if eval_in_elem(body, env, item)? {
-                            total += Decimal::ONE;
-                        }
-                    } else {
-                        match sum_in_elem(body, env, item)? {
-                            Value::Number(n) => {
-                                total = total.checked_add(n).ok_or_else(overflow)?;
-                            }
-                            Value::Null => {}
-                            other => {
-                                return Err(EvalError::new(format!(
-                                    "`sum` needs numbers, got {} {other}",
-                                    other.type_name()
-                                )));
-                            }
-                        }
-                    }
-                }
-                Cow::Owned(Value::Number(total))
-            }
+            Node::ListFn(which, list, body) => count_or_sum(*which, &*list.eval(env)?, body, env)?,
             Node::Convert(amount, from, to) => {
                 let amount = amount.eval(env)?;
                 let (from, to) = (from.eval(env)?, to.eval(env)?);
-                let n = match &*amount {
-                    Value::Number(n) => *n,
-                    Value::Null => return Ok(Cow::Owned(Value::Null)),
-                    other => {
-                        return Err(EvalError::new(format!(
-                            "`convert` needs an amount, got {} {other}",
-                            other.type_name()
-                        )));
-                    }
-                };
-                let unknown = |c: &Value| EvalError::new(format!("unknown currency {c}"));
-                let rate = |c: &Value| -> Result<Decimal, EvalError> {
-                    let code = c.as_str().unwrap_or_default();
-                    env.scope.rates.rate(code).ok_or_else(|| unknown(c))
-                };
-                let (from_rate, to_rate) = (rate(&from)?, rate(&to)?);
-                // Multiply first: `n × from` is exact (unless it overflows), so
-                // the only rounding before the final one is the division's, at
-                // the 28th significant digit.
-                let base = n.checked_mul(from_rate).ok_or_else(overflow)?;
-                let exact = if to_rate == Decimal::ONE {
-                    base
-                } else {
-                    base.checked_div(to_rate).ok_or_else(overflow)?
-                };
-                let code = to.as_str().unwrap_or_default();
-                let rounded = crate::money::round_minor(exact, code).ok_or_else(|| unknown(&to))?;
-                Cow::Owned(Value::Number(rounded))
+                convert(&amount, &from, &to, env.scope.rates)?
             }
-            Node::DaysSince(x) => match &*x.eval(env)? {
-                Value::Null => Cow::Owned(Value::Null),
-                Value::Text(s) => {
-                    let t = parse_timestamp(s).ok_or_else(|| {
-                        EvalError::new(format!("invalid timestamp {:?}", s.as_str()))
-                    })?;
-                    let days = (env.scope.now - t).num_seconds().div_euclid(86_400);
-                    Cow::Owned(Value::Number(Decimal::from(days)))
-                }
-                other => {
-                    return Err(EvalError::new(format!(
-                        "`days_since` needs a timestamp, got {} {other}",
-                        other.type_name()
-                    )));
-                }
-            },
-            Node::Guard(x, text) => match x.eval(env) {
-                Ok(v) => v,
-                Err(e) if e.message().contains(" in `") => return Err(e),
-                Err(e) => return Err(EvalError::new(format!("{} in `{text}`", e.message()))),
-            },
-        })
+            Node::DaysSince(x) => days_since(&*x.eval(env)?, env.scope.now)?,
+        };
+        Ok(Cow::Owned(owned))
+    }
+}
+
+/// `a contains b`, `starts_with`, `ends_with` with a needle known only at run
+/// time; `contains` also looks in a list.
+fn text_either(op: TextOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
+    Ok(match (a, b) {
+        (Value::Text(h), Value::Text(n)) => text_dyn(op, h, n),
+        (Value::List(items), needle) if op == TextOp::Contains && !needle.is_null() => {
+            items.iter().any(|i| loose_eq(i, needle))
+        }
+        _ => false,
+    })
+}
+
+/// `a in b` (`not in` when `negated`): false when `b` is not a list or `a` is null.
+fn member(a: &Node, b: &Node, negated: bool, env: &Env) -> Result<bool, EvalError> {
+    let b = b.eval(env)?;
+    let Value::List(items) = &*b else {
+        return Ok(false);
+    };
+    let a = a.eval(env)?;
+    if a.is_null() {
+        return Ok(false);
+    }
+    Ok(items.iter().any(|i| loose_eq(i, &a)) != negated)
+}
+
+/// `any(list, body)` and `all(list, body)`.
+fn any_or_all<'a>(
+    which: ListFn,
+    list: &'a Node,
+    body: &'a Node,
+    env: &Env<'a>,
+) -> Result<bool, EvalError> {
+    // A field is read in place; anything else is evaluated first.
+    let Node::Field(f) = list else {
+        return list_truth(which, &*list.eval(env)?, body, env);
+    };
+    let items = read_field(f, env);
+    // The common `any(list, field OP constant)`: test each element directly,
+    // without setting up an element scope per element.
+    match body {
+        Node::Test(c) if c.field.elem => list_check(which, items, c),
+        _ => list_truth(which, items, body, env),
+    }
+}
+
+/// `count(list, body)` and `sum(list, body)`; not a list counts as empty.
+fn count_or_sum(which: ListFn, list: &Value, body: &Node, env: &Env) -> Result<Value, EvalError> {
+    let Value::List(items) = list else {
+        return Ok(Value::Number(Decimal::ZERO));
+    };
+    let mut total = Decimal::ZERO;
+    for item in items.iter() {
+        if which == ListFn::Count {
+            if eval_in_elem(body, env, item)? {
+                total += Decimal::ONE;
+            }
+            continue;
+        }
+        match sum_in_elem(body, env, item)? {
+            Value::Number(n) => total = total.checked_add(n).ok_or_else(overflow)?,
+            Value::Null => {}
+            other => {
+                return Err(EvalError::new(format!(
+                    "`sum` needs numbers, got {} {other}",
+                    other.type_name()
+                )));
+            }
+        }
+    }
+    Ok(Value::Number(total))
+}
+
+/// A runtime error of `x`, with the expression it happened in, once.
+fn guard<'a>(
+    x: Result<Cow<'a, Value>, EvalError>,
+    text: &str,
+) -> Result<Cow<'a, Value>, EvalError> {
+    match x {
+        Ok(v) => Ok(v),
+        Err(e) if e.message().contains(" in `") => Err(e),
+        Err(e) => Err(EvalError::new(format!("{} in `{text}`", e.message()))),
+    }
+}
+
+/// `-x`.
+fn negate(v: &Value) -> Result<Value, EvalError> {
+    match v {
+        Value::Number(n) => Ok(Value::Number(-n)),
+        Value::Null => Ok(Value::Null),
+        other => Err(EvalError::new(format!(
+            "`-` needs a number, got {} {other}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// `len(x)`: characters of text, items of a list or an object; null is 0.
+fn length(v: &Value) -> Result<usize, EvalError> {
+    match v {
+        Value::Null => Ok(0),
+        Value::Text(s) => Ok(s.chars().count()),
+        Value::List(l) => Ok(l.len()),
+        Value::Object(o) => Ok(o.len()),
+        other => Err(EvalError::new(format!(
+            "`len` needs text or a list, got {} {other}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// `lower(x)` and `upper(x)`; other values are changed as their text.
+fn change_case(v: &Value, change: fn(&str) -> String) -> Value {
+    match v {
+        Value::Text(s) => Value::text(&change(s)),
+        Value::Null => Value::Null,
+        other => Value::text(&text_of(other)),
+    }
+}
+
+/// `convert(amount, from, to)`, rounded to `to`'s minor unit.
+fn convert(amount: &Value, from: &Value, to: &Value, rates: &Rates) -> Result<Value, EvalError> {
+    let n = match amount {
+        Value::Number(n) => *n,
+        Value::Null => return Ok(Value::Null),
+        other => {
+            return Err(EvalError::new(format!(
+                "`convert` needs an amount, got {} {other}",
+                other.type_name()
+            )));
+        }
+    };
+    let unknown = |c: &Value| EvalError::new(format!("unknown currency {c}"));
+    let rate = |c: &Value| -> Result<Decimal, EvalError> {
+        let code = c.as_str().unwrap_or_default();
+        rates.rate(code).ok_or_else(|| unknown(c))
+    };
+    let (from_rate, to_rate) = (rate(from)?, rate(to)?);
+    // Multiply first: `n × from` is exact (unless it overflows), so the only
+    // rounding before the final one is the division's, at the 28th significant digit.
+    let base = n.checked_mul(from_rate).ok_or_else(overflow)?;
+    let exact = if to_rate == Decimal::ONE {
+        base
+    } else {
+        base.checked_div(to_rate).ok_or_else(overflow)?
+    };
+    let code = to.as_str().unwrap_or_default();
+    let rounded = crate::money::round_minor(exact, code).ok_or_else(|| unknown(to))?;
+    Ok(Value::Number(rounded))
+}
+
+/// `days_since(t)`: whole days from `t` to `now`.
+fn days_since(v: &Value, now: DateTime<Utc>) -> Result<Value, EvalError> {
+    match v {
+        Value::Null => Ok(Value::Null),
+        Value::Text(s) => {
+            let t = parse_timestamp(s)
+                .ok_or_else(|| EvalError::new(format!("invalid timestamp {:?}", s.as_str())))?;
+            let days = (now - t).num_seconds().div_euclid(86_400);
+            Ok(Value::Number(Decimal::from(days)))
+        }
+        other => Err(EvalError::new(format!(
+            "`days_since` needs a timestamp, got {} {other}",
+            other.type_name()
+        ))),
     }
 }
 
@@ -456,21 +477,7 @@ fn run_test(v: &Value, t: &Test) -> Result<bool, EvalError> {
             _ => false,
         },
         Test::Empty => v.is_empty(),
-        Test::Len(op, n) => {
-            let len = match v {
-                Value::Null => 0,
-                Value::Text(s) => s.chars().count(),
-                Value::List(l) => l.len(),
-                Value::Object(o) => o.len(),
-                other => {
-                    return Err(EvalError::new(format!(
-                        "`len` needs text or a list, got {} {other}",
-                        other.type_name()
-                    )));
-                }
-            };
-            ord_holds(*op, cmp_numbers(&count(len), n))
-        }
+        Test::Len(op, n) => ord_holds(*op, cmp_numbers(&count(length(v)?), n)),
     })
 }
 

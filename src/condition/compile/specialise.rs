@@ -11,15 +11,15 @@ pub(super) fn specialise(node: Node) -> Node {
         Node::Ord(op, a, b) => ordering(op, *a, *b),
         Node::In(a, b, negated) => membership(*a, *b, negated),
         Node::TextConst(op, a, needle) => match *a {
-            Node::Field(f) => test(f, Test::Text(op, *needle)),
+            Node::Field(f) => test(*f, Test::Text(op, *needle)),
             a => Node::TextConst(op, Box::new(a), needle),
         },
         Node::Matches(a, re) => match *a {
-            Node::Field(f) => test(f, Test::Matches(*re)),
+            Node::Field(f) => test(*f, Test::Matches(*re)),
             a => Node::Matches(Box::new(a), re),
         },
         Node::IsEmpty(a, negated) => match *a {
-            Node::Field(f) => negated_test(f, Test::Empty, negated),
+            Node::Field(f) => negated_test(*f, Test::Empty, negated),
             a => Node::IsEmpty(Box::new(a), negated),
         },
         Node::Not(x) => match *x {
@@ -40,10 +40,10 @@ fn equality(a: Node, b: Node, negated: bool) -> Node {
     match (a, b) {
         (Node::Field(f), Node::Const(Value::Text(t)))
         | (Node::Const(Value::Text(t)), Node::Field(f)) => {
-            negated_test(f, Test::EqText(Needle::new(&t)), negated)
+            negated_test(*f, Test::EqText(Needle::new(&t)), negated)
         }
         (Node::Field(f), Node::Const(c)) | (Node::Const(c), Node::Field(f)) => {
-            negated_test(f, Test::Eq(c), negated)
+            negated_test(*f, Test::Eq(c), negated)
         }
         (a, b) => Node::Eq(Box::new(a), Box::new(b), negated),
     }
@@ -53,15 +53,15 @@ fn equality(a: Node, b: Node, negated: bool) -> Node {
 /// the left), and `len(field) < n`.
 fn ordering(op: OrdOp, a: Node, b: Node) -> Node {
     match (a, b) {
-        (Node::Field(f), Node::Const(Value::Number(n))) => test(f, Test::OrdNum(op, n)),
-        (Node::Const(Value::Number(n)), Node::Field(f)) => test(f, Test::OrdNum(flip(op), n)),
-        (Node::Field(f), Node::Const(c)) => test(f, Test::Ord(op, c)),
-        (Node::Const(c), Node::Field(f)) => test(f, Test::Ord(flip(op), c)),
+        (Node::Field(f), Node::Const(Value::Number(n))) => test(*f, Test::OrdNum(op, n)),
+        (Node::Const(Value::Number(n)), Node::Field(f)) => test(*f, Test::OrdNum(flip(op), n)),
+        (Node::Field(f), Node::Const(c)) => test(*f, Test::Ord(op, c)),
+        (Node::Const(c), Node::Field(f)) => test(*f, Test::Ord(flip(op), c)),
         (Node::Len(x), Node::Const(Value::Number(n))) if matches!(*x, Node::Field(_)) => {
             let Node::Field(f) = *x else {
                 unreachable!("matched just above")
             };
-            test(f, Test::Len(op, n))
+            test(*f, Test::Len(op, n))
         }
         (a, b) => Node::Ord(op, Box::new(a), Box::new(b)),
     }
@@ -78,15 +78,15 @@ fn membership(a: Node, b: Node, negated: bool) -> Node {
                 .filter_map(Value::as_str)
                 .map(Needle::new)
                 .collect();
-            test(f, Test::InText(needles, negated))
+            test(*f, Test::InText(needles, negated))
         }
         (Node::Field(f), Node::Const(Value::List(items))) => {
-            test(f, Test::In(items.iter().cloned().collect(), negated))
+            test(*f, Test::In(items.iter().cloned().collect(), negated))
         }
         (Node::Const(Value::Text(t)), Node::Field(f)) if !negated => {
-            test(f, Test::HasText(Needle::new(&t)))
+            test(*f, Test::HasText(Needle::new(&t)))
         }
-        (Node::Const(c), Node::Field(f)) if !negated => test(f, Test::Has(c)),
+        (Node::Const(c), Node::Field(f)) if !negated => test(*f, Test::Has(c)),
         (a, b) => Node::In(Box::new(a), Box::new(b), negated),
     }
 }
@@ -101,13 +101,13 @@ fn flip(op: OrdOp) -> OrdOp {
     }
 }
 
-fn test(field: Box<FieldRef>, test: Test) -> Node {
+fn test(field: FieldRef, test: Test) -> Node {
     negated_test(field, test, false)
 }
 
-fn negated_test(field: Box<FieldRef>, test: Test, negate: bool) -> Node {
+fn negated_test(field: FieldRef, test: Test, negate: bool) -> Node {
     Node::Test(Box::new(Check {
-        field: *field,
+        field,
         test,
         negate,
     }))

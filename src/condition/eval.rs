@@ -355,6 +355,7 @@ fn negate(v: &Value) -> Result<Value, EvalError> {
 }
 
 /// `len(x)`: characters of text, items of a list or an object; null is 0.
+#[inline]
 fn length(v: &Value) -> Result<usize, EvalError> {
     match v {
         Value::Null => Ok(0),

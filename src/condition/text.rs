@@ -61,6 +61,7 @@ fn words_match(bytes: &[u8], words: &[u64; 3]) -> bool {
 }
 
 /// `hay` contains, starts with or ends with the needle, ignoring case.
+#[inline]
 pub(crate) fn text_const(op: TextOp, hay: &str, needle: &Needle) -> bool {
     let n = needle.lower.as_str();
     let raw_ok = needle.ascii && (!needle.fold_risk || hay.is_ascii());

@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value as Json, json};
 
 use crate::cli::{Admin, ConnectorCommand, OrdersCommand};
-use ordersync::report::url_encode as encode;
+use ordersync::delivery::request::url_encode as encode;
 
 /// The admin token: from the flag's file, else `ORDERSYNC_ADMIN_TOKEN`, else
 /// the systemd credential `admin-token`.

@@ -59,6 +59,8 @@
 //! assert_eq!(decisions.decisions[0].trace[0].expression.as_ref(), "tags contains \"eBay\"");
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod condition;
 pub mod daemon;
 pub mod delivery;

@@ -1,6 +1,8 @@
 //! The `ordersync` binary: parse the command line, call into the library, map
 //! results to exit codes (0 ok, 1 rejected rules or failed tests, 2 bad usage).
 
+#![forbid(unsafe_code)]
+
 mod admin;
 mod cli;
 

@@ -458,18 +458,3 @@ pub fn tests_json(results: &[TestResult]) -> Json {
         })).collect::<Vec<_>>(),
     })
 }
-
-/// Percent-encodes a URL query value or path segment (everything but the
-/// unreserved characters of RFC 3986).
-pub fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}

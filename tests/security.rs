@@ -198,7 +198,7 @@ async fn signing_in_never_redirects_to_another_site() {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(format!(
                 "token={TOKEN}&next={}",
-                ordersync::report::url_encode(next)
+                ordersync::delivery::request::url_encode(next)
             ))
             .send()
             .await

@@ -11,6 +11,8 @@
 //!
 //! Loopback only; it stops by itself.
 
+#![forbid(unsafe_code)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

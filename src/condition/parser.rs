@@ -11,8 +11,8 @@ use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest_derive::Parser;
 
-use super::ExprError;
 use super::ast::{BinOp, Expr, ExprKind, Segment};
+use super::error::ExprError;
 
 /// The longest expression accepted, in bytes.
 pub const MAX_LEN: usize = 4096;

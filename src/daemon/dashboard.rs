@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::api::{ListQuery, order_id};
 use super::http::State;
-use crate::report::url_encode as encode;
+use crate::delivery::request::url_encode as encode;
 use crate::store::StoreError;
 use crate::store::health::{RESOLUTIONS, STATUSES};
 use crate::store::orders::{self, Target};

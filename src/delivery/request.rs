@@ -54,6 +54,21 @@ pub fn body(o: &Outgoing, order_json: &str) -> Vec<u8> {
     out
 }
 
+/// Percent-encodes a URL query value or path segment (everything but the
+/// unreserved characters of RFC 3986).
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// The `Idempotency-Key` for one decision: the same on every retry and after
 /// restarts (it depends only on what identifies the decision), different for
 /// any other decision.

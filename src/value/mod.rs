@@ -32,7 +32,6 @@ pub(crate) use number::decimal_from_parts;
 use number::serialize_number;
 pub use number::{NumberError, cmp_numbers, fmt_number, number_text, parse_number, small_parts};
 pub use text::Str;
-pub(crate) use text::load_le;
 
 /// One key and its value in an object; objects keep their keys in input order.
 pub type Entry = (Str, Value);

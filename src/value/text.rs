@@ -40,15 +40,6 @@ impl Str {
     }
 }
 
-/// The first (up to) eight bytes of `bytes` as a little-endian word, zero-padded.
-#[inline(always)]
-pub(crate) fn load_le(bytes: &[u8]) -> u64 {
-    let mut word = [0u8; 8];
-    let n = bytes.len().min(8);
-    word[..n].copy_from_slice(&bytes[..n]);
-    u64::from_le_bytes(word)
-}
-
 impl std::ops::Deref for Str {
     type Target = str;
     #[inline(always)]
@@ -90,18 +81,5 @@ impl From<&str> for Str {
 impl From<String> for Str {
     fn from(s: String) -> Str {
         Str(SmolStr::from(s))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn load_le_reads_up_to_eight_bytes() {
-        assert_eq!(load_le(b""), 0);
-        assert_eq!(load_le(b"a"), 0x61);
-        assert_eq!(load_le(b"ab"), 0x6261);
-        assert_eq!(load_le(b"abcdefghij"), u64::from_le_bytes(*b"abcdefgh"));
     }
 }

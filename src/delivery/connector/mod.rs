@@ -383,8 +383,8 @@ impl<'a> Session<'a> {
                         .map(|(k, v)| {
                             format!(
                                 "{}={}",
-                                crate::report::url_encode(k),
-                                crate::report::url_encode(v)
+                                crate::delivery::request::url_encode(k),
+                                crate::delivery::request::url_encode(v)
                             )
                         })
                         .collect();
@@ -512,7 +512,7 @@ pub fn snippet(body: &[u8]) -> String {
 
 /// A connector's order URL segment, percent-encoded (ids come from platforms).
 pub fn segment(id: &str) -> String {
-    crate::report::url_encode(id)
+    crate::delivery::request::url_encode(id)
 }
 
 async fn read_whole(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
 
 use crate::delivery::connector::{Body, Request};
+use crate::delivery::request::url_encode;
 use crate::ingress::woocommerce::{ORDERSYNC_META, TAGS_META};
-use crate::report::url_encode;
 use crate::rules::WooConnector;
 use crate::value::Value;
 

@@ -19,17 +19,12 @@
 //! writer commits its last group, exit 0. What was left undone is pending in
 //! the store.
 
-mod api;
-mod channels;
-mod dashboard;
-mod dispatch;
-mod http;
+pub mod admin;
+pub mod delivery;
+pub mod ingress;
 pub mod jobs;
-mod labels;
-mod limit;
-pub mod metrics;
-mod poll;
 pub mod reload;
+pub mod state;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -98,7 +93,7 @@ pub struct Live {
     /// Cancelled when the daemon shuts down (the token `serve` was given).
     shutdown: CancellationToken,
     /// Everything `/metrics` shows.
-    pub metrics: metrics::Metrics,
+    pub metrics: admin::metrics::Metrics,
     /// Channels a platform throttled (connectors): delivery and polling wait.
     pub throttles: Arc<crate::delivery::connector::Throttles>,
     /// Connector channels whose credentials were refused for good.
@@ -145,7 +140,7 @@ impl Live {
             last_error: RwLock::new(None),
             last_reload: RwLock::new(None),
             shutdown,
-            metrics: metrics::Metrics::new(),
+            metrics: admin::metrics::Metrics::new(),
             throttles: Arc::default(),
             credentials: Arc::default(),
             tokens: Arc::default(),
@@ -311,7 +306,7 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     )
     .await
     .context("cannot schedule housekeeping")?;
-    let poller = poll::Poller::new(scheduler.clone(), writer.downgrade(), live.clone());
+    let poller = ingress::poll::Poller::new(scheduler.clone(), writer.downgrade(), live.clone());
     poller.apply(&rules).await;
     {
         // A reload that changes a channel's `poll` rebuilds its schedule.
@@ -333,7 +328,7 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             "resuming deliveries left pending"
         );
     }
-    dispatch::start(
+    delivery::dispatch::start(
         jobs_rx,
         pending,
         writer.clone(),
@@ -349,16 +344,20 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let app = http::router(http::State {
+    let state = state::State {
         live: live.clone(),
         writer: writer.clone(),
         reader,
         poller: poller.clone(),
         reloader,
         max_body: config.max_body,
-        limiter: Arc::new(limit::Limiter::new(config.webhook_rate)),
+        limiter: Arc::new(ingress::limit::Limiter::new(config.webhook_rate)),
         admin_token: config.admin_token.clone().map(Arc::from),
-    });
+    };
+    let app = axum::Router::new()
+        .merge(ingress::webhook::routes())
+        .merge(admin::router(state.clone()))
+        .with_state(state);
     tracing::info!(
         %addr,
         rules = %config.rules.display(),

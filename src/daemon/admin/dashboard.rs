@@ -17,8 +17,8 @@ use axum::routing::{get, post};
 use serde_json::Value as Json;
 use sha2::{Digest as _, Sha256};
 
-use super::api::{ListQuery, order_id};
-use super::http::State;
+use crate::daemon::admin::api::{ListQuery, order_id};
+use crate::daemon::state::State;
 use crate::delivery::request::url_encode as encode;
 use crate::store::StoreError;
 use crate::store::health::{RESOLUTIONS, STATUSES};
@@ -29,14 +29,12 @@ type S = axum::extract::State<State>;
 
 const COOKIE: &str = "ordersync_session";
 
-/// The dashboard's pages and form actions.
-pub fn router(state: State) -> Router<State> {
-    let pages = Router::new()
+/// The dashboard's pages and form actions, `more` pages among them.
+pub fn router(state: State, more: Router<State>) -> Router<State> {
+    let pages = more
         .route("/", get(list))
         .route("/orders/{id}", get(order))
         .route("/deliveries/{id}/label", get(label))
-        .route("/channels", get(super::channels::overview))
-        .route("/channels/{name}", get(super::channels::one))
         .route("/ui/orders/{id}/resync", post(resync))
         .route("/ui/deliveries/{id}/{action}", post(delivery_action))
         .route("/ui/decisions/{id}/{action}", post(decision_action))
@@ -284,7 +282,7 @@ async fn list(axum::extract::State(s): S, Query(q): Query<ListQuery>) -> Respons
 
 /// The label a delivery sent (the same answer as the API's).
 async fn label(axum::extract::State(s): S, Path(id): Path<i64>) -> Response {
-    super::api::label_answer(&s, id).await
+    crate::daemon::admin::api::label_answer(&s, id).await
 }
 
 /// One order: where it stands per destination, with the buttons, and its timeline.
@@ -625,7 +623,7 @@ async fn decision_action(
 
 /// Does what a button asks and goes back to the order's page saying what came of it.
 async fn acted(s: &State, order: &str, target: Target, id: i64, action: &str) -> Response {
-    match super::api::act(s, target, id, action).await {
+    match crate::daemon::admin::api::act(s, target, id, action).await {
         Ok(done) => {
             let said = match action {
                 "retry" => format!("Delivery {id} is being sent again."),
@@ -669,7 +667,7 @@ async fn complete_draft(
 }
 
 /// The refused-reload banner, on every page while the last reload stands refused.
-pub(super) fn banner(s: &State, b: &mut String) {
+pub(crate) fn banner(s: &State, b: &mut String) {
     if let Some(errors) = s.live.last_error() {
         let _ = write!(
             b,
@@ -718,7 +716,7 @@ fn page_error(s: &State, status: StatusCode, message: &str) -> Response {
     r
 }
 
-pub(super) fn page(title: &str, body: &str) -> Response {
+pub(crate) fn page(title: &str, body: &str) -> Response {
     Html(format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{}</title><style>{STYLE}</style></head><body><header><a href="/" class="home">ordersync · Order Health</a><nav><a href="/channels" id="nav-channels">Channels</a> <a href="/logout" class="logout">Sign out</a></nav></header><main>{body}</main></body></html>"#,
         esc(title)
@@ -756,7 +754,7 @@ fn pretty(payload: &str) -> String {
 }
 
 /// HTML-escapes text and attribute values.
-pub(super) fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

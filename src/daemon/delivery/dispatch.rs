@@ -21,8 +21,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::Live;
-use super::labels;
+use crate::daemon::Live;
+use crate::daemon::delivery::labels;
 use crate::delivery::connector::{
     self, Throttles, Verdict, credential, ebay, etsy, http, shopify, woocommerce,
 };
@@ -793,4 +793,4 @@ async fn read_capped(mut resp: reqwest::Response) -> reqwest::Result<Vec<u8>> {
     Ok(out)
 }
 
-pub(super) use crate::delivery::connector::describe;
+pub(crate) use crate::delivery::connector::describe;

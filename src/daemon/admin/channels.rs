@@ -12,8 +12,8 @@ use axum::response::Response;
 use chrono::Utc;
 use serde_json::{Value as Json, json};
 
-use super::dashboard::{banner, esc, page};
-use super::http::{State, answer, error};
+use crate::daemon::admin::dashboard::{banner, esc, page};
+use crate::daemon::state::{State, answer, error};
 use crate::store::StoreError;
 
 type S = axum::extract::State<State>;

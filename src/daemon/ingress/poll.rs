@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 use tokio_cron_scheduler::{Job, JobScheduler};
 use uuid::Uuid;
 
-use super::dispatch::describe;
-use super::{Live, read, write};
+use crate::daemon::delivery::dispatch::describe;
+use crate::daemon::{Live, read, write};
 use crate::delivery::connector::{self, Verdict, credential, ebay, etsy, shopify, woocommerce};
 use crate::ingress::{self, cursor};
 use crate::rules::{self, ConnectorKind, RuleSet};

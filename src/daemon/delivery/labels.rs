@@ -11,7 +11,7 @@ use crate::store::{self, Job, Reader, Writer};
 use crate::value::Value;
 
 /// What a label delivery needs from the dispatcher.
-pub(super) struct Env<'a> {
+pub(crate) struct Env<'a> {
     pub client: &'a reqwest::Client,
     pub reader: &'a Reader,
     pub writer: &'a Writer,
@@ -20,7 +20,7 @@ pub(super) struct Env<'a> {
 
 /// The label this delivery sends: the one kept for it, else made now and
 /// kept. `Ok(None)` when the order carries no label.
-pub(super) async fn prepare(
+pub(crate) async fn prepare(
     env: &Env<'_>,
     job: &Job,
     deliver: &Deliver,

@@ -13,18 +13,17 @@ use axum::routing::{get, patch, post, put};
 use chrono::Utc;
 use serde_json::json;
 
-use super::http::{State, answer, error};
-use super::reload::Reloaded;
+use crate::daemon::reload::Reloaded;
+use crate::daemon::state::{State, answer, error};
 use crate::store::orders::{self, ListFilter, Target};
 use crate::store::{StoreError, parse_order_ref, stamp};
 use crate::value::Value;
 
 type S = axum::extract::State<State>;
 
-/// The routes that need the admin token.
-pub fn router(state: State) -> Router<State> {
-    Router::new()
-        .route("/metrics", get(metrics))
+/// The routes that need the admin token, `more` among them.
+pub fn router(state: State, more: Router<State>) -> Router<State> {
+    more.route("/metrics", get(metrics))
         .route("/api/rules", get(rules))
         .route("/api/rules/reload", post(reload))
         .route("/api/orders", get(orders))
@@ -37,7 +36,6 @@ pub fn router(state: State) -> Router<State> {
         .route("/api/decisions/{id}/{action}", post(decision_action))
         .route("/api/drafts/{id}", patch(complete_draft))
         .route("/api/quarantine", get(quarantine))
-        .route("/api/channels", get(super::channels::api))
         .route("/api/connectors/{channel}/token", put(set_token))
         .route_layer(middleware::from_fn_with_state(state, authorize))
 }
@@ -97,12 +95,15 @@ async fn metrics(axum::extract::State(s): S) -> Response {
             return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
         }
     };
-    let text = s.live.metrics.render(&super::metrics::Scrape {
-        rules_version: s.live.rules().version.to_string(),
-        outbox_depth: outbox.depth,
-        outbox_oldest_age: outbox.oldest_age,
-        stuck: outbox.stuck,
-    });
+    let text = s
+        .live
+        .metrics
+        .render(&crate::daemon::admin::metrics::Scrape {
+            rules_version: s.live.rules().version.to_string(),
+            outbox_depth: outbox.depth,
+            outbox_oldest_age: outbox.oldest_age,
+            stuck: outbox.stuck,
+        });
     (
         StatusCode::OK,
         [(
@@ -159,7 +160,7 @@ async fn reload(axum::extract::State(s): S) -> Response {
 
 /// A store answer as HTTP: 404, 409 and 422 for what the operator asked, 500
 /// (logged) for the store itself.
-pub(super) fn store_answer(result: Result<serde_json::Value, StoreError>) -> Response {
+pub(crate) fn store_answer(result: Result<serde_json::Value, StoreError>) -> Response {
     match result {
         Ok(body) => answer(StatusCode::OK, body),
         Err(StoreError::NotFound(m)) => error(StatusCode::NOT_FOUND, m),
@@ -174,7 +175,7 @@ pub(super) fn store_answer(result: Result<serde_json::Value, StoreError>) -> Res
 
 /// The query of `GET /api/orders`.
 #[derive(Debug, Default, serde::Deserialize)]
-pub(super) struct ListQuery {
+pub(crate) struct ListQuery {
     pub status: Option<String>,
     pub channel: Option<String>,
     pub q: Option<String>,
@@ -184,7 +185,7 @@ pub(super) struct ListQuery {
 
 impl ListQuery {
     /// The store's filter, or why the query is wrong.
-    pub(super) fn filter(&self) -> Result<ListFilter, String> {
+    pub(crate) fn filter(&self) -> Result<ListFilter, String> {
         if let Some(s) = self.status.as_deref().filter(|s| !s.is_empty()) {
             orders::check_status(s)?;
         }
@@ -207,7 +208,7 @@ async fn orders(axum::extract::State(s): S, Query(q): Query<ListQuery>) -> Respo
 }
 
 /// `ord_5` or `5`.
-pub(super) fn order_id(text: &str) -> Option<i64> {
+pub(crate) fn order_id(text: &str) -> Option<i64> {
     parse_order_ref(text).or_else(|| text.parse().ok().filter(|n: &i64| *n > 0))
 }
 
@@ -232,7 +233,7 @@ async fn resync(axum::extract::State(s): S, Path(id): Path<String>) -> Response 
 
 /// What an operator can do to a delivery (retry, resolve, ignore) or to a
 /// decision (resolve, ignore); the API and the dashboard both come here.
-pub(super) async fn act(
+pub(crate) async fn act(
     s: &State,
     target: Target,
     id: i64,
@@ -283,7 +284,7 @@ async fn delivery_get(
 
 /// The label kept for delivery `id`, with its content type and file name;
 /// the API and the dashboard both answer with this.
-pub(super) async fn label_answer(s: &State, id: i64) -> Response {
+pub(crate) async fn label_answer(s: &State, id: i64) -> Response {
     match s.reader.with(move |c| crate::store::label_of(c, id)).await {
         Ok(Some(l)) => {
             let disposition = format!("inline; filename=\"{}\"", l.filename);
@@ -322,7 +323,7 @@ async fn decision_action(
 }
 
 /// The fields a draft is completed with: `{"set": {"invoice_number": "INV-7"}}`.
-pub(super) fn draft_fields(body: &[u8]) -> Result<Vec<(String, Value)>, String> {
+pub(crate) fn draft_fields(body: &[u8]) -> Result<Vec<(String, Value)>, String> {
     let doc = Value::from_json_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     let Some(Value::Object(set)) = doc.get("set") else {
         return Err(r#"expected {"set": {"field": value, ...}}"#.to_string());

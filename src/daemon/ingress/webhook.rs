@@ -7,61 +7,22 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Path, Request};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Utc;
 use http_body_util::BodyExt;
 use serde_json::json;
 
-use super::poll::Poller;
-use super::reload::Reloader;
-use super::{Live, api, dashboard};
+use crate::daemon::state::{State, answer, error};
 use crate::ingress::{self, signature};
-use crate::store::{IngestRequest, Ingested, Quarantined, Reader, Via, Writer};
+use crate::store::{IngestRequest, Ingested, Quarantined, Via};
 
-/// What every handler sees.
-#[derive(Clone)]
-pub struct State {
-    /// The rules in force, the metrics and the shutdown flag.
-    pub live: Arc<Live>,
-    /// The store.
-    pub writer: Writer,
-    /// Reads that need not wait for the writer.
-    pub reader: Reader,
-    /// The polling schedules, for `/readyz`.
-    pub poller: Arc<Poller>,
-    /// `POST /api/rules/reload` takes the same path as a saved file.
-    pub reloader: Arc<Reloader>,
-    /// The largest body accepted.
-    pub max_body: usize,
-    /// Per-channel webhook rate limits.
-    pub limiter: Arc<super::limit::Limiter>,
-    /// What `Authorization: Bearer` must say on `/api/*` and `/metrics`.
-    pub admin_token: Option<Arc<str>>,
-}
-
-/// The daemon's routes.
-pub fn router(state: State) -> Router {
+/// The webhook endpoint and the health checks.
+pub fn routes() -> Router<State> {
     Router::new()
         .route("/webhooks/{channel}", post(webhook))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .merge(api::router(state.clone()))
-        .merge(dashboard::router(state.clone()))
-        .with_state(state)
-}
-
-pub(super) fn answer(status: StatusCode, body: serde_json::Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
-pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    answer(status, json!({ "error": message.into() }))
 }
 
 async fn webhook(

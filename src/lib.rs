@@ -3,30 +3,38 @@
 //! The modules, in the order data flows through them:
 //!
 //! - [`value`] and [`order`]: the order document and its canonical shape (leaves);
-//!   [`json`] reads JSON straight into a [`value::Value`]; every number is an exact
-//!   decimal, and [`money`] knows each currency's minor unit (ISO 4217).
-//! - [`condition`]: the condition language; text -> AST -> compiled [`condition::Condition`].
+//!   [`json`] reads JSON (serde_json, a `DeserializeSeed`) straight into a
+//!   [`value::Value`]; every number is an exact decimal, and [`money`] knows
+//!   each currency's minor unit (ISO 4217).
+//! - [`condition`]: the condition language; text -> AST -> compiled program
+//!   (`condition/program.rs`, which both `compile/` and `eval.rs` build on).
 //! - [`rules`]: the control plane; a rules file (YAML, with locations) -> validated
-//!   [`rules::RuleSet`], or every problem in it at once.
-//! - [`engine`]: deciding; (rule set, source, update, what destinations have) ->
-//!   one decision per destination with its trace. Pure: no I/O, no clock.
+//!   [`rules::RuleSet`] by a list of named checks (`rules/load/`), or every
+//!   problem in it at once.
+//! - [`engine`]: deciding; [`engine::decide`] (rule set, update, what
+//!   destinations have) -> one decision per destination with its trace, and
+//!   [`engine::step`], the whole effect of an update on an order's
+//!   [`engine::OrderState`] (its decisions and the drafts it releases). Pure:
+//!   no I/O, no clock.
 //! - [`ingress`]: channels' payloads read into canonical updates, and their
 //!   signatures checked; [`delivery`]: what a delivery sends and when it is
-//!   tried again, and the platform connectors (`delivery::connector`: Shopify's
-//!   Admin GraphQL API, its requests and answers pure, its steps run over a
-//!   session that keeps each request and holds a throttled channel); [`identity`]: the ordersync id carried in tags, and which
-//!   update is stale.
-//! - [`store`]: the SQLite store and its single writer (group commit), where an
-//!   update is stored and decided in one transaction; [`daemon`]: `serve`, the
-//!   webhook endpoint, polling, the delivery lanes, hot reload, `/metrics` and
-//!   the admin API, housekeeping, the systemd watchdog and shutdown;
+//!   tried again, the platform connectors (`delivery::connector`, their
+//!   requests and answers pure) and labels; [`identity`]: the ordersync id
+//!   carried in tags, and which update is stale.
+//! - [`store`]: the SQLite store, the only module that writes SQL: named
+//!   operations with typed rows, and its single writer (group commit), which
+//!   loads an order's state, calls [`engine::step`] and saves the result in one
+//!   transaction; [`daemon`] wires `serve`: `daemon::ingress` (webhooks,
+//!   polling), `daemon::delivery` (lanes), `daemon::admin` (API, dashboard,
+//!   `/metrics`), hot reload, housekeeping, the systemd watchdog and shutdown;
 //!   [`logging`]: text, journald and JSON logs.
 //! - [`report`]: how decisions, traces and test results are shown to people;
-//!   [`diff`]: stored updates replayed through candidate rules, and what would
-//!   change; [`failpoint`]: crash-test hooks between durable steps.
+//!   [`diff`]: stored updates replayed through candidate rules with the same
+//!   [`engine::step`], and what would change; [`failpoint`]: crash-test hooks
+//!   between durable steps.
 //!
 //! ```text
-//!  webhook / poll --> update --> engine::decide(RuleSet) --> decisions + traces --> delivery
+//!  webhook / poll --> update --> engine::step(RuleSet, OrderState) --> decisions + traces --> delivery
 //!                                     ^
 //!  rules.yaml --> rules::load --------+   (check / test / explain run this part offline)
 //! ```

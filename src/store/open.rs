@@ -1,0 +1,72 @@
+//! Opening the database: pragmas (WAL, `synchronous=FULL`), the checkpointer,
+//! and the migrations (a database newer than this binary is refused).
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::{StoreError, schema};
+
+use rusqlite::Connection;
+
+/// Opens (creating if needed) the database and brings its schema up to date.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path)?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    // 16 MiB of page cache (negative: KiB).
+    conn.pragma_update(None, "cache_size", -16_000)?;
+    Ok(())
+}
+
+/// How often the checkpointer copies the WAL back into the database.
+pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Checkpoints the WAL from a connection of its own, so that the writer's
+/// commits never wait for the copy into the database (the writer's own
+/// automatic checkpoints are turned off). Ends when `writer` is dropped.
+pub(super) fn checkpointer(
+    path: &Path,
+    stop: std::sync::mpsc::Receiver<()>,
+) -> Result<(), StoreError> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    loop {
+        match stop.recv_timeout(CHECKPOINT_EVERY) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return Ok(()),
+        }
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed; trying again");
+        }
+    }
+}
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = schema::MIGRATIONS.len() as i64;
+    if applied > known {
+        return Err(StoreError::Newer {
+            found: applied,
+            known,
+        });
+    }
+    for (i, sql) in schema::MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(applied.max(0) as usize)
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -711,3 +711,24 @@ pub fn resync(conn: &Connection, rules: &RuleSet, order_id: i64) -> Result<Done,
         jobs: out.jobs,
     })
 }
+
+/// What an operator's action names: a delivery or a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owned {
+    /// A row of `deliveries`.
+    Delivery,
+    /// A row of `decisions`.
+    Decision,
+}
+
+/// The order a delivery or decision belongs to, as `ord_<id>`.
+pub fn owner(conn: &Connection, what: Owned, id: i64) -> rusqlite::Result<Option<String>> {
+    let sql = match what {
+        Owned::Delivery => "SELECT order_id FROM deliveries WHERE id = ?1",
+        Owned::Decision => "SELECT order_id FROM decisions WHERE id = ?1",
+    };
+    conn.prepare_cached(sql)?
+        .query_row([id], |r| r.get::<_, i64>(0))
+        .optional()
+        .map(|o| o.map(order_ref))
+}

@@ -590,22 +590,19 @@ async fn resync(axum::extract::State(s): S, Path(id): Path<String>) -> Response 
 }
 
 /// The order a delivery or decision belongs to, for coming back to its page.
-async fn owner(s: &State, table: &'static str, id: i64) -> Option<String> {
-    let sql = format!("SELECT order_id FROM {table} WHERE id = ?1");
+async fn owner(s: &State, what: orders::Owned, id: i64) -> Option<String> {
     s.reader
-        .with(move |c| {
-            c.query_row(&sql, [id], |r| r.get::<_, i64>(0))
-                .map(crate::store::order_ref)
-        })
+        .with(move |c| orders::owner(c, what, id))
         .await
         .ok()
+        .flatten()
 }
 
 async fn delivery_action(
     axum::extract::State(s): S,
     Path((id, action)): Path<(i64, String)>,
 ) -> Response {
-    let Some(order) = owner(&s, "deliveries", id).await else {
+    let Some(order) = owner(&s, orders::Owned::Delivery, id).await else {
         return page_error(&s, StatusCode::NOT_FOUND, &format!("No delivery {id}."));
     };
     acted(&s, &order, Target::Delivery, id, &action).await
@@ -615,7 +612,7 @@ async fn decision_action(
     axum::extract::State(s): S,
     Path((id, action)): Path<(i64, String)>,
 ) -> Response {
-    let Some(order) = owner(&s, "decisions", id).await else {
+    let Some(order) = owner(&s, orders::Owned::Decision, id).await else {
         return page_error(&s, StatusCode::NOT_FOUND, &format!("No decision {id}."));
     };
     acted(&s, &order, Target::Decision, id, &action).await
@@ -641,7 +638,7 @@ async fn complete_draft(
     Path(id): Path<i64>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let Some(order) = owner(&s, "decisions", id).await else {
+    let Some(order) = owner(&s, orders::Owned::Decision, id).await else {
         return page_error(&s, StatusCode::NOT_FOUND, &format!("No draft {id}."));
     };
     let set: Vec<(String, Value)> = fields

@@ -10,6 +10,7 @@
 //! create its order, drop it as stale or a duplicate, decide it, and write the
 //! decisions and outgoing deliveries, all in the same transaction.
 
+mod actions;
 pub mod channels;
 pub mod floor;
 pub mod health;

@@ -1,0 +1,337 @@
+//! What operators do to orders (SPEC 6.5): retry, resolve, ignore, complete a
+//! draft, re-sync. Writes, run by the writer through
+//! [`Writer::admin`](super::Writer::admin); `orders` re-exports them.
+
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value as Json, json};
+
+use super::health;
+use super::ingest::{self, Context, Recorded};
+use super::{Job, StoreError, order_ref, stamp};
+use crate::engine::{self, Incomplete, Update};
+use crate::order::Event;
+use crate::rules::RuleSet;
+use crate::value::Value;
+
+/// What an operator's action came to: its answer, and deliveries to hand over.
+#[derive(Debug, Default)]
+pub struct Done {
+    /// The answer, as JSON.
+    pub answer: Json,
+    /// New or retried deliveries, handed to the dispatcher after the commit.
+    pub jobs: Vec<Job>,
+}
+
+fn not_found(what: String) -> StoreError {
+    StoreError::NotFound(what)
+}
+
+/// Which order and destination a delivery belongs to, and its status.
+fn delivery_row(conn: &Connection, id: i64) -> Result<(i64, String, String), StoreError> {
+    conn.prepare_cached("SELECT order_id, destination, status FROM deliveries WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?
+        .ok_or_else(|| not_found(format!("no delivery {id}")))
+}
+
+fn health_delivery(
+    conn: &Connection,
+    order_id: i64,
+    destination: &str,
+) -> rusqlite::Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT delivery_id FROM health WHERE order_id = ?1 AND destination = ?2")?
+        .query_row(params![order_id, destination], |r| {
+            r.get::<_, Option<i64>>(0)
+        })
+        .optional()?
+        .flatten())
+}
+
+/// Sends a rejected or dead delivery again, with a fresh set of attempts and
+/// the same idempotency key. Only the newest delivery of its order and
+/// destination: an older one would overwrite a newer state.
+pub fn retry(conn: &Connection, id: i64) -> Result<Done, StoreError> {
+    let (order_id, destination, status) = delivery_row(conn, id)?;
+    if !matches!(status.as_str(), "rejected" | "dead") {
+        return Err(StoreError::Conflict(format!(
+            "delivery {id} is {status}; only rejected or dead deliveries are retried"
+        )));
+    }
+    if let Some(newest) = health_delivery(conn, order_id, &destination)?
+        && newest != id
+    {
+        return Err(StoreError::Conflict(format!(
+            "delivery {id} was superseded by delivery {newest} to {destination}; re-sync {} to send its newest state",
+            order_ref(order_id)
+        )));
+    }
+    let now = stamp(Utc::now());
+    conn.prepare_cached(
+        "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = NULL, updated_at = ?2
+         WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    conn.prepare_cached(
+        "UPDATE health SET status = 'pending', detail = 'retry requested by an operator',
+             resolution = NULL, updated_at = ?3
+         WHERE order_id = ?1 AND destination = ?2",
+    )?
+    .execute(params![order_id, destination, now])?;
+    let jobs = super::jobs_where(conn, "d.id = ?1", &[&id])?;
+    Ok(Done {
+        answer: json!({ "delivery": id, "status": "pending" }),
+        jobs,
+    })
+}
+
+/// The problem a delivery or a decision stands for: `resolved` or `ignored`.
+pub fn resolve(
+    conn: &Connection,
+    what: Target,
+    id: i64,
+    resolution: &str,
+) -> Result<Done, StoreError> {
+    let (order_id, destination) = match what {
+        Target::Delivery => {
+            let (o, d, _) = delivery_row(conn, id)?;
+            (o, d)
+        }
+        Target::Decision => conn
+            .prepare_cached("SELECT order_id, destination FROM decisions WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or_else(|| not_found(format!("no decision {id}")))?,
+    };
+    if !health::set_resolution(conn, order_id, &destination, resolution)? {
+        return Err(StoreError::Conflict(format!(
+            "{} has no open problem at {destination}",
+            order_ref(order_id)
+        )));
+    }
+    Ok(Done {
+        answer: json!({ "order": order_ref(order_id), "destination": destination, "resolution": resolution }),
+        jobs: Vec::new(),
+    })
+}
+
+/// What `resolve` acts on.
+#[derive(Clone, Copy, Debug)]
+pub enum Target {
+    /// A delivery id (rejected, dead, stuck).
+    Delivery,
+    /// A decision id (error, draft).
+    Decision,
+}
+
+/// Fills a draft's missing fields and delivers it, if nothing required is
+/// still empty under the current rules.
+pub fn complete_draft(
+    conn: &Connection,
+    rules: &RuleSet,
+    id: i64,
+    set: &[(String, Value)],
+) -> Result<Done, StoreError> {
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+    );
+    let row: Option<Row> = conn
+        .prepare_cached(
+            "SELECT c.order_id, c.update_id, c.destination, c.outcome, c.body, c.released_at,
+                    u.channel, u.event
+             FROM decisions c JOIN updates u ON u.id = c.update_id WHERE c.id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
+        .optional()?;
+    let (order_id, update_id, destination, outcome, body, released, source, event) =
+        row.ok_or_else(|| not_found(format!("no draft {id}")))?;
+    if outcome != "draft" {
+        return Err(StoreError::Conflict(format!(
+            "decision {id} is not a draft"
+        )));
+    }
+    if released.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "draft {id} was already released"
+        )));
+    }
+    let order = body
+        .as_deref()
+        .and_then(|b| Value::from_json(b).ok())
+        .ok_or_else(|| StoreError::Conflict(format!("draft {id} has no order to complete")))?;
+    let event: Event = event.parse().map_err(|e: String| StoreError::Conflict(e))?;
+    let decided =
+        engine::complete(rules, &destination, &source, event, order, set).map_err(|e| match e {
+            Incomplete::NoDeliveries => StoreError::Conflict(format!(
+                "`{destination}` takes no deliveries in rules {}",
+                rules.version
+            )),
+            Incomplete::Missing(missing) => {
+                StoreError::Invalid(format!("still missing: {}", missing.join(", ")))
+            }
+        })?;
+    let now = Utc::now();
+    let at = stamp(now);
+    let fields: Vec<&str> = set.iter().map(|(f, _)| f.as_str()).collect();
+    let why = format!(
+        "draft {id} completed by an operator: {} set",
+        fields.join(", ")
+    );
+    let mut out = Recorded::default();
+    ingest::record_decisions(
+        conn,
+        &Context {
+            rules,
+            order_id,
+            update_id,
+            at: &at,
+            received_at: now,
+            trigger: "draft",
+            why: Some(&why),
+        },
+        &decided,
+        &mut out,
+    )?;
+    let (Some(decision_id), Some(job)) = (out.decisions.first(), out.jobs.first()) else {
+        return Err(StoreError::Conflict(format!(
+            "draft {id} was not delivered"
+        )));
+    };
+    Ok(Done {
+        answer: json!({
+            "draft": id, "decision": decision_id, "delivery": job.delivery_id, "status": "pending",
+        }),
+        jobs: out.jobs,
+    })
+}
+
+/// Decides the order's newest update again with the rules in force and
+/// delivers every `deliver`, even when the destination already has it.
+pub fn resync(conn: &Connection, rules: &RuleSet, order_id: i64) -> Result<Done, StoreError> {
+    type Row = (
+        i64,
+        String,
+        String,
+        Vec<u8>,
+        Option<String>,
+        String,
+        Option<String>,
+    );
+    let row: Option<Row> = conn
+        .prepare_cached(
+            "SELECT id, channel, event_id, payload, topic, via, pruned_at FROM updates
+             WHERE order_id = ?1 AND status != 'stale' ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([order_id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .optional()?;
+    let (update_id, channel, event_id, payload, topic, via, pruned) =
+        row.ok_or_else(|| not_found(format!("no order {}", order_ref(order_id))))?;
+    if pruned.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "update {update_id}'s payload was pruned by retention"
+        )));
+    }
+    let ch = rules.channel(&channel).ok_or_else(|| {
+        StoreError::Conflict(format!(
+            "`{channel}` is not a channel in rules {}",
+            rules.version
+        ))
+    })?;
+    let polled = via == "poll";
+    let format = crate::ingress::reading_format(ch, polled);
+    let incoming = crate::ingress::reread(format, polled, topic.as_deref(), &event_id, &payload)
+        .map_err(|e| {
+            StoreError::Conflict(format!("update {update_id} cannot be read again: {e}"))
+        })?;
+    let now = Utc::now();
+    let update = Update {
+        source: &channel,
+        event: incoming.event,
+        order: &incoming.order,
+        now,
+    };
+    // Nothing is "already there": every `deliver` is sent.
+    let decided = engine::step(rules, &engine::OrderState::default(), &update)
+        .map_err(|e| StoreError::Decide(e.to_string()))?
+        .decided;
+    let at = stamp(now);
+    let mut out = Recorded::default();
+    ingest::record_decisions(
+        conn,
+        &Context {
+            rules,
+            order_id,
+            update_id,
+            at: &at,
+            received_at: now,
+            trigger: "resync",
+            why: None,
+        },
+        &decided,
+        &mut out,
+    )?;
+    let decisions: Vec<Json> = decided
+        .decisions
+        .iter()
+        .map(|d| json!({"destination": &*d.destination, "outcome": d.outcome.to_string()}))
+        .collect();
+    Ok(Done {
+        answer: json!({
+            "order": order_ref(order_id),
+            "update": update_id,
+            "rules_version": &*rules.version,
+            "decisions": decisions,
+        }),
+        jobs: out.jobs,
+    })
+}
+
+/// What an operator's action names: a delivery or a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owned {
+    /// A row of `deliveries`.
+    Delivery,
+    /// A row of `decisions`.
+    Decision,
+}
+
+/// The order a delivery or decision belongs to, as `ord_<id>`.
+pub fn owner(conn: &Connection, what: Owned, id: i64) -> rusqlite::Result<Option<String>> {
+    let sql = match what {
+        Owned::Delivery => "SELECT order_id FROM deliveries WHERE id = ?1",
+        Owned::Decision => "SELECT order_id FROM decisions WHERE id = ?1",
+    };
+    conn.prepare_cached(sql)?
+        .query_row([id], |r| r.get::<_, i64>(0))
+        .optional()
+        .map(|o| o.map(order_ref))
+}

@@ -3,7 +3,7 @@
 //! The pure parts: what a request carries ([`request`]), how a response is
 //! classified and when to try again ([`retry`]), what a shipping label
 //! becomes ([`label`], with its renderer, fetcher and mailer beside it). The daemon's delivery lanes
-//! (`daemon::dispatch`) make the requests; the store records each attempt.
+//! (`daemon::delivery::dispatch`) make the requests; the store records each attempt.
 
 pub mod connector;
 pub mod label;

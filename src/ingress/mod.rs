@@ -3,7 +3,7 @@
 //! `canonical` reads ordersync's own update format (SPEC 3.5); `shopify` reads
 //! Shopify's order, fulfillment and refund webhooks. Both are pure functions of
 //! the request's headers and body, so they are tested without a server; the
-//! webhook endpoint (`daemon::http`) calls them after checking the signature
+//! webhook endpoint (`daemon::ingress::webhook`) calls them after checking the signature
 //! over the raw bytes.
 
 pub mod canonical;

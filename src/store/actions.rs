@@ -9,7 +9,7 @@ use serde_json::{Value as Json, json};
 use super::health;
 use super::ingest::{self, Context, Recorded};
 use super::{Job, StoreError, order_ref, stamp};
-use crate::engine::{self, Incomplete, Update};
+use crate::engine::{self, Incomplete, OutcomeKind, Update};
 use crate::order::Event;
 use crate::rules::RuleSet;
 use crate::value::Value;
@@ -164,7 +164,7 @@ pub fn complete_draft(
         .optional()?;
     let (order_id, update_id, destination, outcome, body, released, source, event) =
         row.ok_or_else(|| not_found(format!("no draft {id}")))?;
-    if outcome != "draft" {
+    if OutcomeKind::parse(&outcome) != Some(OutcomeKind::Draft) {
         return Err(StoreError::Conflict(format!(
             "decision {id} is not a draft"
         )));

@@ -1,7 +1,7 @@
 //! Order Health (SPEC 6.5) in the store: the list and one order's timeline
-//! (reads, on [`Reader`](super::Reader) connections), and what operators do
-//! (retry, resolve, ignore, complete a draft, re-sync; writes, run by the
-//! writer through [`Writer::admin`](super::Writer::admin)).
+//! (reads, on [`Reader`](super::Reader) connections); what operators do
+//! (retry, resolve, ignore, complete a draft, re-sync) is in `actions.rs`,
+//! re-exported here.
 //!
 //! Reads answer JSON (`serde_json::Value`): the admin API sends it as it is,
 //! and the dashboard and the CLI render it, so the three cannot drift apart.

@@ -1,7 +1,7 @@
 //! Shipping labels (SPEC 13): what a `label` event's label is, what it becomes
 //! and how it is named, as pure functions. The I/O sits beside them:
 //! [`fetch`] reads `url` labels, [`chromium`] prints HTML to PDF, [`email`]
-//! mails a label. The daemon (`daemon::labels`) runs them at delivery time and
+//! mails a label. The daemon (`daemon::delivery::labels`) runs them at delivery time and
 //! keeps what it sent with the delivery, so a retry sends the same bytes.
 
 pub mod chromium;

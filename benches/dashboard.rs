@@ -70,7 +70,7 @@ fn populate(rt: &tokio::runtime::Runtime) -> Served {
     rt.block_on(async {
         let conn = store::open(&db).unwrap();
         let (jobs_tx, mut jobs_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (writer, thread) = Writer::start(conn, jobs_tx).unwrap();
+        let (writer, thread) = Writer::start(conn, jobs_tx, std::sync::Arc::new(ordersync::pipeline::Pipeline)).unwrap();
         for chunk in (0..ORDERS).collect::<Vec<_>>().chunks(2_000) {
             let mut calls = Vec::with_capacity(chunk.len());
             for &n in chunk {

@@ -81,6 +81,7 @@ pub mod json;
 pub mod logging;
 pub mod money;
 pub mod order;
+pub mod pipeline;
 pub mod report;
 pub mod rules;
 pub mod store;

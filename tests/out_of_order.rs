@@ -35,7 +35,7 @@ fn run(order: &[usize]) -> Result<(), TestCaseError> {
     runtime.block_on(async {
         let conn = store::open(&dir.path().join("o.db")).unwrap();
         let (jobs, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let (writer, thread) = Writer::start(conn, jobs).unwrap();
+        let (writer, thread) = Writer::start(conn, jobs, std::sync::Arc::new(ordersync::pipeline::Pipeline)).unwrap();
         let mut newest_seen = None;
         for &v in order {
             let text = format!(

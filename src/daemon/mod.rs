@@ -222,7 +222,7 @@ fn unix_seconds(t: chrono::DateTime<chrono::Utc>) -> f64 {
 /// Runs the daemon until `shutdown` is cancelled (or the listener ends, which
 /// cancels it); `Ok` after a clean drain within `config.shutdown_timeout`.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let conn = store::open(&config.db)
+    let opened = store::open(&config.db)
         .with_context(|| format!("cannot open the store {}", config.db.display()))?;
     // A bad file at start does not stop the daemon when the store has the
     // rules it ran last: those keep routing, the refusal shows as a refused
@@ -263,7 +263,9 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             } else {
                 config.rules.parent().map(PathBuf::from).unwrap_or_default()
             };
-            let last = store::last_rules(&conn)?.map(|files| rules::load_sources(files, &base));
+            let last = opened
+                .last_rules()?
+                .map(|files| rules::load_sources(files, &base));
             match last {
                 Some(Ok(mut last)) => {
                     last.note_chromium(has_chromium);
@@ -282,9 +284,10 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             }
         }
     };
-    let pending = store::pending_refs(&conn)?;
+    let pending = opened.pending_refs()?;
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
-    let (writer, writer_thread) = Writer::start(conn, jobs_tx.clone())?;
+    let (writer, writer_thread) =
+        Writer::start(opened, jobs_tx.clone(), Arc::new(crate::pipeline::Pipeline))?;
     writer.note_rules(rules.clone()).await?;
     let reader = Reader::new(&config.db);
     let live = Arc::new(Live::new(rules.clone(), renderer, shutdown.clone()));

@@ -1,8 +1,6 @@
 //! What a delivery sends (SPEC 6.3), as pure functions: the JSON body, the
 //! headers, the idempotency key, and the destination's id read from its answer.
 
-use sha2::{Digest, Sha256};
-
 use crate::ingress::signature;
 use crate::order::Event;
 use crate::value::Value;
@@ -69,21 +67,6 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
-/// The `Idempotency-Key` for one decision: the same on every retry and after
-/// restarts (it depends only on what identifies the decision), different for
-/// any other decision.
-pub fn idempotency_key(order_id: &str, destination: &str, decision_id: u64) -> String {
-    let mut h = Sha256::new();
-    h.update(order_id.as_bytes());
-    h.update([0]);
-    h.update(destination.as_bytes());
-    h.update([0]);
-    h.update(decision_id.to_le_bytes());
-    let digest = h.finalize();
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("os-{hex}")
-}
-
 /// The request headers: `Content-Type`, `Idempotency-Key`, `X-Ordersync-Event`,
 /// and `X-Ordersync-Signature` when the destination has a `deliver.secret`.
 pub fn headers(
@@ -141,16 +124,6 @@ mod tests {
         };
         let v: serde_json::Value = serde_json::from_slice(&body(&unknown, "{}")).unwrap();
         assert!(v["external_id"].is_null());
-    }
-
-    #[test]
-    fn keys_are_stable_per_decision_and_distinct_across_decisions() {
-        let k = idempotency_key("ord_42", "ebay", 7);
-        assert_eq!(k, idempotency_key("ord_42", "ebay", 7));
-        assert_eq!(k.len(), 3 + 32);
-        assert_ne!(k, idempotency_key("ord_42", "ebay", 8));
-        assert_ne!(k, idempotency_key("ord_42", "amazon", 7));
-        assert_ne!(k, idempotency_key("ord_4", "2ebay", 7));
     }
 
     #[test]

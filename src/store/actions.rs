@@ -1,6 +1,6 @@
 //! What operators do to orders (SPEC 6.5): retry, resolve, ignore, complete a
-//! draft, re-sync. Writes, run by the writer through
-//! [`Writer::admin`](super::Writer::admin); `orders` re-exports them.
+//! draft, re-sync. Writes, run by the writer inside its transaction (the
+//! [`Writer`](super::Writer) methods of the same names).
 
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -8,8 +8,8 @@ use serde_json::{Value as Json, json};
 
 use super::health;
 use super::ingest::{self, Context, Recorded};
-use super::{Job, StoreError, order_ref, stamp};
-use crate::engine::{self, Incomplete, OutcomeKind, Update};
+use super::{Decide, Draft, Job, StoreError, StoredPayload, order_ref, stamp};
+use crate::engine::OutcomeKind;
 use crate::order::Event;
 use crate::rules::RuleSet;
 use crate::value::Value;
@@ -52,7 +52,7 @@ fn health_delivery(
 /// Sends a rejected or dead delivery again, with a fresh set of attempts and
 /// the same idempotency key. Only the newest delivery of its order and
 /// destination: an older one would overwrite a newer state.
-pub fn retry(conn: &Connection, id: i64) -> Result<Done, StoreError> {
+pub(super) fn retry(conn: &Connection, id: i64) -> Result<Done, StoreError> {
     let (order_id, destination, status) = delivery_row(conn, id)?;
     if !matches!(status.as_str(), "rejected" | "dead") {
         return Err(StoreError::Conflict(format!(
@@ -87,7 +87,7 @@ pub fn retry(conn: &Connection, id: i64) -> Result<Done, StoreError> {
 }
 
 /// The problem a delivery or a decision stands for: `resolved` or `ignored`.
-pub fn resolve(
+pub(super) fn resolve(
     conn: &Connection,
     what: Target,
     id: i64,
@@ -127,8 +127,9 @@ pub enum Target {
 
 /// Fills a draft's missing fields and delivers it, if nothing required is
 /// still empty under the current rules.
-pub fn complete_draft(
+pub(super) fn complete_draft(
     conn: &Connection,
+    decide: &dyn Decide,
     rules: &RuleSet,
     id: i64,
     set: &[(String, Value)],
@@ -179,36 +180,27 @@ pub fn complete_draft(
         .and_then(|b| Value::from_json(b).ok())
         .ok_or_else(|| StoreError::Conflict(format!("draft {id} has no order to complete")))?;
     let event: Event = event.parse().map_err(|e: String| StoreError::Conflict(e))?;
-    let decided =
-        engine::complete(rules, &destination, &source, event, order, set).map_err(|e| match e {
-            Incomplete::NoDeliveries => StoreError::Conflict(format!(
-                "`{destination}` takes no deliveries in rules {}",
-                rules.version
-            )),
-            Incomplete::Missing(missing) => {
-                StoreError::Invalid(format!("still missing: {}", missing.join(", ")))
-            }
-        })?;
+    let draft = Draft {
+        id,
+        destination: &destination,
+        source: &source,
+        event,
+        order,
+    };
+    let explained = decide.complete(rules, draft, set)?;
     let now = Utc::now();
     let at = stamp(now);
-    let fields: Vec<&str> = set.iter().map(|(f, _)| f.as_str()).collect();
-    let why = format!(
-        "draft {id} completed by an operator: {} set",
-        fields.join(", ")
-    );
     let mut out = Recorded::default();
     ingest::record_decisions(
         conn,
         &Context {
-            rules,
             order_id,
             update_id,
             at: &at,
             received_at: now,
             trigger: "draft",
-            why: Some(&why),
         },
-        &decided,
+        &explained,
         &mut out,
     )?;
     let (Some(decision_id), Some(job)) = (out.decisions.first(), out.jobs.first()) else {
@@ -226,7 +218,12 @@ pub fn complete_draft(
 
 /// Decides the order's newest update again with the rules in force and
 /// delivers every `deliver`, even when the destination already has it.
-pub fn resync(conn: &Connection, rules: &RuleSet, order_id: i64) -> Result<Done, StoreError> {
+pub(super) fn resync(
+    conn: &Connection,
+    decide: &dyn Decide,
+    rules: &RuleSet,
+    order_id: i64,
+) -> Result<Done, StoreError> {
     type Row = (
         i64,
         String,
@@ -260,45 +257,31 @@ pub fn resync(conn: &Connection, rules: &RuleSet, order_id: i64) -> Result<Done,
             "update {update_id}'s payload was pruned by retention"
         )));
     }
-    let ch = rules.channel(&channel).ok_or_else(|| {
-        StoreError::Conflict(format!(
-            "`{channel}` is not a channel in rules {}",
-            rules.version
-        ))
-    })?;
-    let polled = via == "poll";
-    let format = crate::ingress::reading_format(ch, polled);
-    let incoming = crate::ingress::reread(format, polled, topic.as_deref(), &event_id, &payload)
-        .map_err(|e| {
-            StoreError::Conflict(format!("update {update_id} cannot be read again: {e}"))
-        })?;
     let now = Utc::now();
-    let update = Update {
-        source: &channel,
-        event: incoming.event,
-        order: &incoming.order,
-        now,
+    let stored = StoredPayload {
+        update_id,
+        channel: &channel,
+        event_id: &event_id,
+        payload: &payload,
+        topic: topic.as_deref(),
+        polled: via == "poll",
     };
-    // Nothing is "already there": every `deliver` is sent.
-    let decided = engine::step(rules, &engine::OrderState::default(), &update)
-        .map_err(|e| StoreError::Decide(e.to_string()))?
-        .decided;
+    let explained = decide.resync(rules, stored, now)?;
     let at = stamp(now);
     let mut out = Recorded::default();
     ingest::record_decisions(
         conn,
         &Context {
-            rules,
             order_id,
             update_id,
             at: &at,
             received_at: now,
             trigger: "resync",
-            why: None,
         },
-        &decided,
+        &explained,
         &mut out,
     )?;
+    let decided = &explained.decided;
     let decisions: Vec<Json> = decided
         .decisions
         .iter()
@@ -325,7 +308,7 @@ pub enum Owned {
 }
 
 /// The order a delivery or decision belongs to, as `ord_<id>`.
-pub fn owner(conn: &Connection, what: Owned, id: i64) -> rusqlite::Result<Option<String>> {
+pub(super) fn owner(conn: &Connection, what: Owned, id: i64) -> rusqlite::Result<Option<String>> {
     let sql = match what {
         Owned::Delivery => "SELECT order_id FROM deliveries WHERE id = ?1",
         Owned::Decision => "SELECT order_id FROM decisions WHERE id = ?1",

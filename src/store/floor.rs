@@ -25,7 +25,7 @@ pub fn floor(
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    let mut conn = super::open(path)?;
+    let mut conn = super::open(path)?.conn;
     let body = String::from_utf8_lossy(payload).into_owned();
     let trace =
         r#"[{"rule":"tags","place":"rules.yaml:9","expression":"","seen":[],"result":null}]"#;

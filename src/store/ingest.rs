@@ -7,15 +7,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use chrono::{DateTime, Utc};
 
 use super::{
-    IngestRequest, Job, StoreError, UpdateStatus, health, order_ref, parse_order_ref, stamp,
+    Decide, Explained, IngestRequest, Job, StoreError, UpdateStatus, health, idempotency_key,
+    order_ref, parse_order_ref, stamp,
 };
-use crate::delivery::request::idempotency_key;
-use crate::engine::{self, Decisions, OrderState, Outcome, Update};
+use crate::engine::{OrderState, Outcome, Update};
 use crate::identity;
 use crate::ingress::id_text;
 use crate::order::Event;
-use crate::report;
-use crate::rules::RuleSet;
 use crate::value::Value;
 
 /// What became of an update.
@@ -47,7 +45,11 @@ impl Ingested {
     }
 }
 
-pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested, StoreError> {
+pub(super) fn ingest(
+    conn: &Connection,
+    decide: &dyn Decide,
+    req: &IngestRequest,
+) -> Result<Ingested, StoreError> {
     let IngestRequest {
         channel,
         via,
@@ -163,8 +165,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
         order,
         now: *received_at,
     };
-    let step =
-        engine::step(rules, &state, &update).map_err(|e| StoreError::Decide(e.to_string()))?;
+    let step = decide.step(rules, &state, &update)?;
     set_known(conn, order_id, channel, &order.to_json())?;
     if linked_now {
         note_order(
@@ -176,7 +177,7 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
             &received,
         )?;
     }
-    let status = if step.decided.ignored {
+    let status = if step.decided.decided.ignored {
         UpdateStatus::Ignored
     } else {
         UpdateStatus::Decided
@@ -184,13 +185,11 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
     let update_id = insert_update(status)?;
     let mut out = Recorded::default();
     let cx = Context {
-        rules,
         order_id,
         update_id,
         at: &received,
         received_at: *received_at,
         trigger: "update",
-        why: None,
     };
     record_decisions(conn, &cx, &step.decided, &mut out)?;
     for released in &step.released {
@@ -212,7 +211,6 @@ pub(super) fn ingest(conn: &Connection, req: &IngestRequest) -> Result<Ingested,
 /// Where a set of decisions comes from.
 #[derive(Clone, Copy)]
 pub(super) struct Context<'a> {
-    pub rules: &'a RuleSet,
     pub order_id: i64,
     pub update_id: i64,
     /// The stamp stored as `decided_at`.
@@ -221,8 +219,6 @@ pub(super) struct Context<'a> {
     pub received_at: DateTime<Utc>,
     /// `update`, `resync` or `draft`.
     pub trigger: &'a str,
-    /// Said instead of the rules' own "why" (an operator's action).
-    pub why: Option<&'a str>,
 }
 
 /// What recording decisions produced: the deliveries to hand over after the
@@ -300,12 +296,13 @@ fn note_order(
 pub(super) fn record_decisions(
     conn: &Connection,
     cx: &Context,
-    decided: &Decisions,
+    explained: &Explained,
     out: &mut Recorded,
 ) -> Result<(), StoreError> {
     let order_id = cx.order_id;
+    let decided = &explained.decided;
     let channel: &str = &decided.source;
-    for d in &decided.decisions {
+    for (i, d) in decided.decisions.iter().enumerate() {
         out.outcomes
             .push((d.destination.clone(), d.outcome.kind().as_str()));
         let mut body = None;
@@ -323,10 +320,7 @@ pub(super) fn record_decisions(
             decided_json = Some(plain);
         }
         let detail = d.outcome.to_string();
-        let why = match cx.why {
-            Some(why) => why.to_string(),
-            None => report::why(cx.rules, decided, d),
-        };
+        let why = explained.why.get(i).map_or("", String::as_str);
         conn.prepare_cached(
             "INSERT INTO decisions (update_id, order_id, destination, outcome, detail, rules_version,
                                     body, changes, trace, decided_at, why, trigger)

@@ -12,6 +12,7 @@
 
 mod actions;
 pub mod channels;
+mod decide;
 pub mod floor;
 pub mod health;
 pub mod history;
@@ -25,7 +26,7 @@ mod schema;
 mod types;
 
 pub use open::*;
-pub use ops::*;
+use ops::*;
 pub use types::*;
 
 use std::sync::Arc;
@@ -36,7 +37,9 @@ use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::rules::RuleSet;
+use crate::value::Value;
 
+pub use decide::{Decide, Draft, Explained, Planned, StoredPayload};
 pub use housekeeping::{Housekeeping, Pruned};
 pub use ingest::Ingested;
 pub use reader::{Outbox, Reader};
@@ -117,12 +120,20 @@ enum Op {
     PollState(String, oneshot::Sender<Result<PollState, StoreError>>),
     SavePoll(String, PollState, oneshot::Sender<Result<(), StoreError>>),
     Housekeep(Housekeeping, oneshot::Sender<Result<Pruned, StoreError>>),
-    Admin(AdminOp, oneshot::Sender<Result<orders::Done, StoreError>>),
+    Act(
+        Box<Action>,
+        oneshot::Sender<Result<orders::Done, StoreError>>,
+    ),
     Ping(oneshot::Sender<Result<(), StoreError>>),
 }
 
-/// An operator's action, run by the writer inside its transaction.
-pub type AdminOp = Box<dyn FnOnce(&Connection) -> Result<orders::Done, StoreError> + Send>;
+/// An operator's action (SPEC 6.5), run by the writer inside its transaction.
+enum Action {
+    Retry(i64),
+    Resolve(orders::Target, i64, &'static str),
+    CompleteDraft(Arc<RuleSet>, i64, Vec<(String, Value)>),
+    Resync(Arc<RuleSet>, i64),
+}
 
 /// A handle on the writer thread; cheap to clone. The thread ends when every
 /// handle is dropped, after committing what it was sent.
@@ -162,9 +173,11 @@ impl Writer {
     /// Starts the writer on an open connection. New deliveries are sent to
     /// `jobs` once their transaction has committed.
     pub fn start(
-        conn: Connection,
+        store: Opened,
         jobs: mpsc::UnboundedSender<Vec<Job>>,
+        decide: Arc<dyn Decide>,
     ) -> Result<(Writer, WriterThread), StoreError> {
+        let conn = store.conn;
         let (tx, rx) = mpsc::channel(8 * MAX_GROUP);
         let path = conn.path().map(std::path::PathBuf::from);
         let (stop_checkpoints, stop) = std::sync::mpsc::channel();
@@ -182,7 +195,7 @@ impl Writer {
         let handle = thread::Builder::new()
             .name("ordersync-store".into())
             .spawn(move || {
-                run(conn, rx, jobs);
+                run(conn, &*decide, rx, jobs);
                 drop(stop_checkpoints);
             })
             .map_err(|e| StoreError::Commit(e.to_string()))?;
@@ -281,13 +294,47 @@ impl Writer {
         self.call(|r| Op::Housekeep(h, r)).await
     }
 
-    /// Runs an operator's action (see [`orders`]); its deliveries are handed
-    /// to the dispatcher once it has committed.
-    pub async fn admin(
+    async fn act(&self, action: Action) -> Result<orders::Done, StoreError> {
+        self.call(|r| Op::Act(Box::new(action), r)).await
+    }
+
+    /// Sends a rejected or dead delivery again, with a fresh set of attempts
+    /// and the same idempotency key (only the newest of its order and
+    /// destination). Its job is handed to the dispatcher once committed.
+    pub async fn retry(&self, delivery_id: i64) -> Result<orders::Done, StoreError> {
+        self.act(Action::Retry(delivery_id)).await
+    }
+
+    /// Marks the problem a delivery or a decision stands for `resolved` or
+    /// `ignored`.
+    pub async fn resolve(
         &self,
-        op: impl FnOnce(&Connection) -> Result<orders::Done, StoreError> + Send + 'static,
+        what: orders::Target,
+        id: i64,
+        resolution: &'static str,
     ) -> Result<orders::Done, StoreError> {
-        self.call(|r| Op::Admin(Box::new(op), r)).await
+        self.act(Action::Resolve(what, id, resolution)).await
+    }
+
+    /// Fills draft `id`'s fields `set` and delivers it under `rules`, if
+    /// nothing required is still empty.
+    pub async fn complete_draft(
+        &self,
+        rules: Arc<RuleSet>,
+        id: i64,
+        set: Vec<(String, Value)>,
+    ) -> Result<orders::Done, StoreError> {
+        self.act(Action::CompleteDraft(rules, id, set)).await
+    }
+
+    /// Decides the order's newest update again with `rules` and delivers
+    /// every `deliver`, even when the destination already has it.
+    pub async fn resync(
+        &self,
+        rules: Arc<RuleSet>,
+        order_id: i64,
+    ) -> Result<orders::Done, StoreError> {
+        self.act(Action::Resync(rules, order_id)).await
     }
 
     /// Answers once the writer has committed everything sent before it.
@@ -322,14 +369,19 @@ enum Done {
         oneshot::Sender<Result<Option<String>, StoreError>>,
         Result<Option<String>, StoreError>,
     ),
-    Admin(
+    Act(
         oneshot::Sender<Result<orders::Done, StoreError>>,
         Result<orders::Done, StoreError>,
     ),
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, jobs: mpsc::UnboundedSender<Vec<Job>>) {
-    run_groups(&mut conn, &mut rx, &jobs);
+fn run(
+    mut conn: Connection,
+    decide: &dyn Decide,
+    mut rx: mpsc::Receiver<Op>,
+    jobs: mpsc::UnboundedSender<Vec<Job>>,
+) {
+    run_groups(&mut conn, decide, &mut rx, &jobs);
     // Leave a small WAL behind: the next start opens faster.
     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
         tracing::warn!(error = %e, "the last WAL checkpoint failed");
@@ -338,6 +390,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, jobs: mpsc::UnboundedSe
 
 fn run_groups(
     conn: &mut Connection,
+    decide: &dyn Decide,
     rx: &mut mpsc::Receiver<Op>,
     jobs: &mpsc::UnboundedSender<Vec<Job>>,
 ) {
@@ -351,7 +404,7 @@ fn run_groups(
             }
         }
         let mut done = Vec::with_capacity(group.len());
-        let committed = commit_group(conn, &mut group, &mut done);
+        let committed = commit_group(conn, decide, &mut group, &mut done);
         let mut new_jobs = Vec::new();
         for d in done {
             match d {
@@ -383,7 +436,7 @@ fn run_groups(
                 Done::Token(reply, result) => {
                     let _ = reply.send(committed_or(&committed, result));
                 }
-                Done::Admin(reply, result) => {
+                Done::Act(reply, result) => {
                     let result = match committed_or(&committed, result) {
                         Ok(mut done) => {
                             new_jobs.append(&mut done.jobs);
@@ -418,6 +471,7 @@ fn committed_or<T>(
 
 fn commit_group(
     conn: &mut Connection,
+    decide: &dyn Decide,
     group: &mut Vec<Op>,
     done: &mut Vec<Done>,
 ) -> Result<(), rusqlite::Error> {
@@ -426,7 +480,7 @@ fn commit_group(
         let mut sp = tx.savepoint()?;
         let (entry, ok) = match op {
             Op::Ingest(req, reply) => {
-                let r = ingest::ingest(&sp, &req);
+                let r = ingest::ingest(&sp, decide, &req);
                 let ok = r.is_ok();
                 (Done::Ingest(reply, r), ok)
             }
@@ -497,10 +551,19 @@ fn commit_group(
                 let ok = r.is_ok();
                 (Done::Housekeep(reply, r), ok)
             }
-            Op::Admin(op, reply) => {
-                let r = op(&sp);
+            Op::Act(action, reply) => {
+                let r = match *action {
+                    Action::Retry(id) => actions::retry(&sp, id),
+                    Action::Resolve(what, id, resolution) => {
+                        actions::resolve(&sp, what, id, resolution)
+                    }
+                    Action::CompleteDraft(rules, id, set) => {
+                        actions::complete_draft(&sp, decide, &rules, id, &set)
+                    }
+                    Action::Resync(rules, id) => actions::resync(&sp, decide, &rules, id),
+                };
                 let ok = r.is_ok();
-                (Done::Admin(reply, r), ok)
+                (Done::Act(reply, r), ok)
             }
             Op::Ping(reply) => (Done::Unit(reply, Ok(())), true),
         };

@@ -8,12 +8,34 @@ use super::{StoreError, schema};
 
 use rusqlite::Connection;
 
+/// The database, open and up to date, before its writer starts: what a
+/// start needs to read first (the last rules, the pending deliveries), then
+/// handed to [`Writer::start`](super::Writer::start).
+pub struct Opened {
+    pub(super) conn: Connection,
+}
+
 /// Opens (creating if needed) the database and brings its schema up to date.
-pub fn open(path: &Path) -> Result<Connection, StoreError> {
+pub fn open(path: &Path) -> Result<Opened, StoreError> {
     let mut conn = Connection::open(path)?;
     configure(&conn)?;
     migrate(&mut conn)?;
-    Ok(conn)
+    Ok(Opened { conn })
+}
+
+impl Opened {
+    /// The files of the rules version recorded last, if any: what the daemon
+    /// runs when the file on disk is refused at start.
+    pub fn last_rules(&self) -> Result<Option<Vec<crate::rules::SourceFile>>, StoreError> {
+        super::ops::last_rules(&self.conn)
+    }
+
+    /// The deliveries still pending, oldest first, to resume after a
+    /// restart: each one's id, order and destination (their bodies are read
+    /// when their turn comes, so a long outbox costs little memory).
+    pub fn pending_refs(&self) -> Result<Vec<(i64, i64, std::sync::Arc<str>)>, StoreError> {
+        super::ops::pending_refs(&self.conn)
+    }
 }
 
 pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {

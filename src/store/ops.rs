@@ -49,7 +49,7 @@ pub(super) fn keep_label(conn: &Connection, delivery_id: i64, l: &Label) -> rusq
 }
 
 /// The label kept for a delivery, if any.
-pub fn label_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Option<Label>> {
+pub(super) fn label_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Option<Label>> {
     conn.prepare_cached(
         "SELECT format, content_type, filename, bytes FROM labels WHERE delivery_id = ?1",
     )?
@@ -203,7 +203,10 @@ pub(super) fn save_refresh_token(
 }
 
 /// `channel`'s stored refresh token, if any.
-pub fn stored_refresh_token(conn: &Connection, channel: &str) -> rusqlite::Result<Option<String>> {
+pub(super) fn stored_refresh_token(
+    conn: &Connection,
+    channel: &str,
+) -> rusqlite::Result<Option<String>> {
     use rusqlite::OptionalExtension as _;
     conn.prepare_cached("SELECT refresh_token FROM credentials WHERE channel = ?1")?
         .query_row([channel], |r| r.get(0))
@@ -241,9 +244,9 @@ pub(super) fn save_poll_state(
     Ok(())
 }
 
-/// The files of the rules version recorded last, if any: what the daemon
-/// runs when the file on disk is refused at start.
-pub fn last_rules(conn: &Connection) -> Result<Option<Vec<crate::rules::SourceFile>>, StoreError> {
+pub(super) fn last_rules(
+    conn: &Connection,
+) -> Result<Option<Vec<crate::rules::SourceFile>>, StoreError> {
     use rusqlite::OptionalExtension as _;
     let files: Option<String> = conn
         .query_row(
@@ -269,10 +272,7 @@ pub fn last_rules(conn: &Connection) -> Result<Option<Vec<crate::rules::SourceFi
     ))
 }
 
-/// The deliveries still pending, oldest first, to resume after a restart:
-/// each one's id, order and destination (their bodies are read when their
-/// turn comes, so a long outbox costs little memory).
-pub fn pending_refs(conn: &Connection) -> Result<Vec<(i64, i64, Arc<str>)>, StoreError> {
+pub(super) fn pending_refs(conn: &Connection) -> Result<Vec<(i64, i64, Arc<str>)>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT id, order_id, destination FROM deliveries WHERE status = 'pending' ORDER BY id",
     )?;
@@ -285,7 +285,7 @@ pub fn pending_refs(conn: &Connection) -> Result<Vec<(i64, i64, Arc<str>)>, Stor
 /// The deliveries matching `filter` (SQL over `deliveries d`), as jobs, oldest first.
 /// The order as decided in the newest delivered delivery of `order` to
 /// `destination` older than `before`: what the destination was last given.
-pub fn last_delivered_body(
+pub(super) fn last_delivered_body(
     conn: &Connection,
     order: i64,
     destination: &str,
@@ -305,7 +305,7 @@ pub fn last_delivered_body(
     .map(Option::flatten)
 }
 
-pub(crate) fn jobs_where(
+pub(super) fn jobs_where(
     conn: &Connection,
     filter: &str,
     args: &[&dyn rusqlite::ToSql],

@@ -12,7 +12,7 @@ use serde_json::{Value as Json, json};
 use super::health::{PROBLEMS, RESOLUTIONS, STATUSES};
 use super::{order_ref, parse_order_ref};
 
-pub use super::actions::{Done, Owned, Target, complete_draft, owner, resolve, resync, retry};
+pub use super::actions::{Done, Owned, Target};
 
 /// What the order list shows.
 #[derive(Clone, Debug, Default)]
@@ -46,7 +46,7 @@ pub fn check_status(status: &str) -> Result<(), String> {
 
 /// The rows of Order Health matching `f`, newest first, with counts per
 /// status and per channel of open problems.
-pub fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> {
+pub(super) fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> {
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<Sql> = Vec::new();
     let problems = PROBLEMS.map(|p| format!("'{p}'")).join(", ");
@@ -217,7 +217,7 @@ impl Counts {
 /// One order's timeline: every update received (with its raw payload), each
 /// decision with its trace and rules version, each delivery with the request
 /// it sends and every attempt's response. `None` if there is no such order.
-pub fn timeline(conn: &Connection, order_id: i64) -> rusqlite::Result<Option<Json>> {
+pub(super) fn timeline(conn: &Connection, order_id: i64) -> rusqlite::Result<Option<Json>> {
     let order = conn
         .query_row(
             "SELECT created_at, name, source, updated_at FROM orders WHERE id = ?1",
@@ -385,7 +385,7 @@ fn attempts_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Vec<Json
 }
 
 /// The webhook bodies that could not be read, newest first.
-pub fn quarantine(conn: &Connection, limit: u32) -> rusqlite::Result<Json> {
+pub(super) fn quarantine(conn: &Connection, limit: u32) -> rusqlite::Result<Json> {
     let rows = conn
         .prepare(
             "SELECT id, channel, received_at, reason, headers, body FROM quarantine

@@ -9,7 +9,10 @@ use std::time::Duration;
 use chrono::Utc;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{StoreError, parse_stamp};
+use serde_json::Value as Json;
+
+use super::orders::{self, ListFilter, Owned};
+use super::{Job, Label, StoreError, parse_stamp};
 
 /// The most idle read connections kept open.
 const KEEP: usize = 4;
@@ -42,7 +45,7 @@ impl Reader {
     }
 
     /// Runs `f` on a read connection, off the async threads.
-    pub async fn with<T: Send + 'static>(
+    async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -73,7 +76,54 @@ impl Reader {
         Ok(conn)
     }
 
-    /// The outbox: pending deliveries, the oldest one's wait, the stuck ones.
+    /// The order list (SPEC 6.5) as the API answers it.
+    pub async fn orders(&self, filter: ListFilter) -> Result<Json, StoreError> {
+        self.with(move |c| orders::list(c, &filter)).await
+    }
+
+    /// One order's timeline as the API answers it; `None` when there is no
+    /// such order.
+    pub async fn timeline(&self, order_id: i64) -> Result<Option<Json>, StoreError> {
+        self.with(move |c| orders::timeline(c, order_id)).await
+    }
+
+    /// The newest `limit` quarantined bodies, as the API answers them.
+    pub async fn quarantined(&self, limit: u32) -> Result<Json, StoreError> {
+        self.with(move |c| orders::quarantine(c, limit)).await
+    }
+
+    /// The order (`ord_<id>`) a delivery or a decision belongs to.
+    pub async fn owner(&self, what: Owned, id: i64) -> Result<Option<String>, StoreError> {
+        self.with(move |c| super::actions::owner(c, what, id)).await
+    }
+
+    /// The label kept for a delivery, if any.
+    pub async fn label(&self, delivery_id: i64) -> Result<Option<Label>, StoreError> {
+        self.with(move |c| super::ops::label_of(c, delivery_id))
+            .await
+    }
+
+    /// Delivery `id` as a job, while it is still pending.
+    pub async fn pending_job(&self, id: i64) -> Result<Option<Job>, StoreError> {
+        self.with(move |c| {
+            Ok(super::ops::jobs_where(c, "d.id = ?1 AND d.status = 'pending'", &[&id])?.pop())
+        })
+        .await
+    }
+
+    /// The order as decided in the newest delivered delivery of `order` to
+    /// `destination` older than delivery `before`: what the destination was
+    /// last given.
+    pub async fn last_delivered_body(
+        &self,
+        order: i64,
+        destination: String,
+        before: i64,
+    ) -> Result<Option<String>, StoreError> {
+        self.with(move |c| super::ops::last_delivered_body(c, order, &destination, before))
+            .await
+    }
+
     /// What the channels page shows of each of `channels`.
     pub async fn channel_stats(
         &self,
@@ -87,6 +137,7 @@ impl Reader {
         .await
     }
 
+    /// The outbox: pending deliveries, the oldest one's wait, the stuck ones.
     pub async fn outbox(&self) -> Result<Outbox, StoreError> {
         self.with(|conn| {
             conn.query_row(

@@ -9,6 +9,7 @@ use crate::order::Event;
 use crate::rules::RuleSet;
 
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 
 /// What became of a stored update (`updates.status`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -229,4 +230,35 @@ pub struct IngestRequest {
     pub received_at: DateTime<Utc>,
     /// The rules it is decided with: those current when it arrived.
     pub rules: Arc<RuleSet>,
+}
+
+/// The idempotency key of one decision's delivery, minted with its row and
+/// sent as `Idempotency-Key`: the same on every retry and after
+/// restarts (it depends only on what identifies the decision), different for
+/// any other decision.
+pub fn idempotency_key(order_id: &str, destination: &str, decision_id: u64) -> String {
+    let mut h = Sha256::new();
+    h.update(order_id.as_bytes());
+    h.update([0]);
+    h.update(destination.as_bytes());
+    h.update([0]);
+    h.update(decision_id.to_le_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("os-{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable_per_decision_and_distinct_across_decisions() {
+        let k = idempotency_key("ord_42", "ebay", 7);
+        assert_eq!(k, idempotency_key("ord_42", "ebay", 7));
+        assert_eq!(k.len(), 3 + 32);
+        assert_ne!(k, idempotency_key("ord_42", "ebay", 8));
+        assert_ne!(k, idempotency_key("ord_42", "amazon", 7));
+        assert_ne!(k, idempotency_key("ord_4", "2ebay", 7));
+    }
 }

@@ -204,7 +204,7 @@ async fn orders(axum::extract::State(s): S, Query(q): Query<ListQuery>) -> Respo
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    store_answer(s.reader.with(move |c| orders::list(c, &filter)).await)
+    store_answer(s.reader.orders(filter).await)
 }
 
 /// `ord_5` or `5`.
@@ -216,7 +216,7 @@ async fn order(axum::extract::State(s): S, Path(id): Path<String>) -> Response {
     let Some(id) = order_id(&id) else {
         return error(StatusCode::NOT_FOUND, format!("no order {id}"));
     };
-    let found = s.reader.with(move |c| orders::timeline(c, id)).await;
+    let found = s.reader.timeline(id).await;
     store_answer(found.and_then(|o| {
         o.ok_or_else(|| StoreError::NotFound(format!("no order {}", crate::store::order_ref(id))))
     }))
@@ -227,7 +227,7 @@ async fn resync(axum::extract::State(s): S, Path(id): Path<String>) -> Response 
         return error(StatusCode::NOT_FOUND, format!("no order {id}"));
     };
     let rules = s.live.rules();
-    let done = s.writer.admin(move |c| orders::resync(c, &rules, id)).await;
+    let done = s.writer.resync(rules, id).await;
     store_answer(done.map(|d| d.answer))
 }
 
@@ -241,7 +241,7 @@ pub(crate) async fn act(
 ) -> Result<Result<orders::Done, StoreError>, String> {
     let resolution = match (target, action) {
         (Target::Delivery, "retry") => {
-            return Ok(s.writer.admin(move |c| orders::retry(c, id)).await);
+            return Ok(s.writer.retry(id).await);
         }
         (_, "resolve") => "resolved",
         (_, "ignore") => "ignored",
@@ -256,9 +256,7 @@ pub(crate) async fn act(
             ));
         }
     };
-    Ok(s.writer
-        .admin(move |c| orders::resolve(c, target, id, resolution))
-        .await)
+    Ok(s.writer.resolve(target, id, resolution).await)
 }
 
 async fn delivery_action(
@@ -285,7 +283,7 @@ async fn delivery_get(
 /// The label kept for delivery `id`, with its content type and file name;
 /// the API and the dashboard both answer with this.
 pub(crate) async fn label_answer(s: &State, id: i64) -> Response {
-    match s.reader.with(move |c| crate::store::label_of(c, id)).await {
+    match s.reader.label(id).await {
         Ok(Some(l)) => {
             let disposition = format!("inline; filename=\"{}\"", l.filename);
             (
@@ -347,15 +345,12 @@ async fn complete_draft(
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let rules = s.live.rules();
-    let done = s
-        .writer
-        .admin(move |c| orders::complete_draft(c, &rules, id, &set))
-        .await;
+    let done = s.writer.complete_draft(rules, id, set).await;
     store_answer(done.map(|d| d.answer))
 }
 
 async fn quarantine(axum::extract::State(s): S) -> Response {
-    store_answer(s.reader.with(|c| orders::quarantine(c, 100)).await)
+    store_answer(s.reader.quarantined(100).await)
 }
 
 /// `PUT /api/connectors/{channel}/token` with `{"refresh_token": "..."}`:

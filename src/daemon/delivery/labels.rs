@@ -29,7 +29,7 @@ pub(crate) async fn prepare(
     let id = job.delivery_id;
     let stored = env
         .reader
-        .with(move |c| store::label_of(c, id))
+        .label(id)
         .await
         .map_err(|e| Problem::Retry(format!("could not read the kept label: {e}")))?;
     if let Some(l) = stored {

@@ -54,7 +54,7 @@ async fn list(axum::extract::State(s): S, Query(q): Query<ListQuery>) -> Respons
         Err(e) => return page_error(&s, StatusCode::BAD_REQUEST, &e),
     };
     let f = filter.clone();
-    let list = match s.reader.with(move |c| orders::list(c, &f)).await {
+    let list = match s.reader.orders(f).await {
         Ok(l) => l,
         Err(e) => return page_error(&s, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
@@ -197,7 +197,7 @@ async fn order(
     let Some(oid) = order_id(&id) else {
         return page_error(&s, StatusCode::NOT_FOUND, &format!("No order {id}."));
     };
-    let found = s.reader.with(move |c| orders::timeline(c, oid)).await;
+    let found = s.reader.timeline(oid).await;
     let o = match found {
         Ok(Some(o)) => o,
         Ok(None) => return page_error(&s, StatusCode::NOT_FOUND, &format!("No order {id}.")),
@@ -481,10 +481,7 @@ async fn resync(axum::extract::State(s): S, Path(id): Path<String>) -> Response 
     };
     let rules = s.live.rules();
     let version = rules.version.clone();
-    let done = s
-        .writer
-        .admin(move |c| orders::resync(c, &rules, oid))
-        .await;
+    let done = s.writer.resync(rules, oid).await;
     back(
         &id,
         done.map(|_| format!("Re-synced with rules {version}."))
@@ -494,11 +491,7 @@ async fn resync(axum::extract::State(s): S, Path(id): Path<String>) -> Response 
 
 /// The order a delivery or decision belongs to, for coming back to its page.
 async fn owner(s: &State, what: orders::Owned, id: i64) -> Option<String> {
-    s.reader
-        .with(move |c| orders::owner(c, what, id))
-        .await
-        .ok()
-        .flatten()
+    s.reader.owner(what, id).await.ok().flatten()
 }
 
 async fn delivery_action(
@@ -553,16 +546,12 @@ async fn complete_draft(
         return back(&order, Err("Fill in the missing fields first.".into()));
     }
     let rules = s.live.rules();
-    let done = s
-        .writer
-        .admin(move |c| orders::complete_draft(c, &rules, id, &set))
-        .await
-        .map(|d| {
-            format!(
-                "Draft completed; delivery {} is on its way.",
-                d.answer["delivery"]
-            )
-        });
+    let done = s.writer.complete_draft(rules, id, set).await.map(|d| {
+        format!(
+            "Draft completed; delivery {} is on its way.",
+            d.answer["delivery"]
+        )
+    });
     back(&order, done.map_err(said_error))
 }
 

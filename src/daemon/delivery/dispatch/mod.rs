@@ -211,12 +211,9 @@ fn start_next(
 /// pending (an operator acted on it) or the store cannot be read now (it
 /// stays pending in the store and resumes at the next start).
 async fn load(shared: &Shared, id: i64) -> Option<Job> {
-    let found = shared
-        .reader
-        .with(move |c| crate::store::jobs_where(c, "d.id = ?1 AND d.status = 'pending'", &[&id]))
-        .await;
+    let found = shared.reader.pending_job(id).await;
     match found {
-        Ok(mut jobs) => jobs.pop(),
+        Ok(job) => job,
         Err(e) => {
             tracing::error!(delivery = id, error = %e, "a pending delivery could not be read back");
             None

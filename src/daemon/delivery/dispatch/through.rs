@@ -204,7 +204,7 @@ async fn previous_delivered(shared: &Shared, job: &Job) -> Option<crate::value::
     let (order, destination, before) = (job.order_id, job.destination.to_string(), job.delivery_id);
     let body = shared
         .reader
-        .with(move |c| crate::store::last_delivered_body(c, order, &destination, before))
+        .last_delivered_body(order, destination, before)
         .await
         .ok()
         .flatten()?;

@@ -22,6 +22,7 @@ mod open;
 mod ops;
 pub mod orders;
 mod reader;
+pub mod rows;
 mod schema;
 mod types;
 

@@ -3,11 +3,16 @@
 //! (retry, resolve, ignore, complete a draft, re-sync) is in `actions.rs`,
 //! re-exported here.
 //!
-//! Reads answer JSON (`serde_json::Value`): the admin API sends it as it is,
-//! and the dashboard and the CLI render it, so the three cannot drift apart.
+//! Reads answer typed rows ([`super::rows`]): the admin API serializes them,
+//! the dashboard renders the same values, and the CLI reads the API's JSON.
 
 use rusqlite::{Connection, OptionalExtension, types::Value as Sql};
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
+
+use super::rows::{
+    HealthCounts, HealthRow, LabelMeta, Link, OrderHealth, OrderList, QuarantineList,
+    QuarantineRow, Timeline, TimelineDecision, TimelineDelivery, TimelineUpdate, Try,
+};
 
 use super::health::{PROBLEMS, RESOLUTIONS, STATUSES};
 use super::{order_ref, parse_order_ref};
@@ -46,7 +51,7 @@ pub fn check_status(status: &str) -> Result<(), String> {
 
 /// The rows of Order Health matching `f`, newest first, with counts per
 /// status and per channel of open problems.
-pub(super) fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> {
+pub(super) fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<OrderList> {
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<Sql> = Vec::new();
     let problems = PROBLEMS.map(|p| format!("'{p}'")).join(", ");
@@ -124,18 +129,18 @@ pub(super) fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> 
     let rows = stmt
         .query_map(rusqlite::params_from_iter(page_args.iter()), |r| {
             matched = Some(r.get::<_, i64>(10)?);
-            Ok(json!({
-                "order": order_ref(r.get(0)?),
-                "name": r.get::<_, Option<String>>(1)?,
-                "source": r.get::<_, Option<String>>(2)?,
-                "destination": r.get::<_, String>(3)?,
-                "status": r.get::<_, String>(4)?,
-                "detail": r.get::<_, String>(5)?,
-                "resolution": r.get::<_, Option<String>>(6)?,
-                "updated_at": r.get::<_, String>(7)?,
-                "decision": r.get::<_, i64>(8)?,
-                "delivery": r.get::<_, Option<i64>>(9)?,
-            }))
+            Ok(HealthRow {
+                order: order_ref(r.get(0)?),
+                name: r.get(1)?,
+                source: r.get(2)?,
+                destination: r.get(3)?,
+                status: r.get(4)?,
+                detail: r.get(5)?,
+                resolution: r.get(6)?,
+                updated_at: r.get(7)?,
+                decision: r.get(8)?,
+                delivery: r.get(9)?,
+            })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let total = match (searched, matched) {
@@ -148,13 +153,13 @@ pub(super) fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Json> 
             |r| r.get(0),
         )?,
     };
-    Ok(json!({
-        "rows": rows,
-        "total": total,
-        "page": page,
-        "limit": limit,
-        "counts": counts.json(),
-    }))
+    Ok(OrderList {
+        rows,
+        total,
+        page,
+        limit,
+        counts: counts.by_status(),
+    })
 }
 
 /// `health_counts`: rows per destination, status and resolution ('' when open).
@@ -192,75 +197,81 @@ impl Counts {
     }
 
     /// Open rows per status, resolved and ignored ones, and open problems per destination.
-    fn json(&self) -> Json {
-        let mut by_status = serde_json::Map::new();
+    fn by_status(&self) -> HealthCounts {
+        let mut counts = HealthCounts::default();
         for s in STATUSES {
-            by_status.insert(
-                s.to_string(),
-                json!(self.sum(|st, r| st == s && r.is_empty())),
-            );
+            let n = self.sum(|st, r| st == s && r.is_empty());
+            counts.status.insert(s.to_string(), n);
         }
         for r in RESOLUTIONS {
-            by_status.insert(r.to_string(), json!(self.sum(|_, res| res == r)));
+            counts
+                .status
+                .insert(r.to_string(), self.sum(|_, res| res == r));
         }
-        let mut by_channel = serde_json::Map::new();
         for (dest, status, resolution, n) in &self.0 {
             if resolution.is_empty() && PROBLEMS.contains(&status.as_str()) {
-                let entry = by_channel.entry(dest.clone()).or_insert(json!(0));
-                *entry = json!(entry.as_i64().unwrap_or(0) + n);
+                *counts
+                    .problems_by_destination
+                    .entry(dest.clone())
+                    .or_insert(0) += n;
             }
         }
-        json!({ "status": by_status, "problems_by_destination": by_channel })
+        counts
     }
 }
 
 /// One order's timeline: every update received (with its raw payload), each
 /// decision with its trace and rules version, each delivery with the request
 /// it sends and every attempt's response. `None` if there is no such order.
-pub(super) fn timeline(conn: &Connection, order_id: i64) -> rusqlite::Result<Option<Json>> {
+pub(super) fn timeline(conn: &Connection, order_id: i64) -> rusqlite::Result<Option<Timeline>> {
     let order = conn
         .query_row(
             "SELECT created_at, name, source, updated_at FROM orders WHERE id = ?1",
             [order_id],
             |r| {
-                Ok(json!({
-                    "id": order_ref(order_id),
-                    "created_at": r.get::<_, String>(0)?,
-                    "name": r.get::<_, Option<String>>(1)?,
-                    "source": r.get::<_, Option<String>>(2)?,
-                    "updated_at": r.get::<_, Option<String>>(3)?,
-                }))
+                Ok(Timeline {
+                    id: order_ref(order_id),
+                    created_at: r.get(0)?,
+                    name: r.get(1)?,
+                    source: r.get(2)?,
+                    updated_at: r.get(3)?,
+                    links: Vec::new(),
+                    health: Vec::new(),
+                    updates: Vec::new(),
+                })
             },
         )
         .optional()?;
     let Some(mut order) = order else {
         return Ok(None);
     };
-    let links = conn
+    order.links = conn
         .prepare("SELECT channel, external_id FROM links WHERE order_id = ?1 ORDER BY rowid")?
         .query_map([order_id], |r| {
-            Ok(json!({"channel": r.get::<_, String>(0)?, "external_id": r.get::<_, String>(1)?}))
+            Ok(Link {
+                channel: r.get(0)?,
+                external_id: r.get(1)?,
+            })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let health = conn
+    order.health = conn
         .prepare(
             "SELECT destination, source, status, detail, resolution, decision_id, delivery_id, updated_at
              FROM health WHERE order_id = ?1 ORDER BY destination",
         )?
         .query_map([order_id], |r| {
-            Ok(json!({
-                "destination": r.get::<_, String>(0)?,
-                "source": r.get::<_, String>(1)?,
-                "status": r.get::<_, String>(2)?,
-                "detail": r.get::<_, String>(3)?,
-                "resolution": r.get::<_, Option<String>>(4)?,
-                "decision": r.get::<_, i64>(5)?,
-                "delivery": r.get::<_, Option<i64>>(6)?,
-                "updated_at": r.get::<_, String>(7)?,
-            }))
+            Ok(OrderHealth {
+                destination: r.get(0)?,
+                source: r.get(1)?,
+                status: r.get(2)?,
+                detail: r.get(3)?,
+                resolution: r.get(4)?,
+                decision: r.get(5)?,
+                delivery: r.get(6)?,
+                updated_at: r.get(7)?,
+            })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let mut updates = Vec::new();
     let mut stmt = conn.prepare(
         "SELECT id, channel, event_id, event, via, received_at, status, payload, pruned_at
          FROM updates WHERE order_id = ?1 ORDER BY id",
@@ -270,26 +281,26 @@ pub(super) fn timeline(conn: &Connection, order_id: i64) -> rusqlite::Result<Opt
         let id: i64 = r.get(0)?;
         let payload: Vec<u8> = r.get(7)?;
         let pruned: Option<String> = r.get(8)?;
-        updates.push(json!({
-            "id": id,
-            "channel": r.get::<_, String>(1)?,
-            "event_id": r.get::<_, String>(2)?,
-            "event": r.get::<_, String>(3)?,
-            "via": r.get::<_, String>(4)?,
-            "received_at": r.get::<_, String>(5)?,
-            "status": r.get::<_, String>(6)?,
-            "payload": if pruned.is_some() { Json::Null } else { json!(String::from_utf8_lossy(&payload)) },
-            "pruned_at": pruned,
-            "decisions": decisions_of(conn, id)?,
-        }));
+        order.updates.push(TimelineUpdate {
+            id,
+            channel: r.get(1)?,
+            event_id: r.get(2)?,
+            event: r.get(3)?,
+            via: r.get(4)?,
+            received_at: r.get(5)?,
+            status: r.get(6)?,
+            payload: match pruned {
+                Some(_) => None,
+                None => Some(String::from_utf8_lossy(&payload).into_owned()),
+            },
+            pruned_at: pruned,
+            decisions: decisions_of(conn, id)?,
+        });
     }
-    order["links"] = json!(links);
-    order["health"] = json!(health);
-    order["updates"] = json!(updates);
     Ok(Some(order))
 }
 
-fn decisions_of(conn: &Connection, update_id: i64) -> rusqlite::Result<Vec<Json>> {
+fn decisions_of(conn: &Connection, update_id: i64) -> rusqlite::Result<Vec<TimelineDecision>> {
     let mut out = Vec::new();
     let mut stmt = conn.prepare_cached(
         "SELECT c.id, c.destination, c.outcome, c.detail, c.why, c.rules_version, c.trigger,
@@ -302,37 +313,35 @@ fn decisions_of(conn: &Connection, update_id: i64) -> rusqlite::Result<Vec<Json>
     while let Some(r) = rows.next()? {
         let parse = |s: String| serde_json::from_str::<Json>(&s).unwrap_or(Json::Null);
         let body: Option<String> = r.get(11)?;
-        let mut decision = json!({
-            "id": r.get::<_, i64>(0)?,
-            "destination": r.get::<_, String>(1)?,
-            "outcome": r.get::<_, String>(2)?,
-            "detail": r.get::<_, String>(3)?,
-            "why": r.get::<_, String>(4)?,
-            "rules_version": r.get::<_, String>(5)?,
-            "trigger": r.get::<_, String>(6)?,
-            "changes": parse(r.get(7)?),
-            "trace": parse(r.get(8)?),
-            "decided_at": r.get::<_, String>(9)?,
-            "released_at": r.get::<_, Option<String>>(10)?,
-            "order": body.clone().map(parse),
-            "delivery": Json::Null,
-        });
+        let mut decision = TimelineDecision {
+            id: r.get(0)?,
+            destination: r.get(1)?,
+            outcome: r.get(2)?,
+            detail: r.get(3)?,
+            why: r.get(4)?,
+            rules_version: r.get(5)?,
+            trigger: r.get(6)?,
+            changes: parse(r.get(7)?),
+            trace: parse(r.get(8)?),
+            decided_at: r.get(9)?,
+            released_at: r.get(10)?,
+            order: body.map(parse),
+            delivery: None,
+        };
         if let Some(delivery_id) = r.get::<_, Option<i64>>(12)? {
-            let attempts = attempts_of(conn, delivery_id)?;
-            let external = attempts
-                .first()
-                .and_then(|a| a["external_id"].as_str().map(str::to_string));
-            decision["delivery"] = json!({
-                "id": delivery_id,
-                "status": r.get::<_, String>(13)?,
-                "attempts": r.get::<_, i64>(14)?,
-                "idempotency_key": r.get::<_, String>(15)?,
-                "stuck_at": r.get::<_, Option<String>>(16)?,
-                "source": r.get::<_, String>(17)?,
-                "event": r.get::<_, String>(18)?,
-                "first_external_id": external,
-                "tries": attempts,
-                "label": label_meta(conn, delivery_id)?,
+            let tries = attempts_of(conn, delivery_id)?;
+            let first_external_id = tries.first().and_then(|a| a.external_id.clone());
+            decision.delivery = Some(TimelineDelivery {
+                id: delivery_id,
+                status: r.get(13)?,
+                attempts: r.get(14)?,
+                idempotency_key: r.get(15)?,
+                stuck_at: r.get(16)?,
+                source: r.get(17)?,
+                event: r.get(18)?,
+                first_external_id,
+                tries,
+                label: label_meta(conn, delivery_id)?,
             });
         }
         out.push(decision);
@@ -341,28 +350,23 @@ fn decisions_of(conn: &Connection, update_id: i64) -> rusqlite::Result<Vec<Json>
 }
 
 /// The label a delivery sent (SPEC 13), without its bytes: where to get them.
-fn label_meta(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Json> {
-    let found = conn
-        .prepare_cached(
-            "SELECT format, content_type, filename, length(bytes) FROM labels WHERE delivery_id = ?1",
-        )?
-        .query_row([delivery_id], |r| {
-            Ok(json!({
-                "format": r.get::<_, String>(0)?,
-                "content_type": r.get::<_, String>(1)?,
-                "filename": r.get::<_, String>(2)?,
-                "bytes": r.get::<_, i64>(3)?,
-                "href": format!("/api/deliveries/{delivery_id}/label"),
-            }))
-        });
-    match found {
-        Ok(j) => Ok(j),
-        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(Json::Null),
-        Err(e) => Err(e),
-    }
+fn label_meta(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Option<LabelMeta>> {
+    conn.prepare_cached(
+        "SELECT format, content_type, filename, length(bytes) FROM labels WHERE delivery_id = ?1",
+    )?
+    .query_row([delivery_id], |r| {
+        Ok(LabelMeta {
+            format: r.get(0)?,
+            content_type: r.get(1)?,
+            filename: r.get(2)?,
+            bytes: r.get(3)?,
+            href: format!("/api/deliveries/{delivery_id}/label"),
+        })
+    })
+    .optional()
 }
 
-fn attempts_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Vec<Json>> {
+fn attempts_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Vec<Try>> {
     conn.prepare_cached(
         "SELECT at, http_status, error, response, duration_ms, external_id, step, request
          FROM attempts WHERE delivery_id = ?1 ORDER BY id",
@@ -370,22 +374,22 @@ fn attempts_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Vec<Json
     .query_map([delivery_id], |r| {
         let response: Option<Vec<u8>> = r.get(3)?;
         let request: Option<String> = r.get(7)?;
-        Ok(json!({
-            "at": r.get::<_, String>(0)?,
-            "http_status": r.get::<_, Option<i64>>(1)?,
-            "error": r.get::<_, Option<String>>(2)?,
-            "response": response.map(|b| String::from_utf8_lossy(&b).into_owned()),
-            "duration_ms": r.get::<_, f64>(4)?,
-            "external_id": r.get::<_, Option<String>>(5)?,
-            "step": r.get::<_, Option<String>>(6)?,
-            "request": request.map(|t| serde_json::from_str::<Json>(&t).unwrap_or(Json::String(t))),
-        }))
+        Ok(Try {
+            at: r.get(0)?,
+            http_status: r.get(1)?,
+            error: r.get(2)?,
+            response: response.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            duration_ms: r.get(4)?,
+            external_id: r.get(5)?,
+            step: r.get(6)?,
+            request: request.map(|t| serde_json::from_str::<Json>(&t).unwrap_or(Json::String(t))),
+        })
     })?
     .collect()
 }
 
 /// The webhook bodies that could not be read, newest first.
-pub(super) fn quarantine(conn: &Connection, limit: u32) -> rusqlite::Result<Json> {
+pub(super) fn quarantine(conn: &Connection, limit: u32) -> rusqlite::Result<QuarantineList> {
     let rows = conn
         .prepare(
             "SELECT id, channel, received_at, reason, headers, body FROM quarantine
@@ -394,15 +398,15 @@ pub(super) fn quarantine(conn: &Connection, limit: u32) -> rusqlite::Result<Json
         .query_map([limit.clamp(1, 500)], |r| {
             let headers: String = r.get(4)?;
             let body: Vec<u8> = r.get(5)?;
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
-                "channel": r.get::<_, String>(1)?,
-                "received_at": r.get::<_, String>(2)?,
-                "reason": r.get::<_, String>(3)?,
-                "headers": serde_json::from_str::<Json>(&headers).unwrap_or(Json::Null),
-                "body": String::from_utf8_lossy(&body),
-            }))
+            Ok(QuarantineRow {
+                id: r.get(0)?,
+                channel: r.get(1)?,
+                received_at: r.get(2)?,
+                reason: r.get(3)?,
+                headers: serde_json::from_str::<Json>(&headers).unwrap_or(Json::Null),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(json!({ "rows": rows }))
+    Ok(QuarantineList { rows })
 }

@@ -9,9 +9,8 @@ use std::time::Duration;
 use chrono::Utc;
 use rusqlite::{Connection, OpenFlags};
 
-use serde_json::Value as Json;
-
 use super::orders::{self, ListFilter, Owned};
+use super::rows::{OrderList, QuarantineList, Timeline};
 use super::{Job, Label, StoreError, parse_stamp};
 
 /// The most idle read connections kept open.
@@ -76,19 +75,18 @@ impl Reader {
         Ok(conn)
     }
 
-    /// The order list (SPEC 6.5) as the API answers it.
-    pub async fn orders(&self, filter: ListFilter) -> Result<Json, StoreError> {
+    /// A page of the Order Health list (SPEC 6.5).
+    pub async fn orders(&self, filter: ListFilter) -> Result<OrderList, StoreError> {
         self.with(move |c| orders::list(c, &filter)).await
     }
 
-    /// One order's timeline as the API answers it; `None` when there is no
-    /// such order.
-    pub async fn timeline(&self, order_id: i64) -> Result<Option<Json>, StoreError> {
+    /// One order's timeline; `None` when there is no such order.
+    pub async fn timeline(&self, order_id: i64) -> Result<Option<Timeline>, StoreError> {
         self.with(move |c| orders::timeline(c, order_id)).await
     }
 
-    /// The newest `limit` quarantined bodies, as the API answers them.
-    pub async fn quarantined(&self, limit: u32) -> Result<Json, StoreError> {
+    /// The newest `limit` quarantined bodies.
+    pub async fn quarantined(&self, limit: u32) -> Result<QuarantineList, StoreError> {
         self.with(move |c| orders::quarantine(c, limit)).await
     }
 

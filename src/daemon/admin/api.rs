@@ -160,9 +160,18 @@ async fn reload(axum::extract::State(s): S) -> Response {
 
 /// A store answer as HTTP: 404, 409 and 422 for what the operator asked, 500
 /// (logged) for the store itself.
-pub(crate) fn store_answer(result: Result<serde_json::Value, StoreError>) -> Response {
+/// A store read or action's answer: its rows as JSON (the same bytes as
+/// `serde_json::Value` gives: keys sorted), or the error's status and text.
+pub(crate) fn store_answer<T: serde::Serialize>(result: Result<T, StoreError>) -> Response {
     match result {
-        Ok(body) => answer(StatusCode::OK, body),
+        Ok(body) => match serde_json::to_value(body) {
+            Ok(body) => answer(StatusCode::OK, body),
+            // The rows are plain data; this would be a bug, said as one.
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the answer could not be written as JSON: {e}"),
+            ),
+        },
         Err(StoreError::NotFound(m)) => error(StatusCode::NOT_FOUND, m),
         Err(StoreError::Conflict(m)) => error(StatusCode::CONFLICT, m),
         Err(StoreError::Invalid(m)) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
@@ -306,7 +315,7 @@ pub(crate) async fn label_answer(s: &State, id: i64) -> Response {
             StatusCode::NOT_FOUND,
             format!("delivery {id} kept no label"),
         ),
-        Err(e) => store_answer(Err(e)),
+        Err(e) => store_answer::<()>(Err(e)),
     }
 }
 

@@ -24,6 +24,7 @@ use crate::delivery::request::url_encode as encode;
 use crate::store::StoreError;
 use crate::store::health::{RESOLUTIONS, STATUSES};
 use crate::store::orders::{self, Target};
+use crate::store::rows::TimelineDecision;
 use crate::value::Value;
 
 use signin::{login, login_page, logout, signed_in};
@@ -94,10 +95,10 @@ async fn list(axum::extract::State(s): S, Query(q): Query<ListQuery>) -> Respons
     }
     b.push_str(r#"</select><button type="submit" id="search">Search</button></form>"#);
 
-    let counts = &list["counts"]["status"];
+    let counts = &list.counts.status;
     b.push_str(r#"<nav class="counts" id="counts">"#);
     for st in STATUSES.into_iter().chain(RESOLUTIONS) {
-        let n = counts[st].as_i64().unwrap_or(0);
+        let n = counts.get(st).copied().unwrap_or(0);
         let _ = write!(
             b,
             r#"<a class="chip {st}{}" href="/?status={st}">{st} <b>{n}</b></a>"#,
@@ -105,54 +106,46 @@ async fn list(axum::extract::State(s): S, Query(q): Query<ListQuery>) -> Respons
         );
     }
     b.push_str("</nav>");
-    if let Some(by) = list["counts"]["problems_by_destination"].as_object()
-        && !by.is_empty()
-    {
+    let by = &list.counts.problems_by_destination;
+    if !by.is_empty() {
         b.push_str(r#"<p class="by-channel">Open problems by destination: "#);
         let parts: Vec<String> = by
             .iter()
-            .map(|(ch, n)| {
-                format!(
-                    r#"<a href="/?channel={0}">{0}</a> {1}"#,
-                    esc(ch),
-                    n.as_i64().unwrap_or(0)
-                )
-            })
+            .map(|(ch, n)| format!(r#"<a href="/?channel={0}">{0}</a> {1}"#, esc(ch), n))
             .collect();
         b.push_str(&parts.join(" · "));
         b.push_str("</p>");
     }
-    let rows = list["rows"].as_array().cloned().unwrap_or_default();
+    let rows = &list.rows;
     if rows.is_empty() {
         b.push_str(r#"<p class="empty" id="no-orders">No orders match.</p>"#);
     } else {
         b.push_str(r#"<table class="orders" id="orders"><thead><tr><th>Order</th><th>Name</th><th>Route</th><th>Status</th><th>Detail</th><th>Updated</th></tr></thead><tbody>"#);
-        for r in &rows {
-            let order = text(r, "order");
-            let st = text(r, "status");
-            let resolution = r["resolution"]
-                .as_str()
+        for r in rows {
+            let resolution = r
+                .resolution
+                .as_deref()
                 .map(|x| format!(" <small>({x})</small>"))
                 .unwrap_or_default();
             let _ = write!(
                 b,
                 r#"<tr><td><a href="/orders/{0}">{0}</a></td><td>{1}</td><td>{2} → {3}</td><td><span class="badge {4}">{4}</span>{5}</td><td>{6}</td><td>{7}</td></tr>"#,
-                esc(order),
-                esc(text(r, "name")),
-                esc(text(r, "source")),
-                esc(text(r, "destination")),
-                esc(st),
+                esc(&r.order),
+                esc(or_empty(&r.name)),
+                esc(or_empty(&r.source)),
+                esc(&r.destination),
+                esc(&r.status),
                 resolution,
-                esc(text(r, "detail")),
-                esc(&text(r, "updated_at").chars().take(19).collect::<String>()),
+                esc(&r.detail),
+                esc(&r.updated_at.chars().take(19).collect::<String>()),
             );
         }
         b.push_str("</tbody></table>");
     }
-    let total = list["total"].as_i64().unwrap_or(0);
-    let limit = list["limit"].as_i64().unwrap_or(50).max(1);
+    let total = list.total;
+    let limit = i64::from(list.limit.max(1));
     let pages = ((total + limit - 1) / limit).max(1);
-    let here = list["page"].as_i64().unwrap_or(1);
+    let here = i64::from(list.page);
     let link = |p: i64| {
         format!(
             "/?status={}&channel={}&q={}&page={p}",
@@ -203,7 +196,7 @@ async fn order(
         Ok(None) => return page_error(&s, StatusCode::NOT_FOUND, &format!("No order {id}.")),
         Err(e) => return page_error(&s, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
-    let order = text(&o, "id").to_string();
+    let order = o.id.clone();
     let mut b = String::new();
     banner(&s, &mut b);
     if let Some(done) = q.get("done") {
@@ -220,21 +213,14 @@ async fn order(
         b,
         r#"<h2 id="order-title">{} <span class="name">{}</span></h2><p class="ids">From {} · created {} · "#,
         esc(&order),
-        esc(text(&o, "name")),
-        esc(text(&o, "source")),
-        esc(text(&o, "created_at"))
+        esc(or_empty(&o.name)),
+        esc(or_empty(&o.source)),
+        esc(&o.created_at)
     );
-    let ids: Vec<String> = o["links"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|l| {
-            format!(
-                "{} <code>{}</code>",
-                esc(text(l, "channel")),
-                esc(text(l, "external_id"))
-            )
-        })
+    let ids: Vec<String> = o
+        .links
+        .iter()
+        .map(|l| format!("{} <code>{}</code>", esc(&l.channel), esc(&l.external_id)))
         .collect();
     b.push_str(&ids.join(", "));
     let _ = write!(
@@ -244,21 +230,19 @@ async fn order(
     );
 
     // The newest decision per destination, for its explanation.
-    let mut why: HashMap<i64, String> = HashMap::new();
-    for u in o["updates"].as_array().into_iter().flatten() {
-        for d in u["decisions"].as_array().into_iter().flatten() {
-            if let Some(id) = d["id"].as_i64() {
-                why.insert(id, text(d, "why").to_string());
-            }
+    let mut why: HashMap<i64, &str> = HashMap::new();
+    for u in &o.updates {
+        for d in &u.decisions {
+            why.insert(d.id, &d.why);
         }
     }
     b.push_str(r#"<table class="health" id="health"><thead><tr><th>Destination</th><th>Status</th><th>What happened</th><th>Why</th><th></th></tr></thead><tbody>"#);
-    for h in o["health"].as_array().into_iter().flatten() {
-        let dest = text(h, "destination");
-        let st = text(h, "status");
-        let resolution = h["resolution"].as_str();
-        let decision = h["decision"].as_i64().unwrap_or(0);
-        let delivery = h["delivery"].as_i64();
+    for h in &o.health {
+        let dest = h.destination.as_str();
+        let st = h.status.as_str();
+        let resolution = h.resolution.as_deref();
+        let decision = h.decision;
+        let delivery = h.delivery;
         let _ = write!(
             b,
             r#"<tr id="health-{0}"><td>{0}</td><td><span class="badge {1}">{1}</span>{2}</td><td class="detail">{3}</td><td class="why">{4}</td><td class="actions">"#,
@@ -267,8 +251,8 @@ async fn order(
             resolution
                 .map(|r| format!(" <small>({r})</small>"))
                 .unwrap_or_default(),
-            esc(text(h, "detail")),
-            esc(why.get(&decision).map(String::as_str).unwrap_or("")),
+            esc(&h.detail),
+            esc(why.get(&decision).copied().unwrap_or("")),
         );
         let open = resolution.is_none();
         let button = |b: &mut String, action: &str, path: String, label: &str| {
@@ -291,9 +275,7 @@ async fn order(
                 );
             }
             ("draft", _) => {
-                let missing = text(h, "detail")
-                    .strip_prefix("draft: missing ")
-                    .unwrap_or("");
+                let missing = h.detail.strip_prefix("draft: missing ").unwrap_or("");
                 let _ = write!(
                     b,
                     r#"<form method="post" action="/ui/drafts/{decision}" class="draft" id="draft-{}">"#,
@@ -326,18 +308,18 @@ async fn order(
         b.push_str("</td></tr>");
     }
     b.push_str("</tbody></table><h3>Timeline</h3><ol class=\"timeline\" id=\"timeline\">");
-    for u in o["updates"].as_array().into_iter().flatten() {
+    for u in &o.updates {
         let _ = write!(
             b,
             r#"<li class="update"><p><b>{}</b> from <b>{}</b> by {} · {} · {} <code>{}</code></p>"#,
-            esc(text(u, "event")),
-            esc(text(u, "channel")),
-            esc(text(u, "via")),
-            esc(text(u, "received_at")),
-            esc(text(u, "status")),
-            esc(text(u, "event_id")),
+            esc(&u.event),
+            esc(&u.channel),
+            esc(&u.via),
+            esc(&u.received_at),
+            esc(&u.status),
+            esc(&u.event_id),
         );
-        match u["payload"].as_str() {
+        match u.payload.as_deref() {
             Some(p) => {
                 let _ = write!(
                     b,
@@ -347,7 +329,7 @@ async fn order(
             }
             None => b.push_str("<p class=\"muted\">Payload pruned by retention.</p>"),
         }
-        for d in u["decisions"].as_array().into_iter().flatten() {
+        for d in &u.decisions {
             decision_html(&mut b, d);
         }
         b.push_str("</li>");
@@ -356,8 +338,8 @@ async fn order(
     page(&format!("{order} · Order Health"), &b)
 }
 
-fn decision_html(b: &mut String, d: &Json) {
-    let trigger = match text(d, "trigger") {
+fn decision_html(b: &mut String, d: &TimelineDecision) {
+    let trigger = match d.trigger.as_str() {
         "update" => String::new(),
         "resync" => " (re-sync)".into(),
         "draft" => " (draft released)".into(),
@@ -366,15 +348,15 @@ fn decision_html(b: &mut String, d: &Json) {
     let _ = write!(
         b,
         r#"<div class="decision {}" id="decision-{}"><p>→ <b>{}</b>: {}{} <small>rules {}</small></p><p class="why">{}</p>"#,
-        esc(text(d, "outcome")),
-        d["id"],
-        esc(text(d, "destination")),
-        esc(text(d, "detail")),
+        esc(&d.outcome),
+        d.id,
+        esc(&d.destination),
+        esc(&d.detail),
         trigger,
-        esc(text(d, "rules_version")),
-        esc(text(d, "why")),
+        esc(&d.rules_version),
+        esc(&d.why),
     );
-    if let Some(trace) = d["trace"].as_array().filter(|t| !t.is_empty()) {
+    if let Some(trace) = d.trace.as_array().filter(|t| !t.is_empty()) {
         b.push_str("<details><summary>Trace</summary><table class=\"trace\"><tr><th>Rule</th><th>Where</th><th>Expression</th><th>Result</th><th>Fields seen</th></tr>");
         for s in trace {
             let seen: Vec<String> = s["seen"]
@@ -395,62 +377,60 @@ fn decision_html(b: &mut String, d: &Json) {
         }
         b.push_str("</table></details>");
     }
-    let delivery = &d["delivery"];
-    if delivery.is_object() {
+    if let Some(delivery) = &d.delivery {
         let _ = write!(
             b,
             r#"<div class="delivery">Delivery {} · <span class="badge {}">{}</span> · Idempotency-Key <code>{}</code>"#,
-            delivery["id"],
-            esc(text(delivery, "status")),
-            esc(text(delivery, "status")),
-            esc(text(delivery, "idempotency_key")),
+            delivery.id,
+            esc(&delivery.status),
+            esc(&delivery.status),
+            esc(&delivery.idempotency_key),
         );
-        if let Some(order) = d.get("order").filter(|o| o.is_object()) {
+        if let Some(order) = d.order.as_ref().filter(|o| o.is_object()) {
             let _ = write!(
                 b,
                 "<details><summary>Order sent</summary><pre>{}</pre></details>",
                 esc(&serde_json::to_string_pretty(order).unwrap_or_default())
             );
         }
-        if let Some(l) = delivery.get("label").filter(|l| l.is_object()) {
+        if let Some(l) = &delivery.label {
             let _ = write!(
                 b,
                 r#" · <a class="label" href="/deliveries/{}/label">Label sent: {}</a> <small>({}, {} bytes)</small>"#,
-                delivery["id"],
-                esc(text(l, "filename")),
-                esc(text(l, "content_type")),
-                l["bytes"],
+                delivery.id,
+                esc(&l.filename),
+                esc(&l.content_type),
+                l.bytes,
             );
         }
         b.push_str("<ul class=\"tries\">");
-        for t in delivery["tries"].as_array().into_iter().flatten() {
-            let answer = match t["http_status"].as_i64() {
-                Some(code) => format!("{code} {}", text(t, "response")),
-                None => text(t, "error").to_string(),
+        for t in &delivery.tries {
+            let answer = match t.http_status {
+                Some(code) => format!("{code} {}", or_empty(&t.response)),
+                None => or_empty(&t.error).to_string(),
             };
-            let step = match t["step"].as_str() {
+            let step = match &t.step {
                 Some(step) => format!("{step} · "),
                 None => String::new(),
             };
-            let answer = match t["error"].as_str() {
-                Some(e) if t["step"].is_string() => format!("{answer} ({e})"),
+            let answer = match &t.error {
+                Some(e) if t.step.is_some() => format!("{answer} ({e})"),
                 _ => answer,
             };
-            let request = if t["request"].is_object() {
-                format!(
+            let request = match t.request.as_ref().filter(|r| r.is_object()) {
+                Some(request) => format!(
                     "<details><summary>request</summary><pre>{}</pre></details>",
-                    esc(&serde_json::to_string_pretty(&t["request"]).unwrap_or_default())
-                )
-            } else {
-                String::new()
+                    esc(&serde_json::to_string_pretty(request).unwrap_or_default())
+                ),
+                None => String::new(),
             };
             let _ = write!(
                 b,
                 "<li>{} · {}{} <small>({:.0} ms)</small>{request}</li>",
-                esc(text(t, "at")),
+                esc(&t.at),
                 esc(&step),
                 esc(answer.trim()),
-                t["duration_ms"].as_f64().unwrap_or(0.0)
+                t.duration_ms
             );
         }
         b.push_str("</ul></div>");
@@ -630,6 +610,10 @@ form.inline{display:inline}button{margin:2px;padding:4px 10px;cursor:pointer}.dr
 .decision.error,.decision.draft{border-left-color:#d62828}.why{color:#444}pre{background:#f0f2f5;padding:8px;overflow:auto}\
 .muted{color:#888}code{font-size:12px}header nav a{margin-left:14px}\
 .chart{border:1px solid #e3e6ea}.legend i{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}";
+
+fn or_empty(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("")
+}
 
 fn text<'a>(v: &'a Json, key: &str) -> &'a str {
     v[key].as_str().unwrap_or("")

@@ -22,9 +22,10 @@
 //!   requests and answers pure) and labels; [`identity`]: the ordersync id
 //!   carried in tags, and which update is stale.
 //! - [`store`]: the SQLite store, the only module that writes SQL: named
-//!   operations with typed rows, and its single writer (group commit), which
-//!   loads an order's state, calls [`engine::step`] and saves the result in one
-//!   transaction; [`daemon`] wires `serve`: `daemon::ingress` (webhooks,
+//!   [`store::Reader`] and [`store::Writer`] operations with typed rows, and
+//!   its single writer (group commit), which loads an order's state, asks its
+//!   [`store::Decide`] for the step and saves the result in one transaction;
+//!   [`pipeline`] is that `Decide` ([`engine::step`], re-reading, "why"); [`daemon`] wires `serve`: `daemon::ingress` (webhooks,
 //!   polling), `daemon::delivery` (lanes), `daemon::admin` (API, dashboard,
 //!   `/metrics`), hot reload, housekeeping, the systemd watchdog and shutdown;
 //!   [`logging`]: text, journald and JSON logs.

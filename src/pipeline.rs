@@ -18,12 +18,7 @@ pub struct Pipeline;
 
 /// `decided` with the rules' own "why" for each decision.
 pub fn explain(rules: &RuleSet, decided: Decisions) -> Explained {
-    let why = decided
-        .decisions
-        .iter()
-        .map(|d| report::why(rules, &decided, d))
-        .collect();
-    Explained { decided, why }
+    Explained::new(decided, |all, i| report::why(rules, all, &all.decisions[i]))
 }
 
 impl Decide for Pipeline {
@@ -75,10 +70,8 @@ impl Decide for Pipeline {
             order: &incoming.order,
             now,
         };
-        // Nothing is "already there": every `deliver` is sent.
-        let step = engine::step(rules, &OrderState::default(), &update)
-            .map_err(|e| StoreError::Decide(e.to_string()))?;
-        Ok(explain(rules, step.decided))
+        // Nothing is "already there" (and no draft is held): every `deliver` is sent.
+        Ok(self.step(rules, &OrderState::default(), &update)?.decided)
     }
 
     fn complete(
@@ -110,7 +103,6 @@ impl Decide for Pipeline {
             "draft {id} completed by an operator: {} set",
             fields.join(", ")
         );
-        let why = vec![why; decided.decisions.len()];
-        Ok(Explained { decided, why })
+        Ok(Explained::new(decided, |_, _| why.clone()))
     }
 }

@@ -281,7 +281,7 @@ pub(super) fn resync(
         &explained,
         &mut out,
     )?;
-    let decided = &explained.decided;
+    let decided = explained.decided();
     let decisions: Vec<Json> = decided
         .decisions
         .iter()

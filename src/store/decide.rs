@@ -16,12 +16,35 @@ use crate::order::Event;
 use crate::rules::RuleSet;
 use crate::value::Value;
 
-/// A set of decisions ready to be saved: one sentence of "why" per decision,
-/// in the same order.
+/// A set of decisions ready to be saved, each with its sentence of "why"
+/// (one per decision by construction).
 #[derive(Clone, Debug)]
 pub struct Explained {
-    pub decided: Decisions,
-    pub why: Vec<String>,
+    decided: Decisions,
+    why: Vec<String>,
+}
+
+impl Explained {
+    /// `decided`, each decision explained by `why`.
+    pub fn new(decided: Decisions, mut why: impl FnMut(&Decisions, usize) -> String) -> Explained {
+        let why = (0..decided.decisions.len())
+            .map(|i| why(&decided, i))
+            .collect();
+        Explained { decided, why }
+    }
+
+    /// The decisions.
+    pub fn decided(&self) -> &Decisions {
+        &self.decided
+    }
+
+    /// Each decision with its "why", in order.
+    pub fn each(&self) -> impl Iterator<Item = (&crate::engine::Decision, &str)> {
+        self.decided
+            .decisions
+            .iter()
+            .zip(self.why.iter().map(String::as_str))
+    }
 }
 
 /// What one update does to its order, explained (see [`crate::engine::Step`]).

@@ -177,7 +177,7 @@ pub(super) fn ingest(
             &received,
         )?;
     }
-    let status = if step.decided.decided.ignored {
+    let status = if step.decided.decided().ignored {
         UpdateStatus::Ignored
     } else {
         UpdateStatus::Decided
@@ -300,9 +300,9 @@ pub(super) fn record_decisions(
     out: &mut Recorded,
 ) -> Result<(), StoreError> {
     let order_id = cx.order_id;
-    let decided = &explained.decided;
+    let decided = explained.decided();
     let channel: &str = &decided.source;
-    for (i, d) in decided.decisions.iter().enumerate() {
+    for (d, why) in explained.each() {
         out.outcomes
             .push((d.destination.clone(), d.outcome.kind().as_str()));
         let mut body = None;
@@ -320,7 +320,6 @@ pub(super) fn record_decisions(
             decided_json = Some(plain);
         }
         let detail = d.outcome.to_string();
-        let why = explained.why.get(i).map_or("", String::as_str);
         conn.prepare_cached(
             "INSERT INTO decisions (update_id, order_id, destination, outcome, detail, rules_version,
                                     body, changes, trace, decided_at, why, trigger)

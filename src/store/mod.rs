@@ -171,8 +171,9 @@ impl WriterThread {
 }
 
 impl Writer {
-    /// Starts the writer on an open connection. New deliveries are sent to
-    /// `jobs` once their transaction has committed.
+    /// Starts the writer on the opened store; `decide` decides what it
+    /// records. New deliveries are sent to `jobs` once their transaction has
+    /// committed.
     pub fn start(
         store: Opened,
         jobs: mpsc::UnboundedSender<Vec<Job>>,

@@ -115,15 +115,21 @@ fn take_tail<T>(stack: &mut Vec<T>, start: usize) -> Arc<[T]> {
     stack.drain(start..).collect()
 }
 
-/// A key's slot in a 64-bit filter of the keys an object has so far.
+/// A key's slot in a 64-bit filter of the keys an object has so far: its
+/// length and its first and last two bytes, mixed (keys of one object often
+/// share a length and a prefix or suffix: `total_price`, `subtotal_price`). A
+/// key on a taken slot is then compared with the keys before it.
 #[inline]
 fn filter_bit(k: &str) -> u64 {
     let b = k.as_bytes();
-    let (first, last) = match (b.first(), b.last()) {
-        (Some(&f), Some(&l)) => (u64::from(f), u64::from(l)),
-        _ => (0, 0),
+    let (first, last, before_last) = match b {
+        [] => (0, 0, 0),
+        [one] => (u64::from(*one), u64::from(*one), 0),
+        [f, l] => (u64::from(*f), u64::from(*l), u64::from(*f)),
+        [f, .., p, l] => (u64::from(*f), u64::from(*l), u64::from(*p)),
     };
-    let h = (b.len() as u64 ^ first << 8 ^ last << 16).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let h = (b.len() as u64 ^ first << 8 ^ last << 16 ^ before_last << 24)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     1u64 << (h >> 58)
 }
 
@@ -133,7 +139,7 @@ pub(crate) fn parse(text: &str) -> Result<Value, JsonError> {
         let mut r = Reader {
             cursor: Cursor { src: text, at: 0 },
             scratch,
-            slot: Slot::Top,
+            slot: None,
             failure: None,
             deep: false,
         };
@@ -144,7 +150,7 @@ pub(crate) fn parse(text: &str) -> Result<Value, JsonError> {
         }
         .deserialize(&mut de);
         let read = read.and_then(|v| {
-            r.slot = Slot::End;
+            r.met(Slot::End);
             de.end().map(|()| v)
         });
         read.map_err(|e| r.error(&e))
@@ -172,16 +178,14 @@ impl<'s> Cursor<'s> {
         self.at
     }
 
-    /// Past a string serde_json lent from the text, found by where it lies.
+    /// Past a string serde_json lent from the text, found by where it lies:
+    /// serde_json lends a string only as the slice of the text between its
+    /// quotes.
     #[inline]
     fn past_borrowed(&mut self, s: &str) {
         let offset = (s.as_ptr() as usize).wrapping_sub(self.src.as_ptr() as usize);
-        let end = offset.wrapping_add(s.len());
-        if self.src.as_bytes().get(end) == Some(&b'"') && offset >= self.at {
-            self.at = end + 1;
-        } else {
-            self.past_string();
-        }
+        debug_assert_eq!(self.src.as_bytes().get(offset + s.len()), Some(&b'"'));
+        self.at = offset + s.len() + 1;
     }
 
     /// Past the next string, found by reading it (it has escapes).
@@ -202,6 +206,15 @@ impl<'s> Cursor<'s> {
     #[inline]
     fn past_word(&mut self, len: usize) {
         self.at = self.next_token() + len;
+    }
+
+    /// Past an integer serde_json read as `n` (negative when it began with
+    /// `-`): JSON writes an integer without a `+` or leading zeros, so its
+    /// length is its digit count.
+    #[inline]
+    fn past_integer(&mut self, n: u64, negative: bool) {
+        let digits = n.checked_ilog10().map_or(1, |d| d as usize + 1);
+        self.at = self.next_token() + usize::from(negative) + digits;
     }
 
     /// Past the next number: where it starts, and its text.
@@ -229,9 +242,49 @@ impl<'s> Cursor<'s> {
         self.at = i;
         (start, self.src.get(start..i).unwrap_or(""))
     }
+
+    /// Past the next number with a point or an exponent, read as an exact
+    /// decimal: in one pass over its digits when it has no exponent and up to
+    /// 19 digits (prices, weights, rates), else from its text.
+    #[inline]
+    fn decimal(&mut self) -> Result<Decimal, (usize, NumberError, &'s str)> {
+        let start = self.next_token();
+        let b = self.src.as_bytes();
+        let negative = b.get(start) == Some(&b'-');
+        let mut i = start + usize::from(negative);
+        let mut m = 0u64;
+        let mut count = 0usize;
+        let mut scale = 0u32;
+        let mut point = false;
+        while let Some(&c) = b.get(i) {
+            match c {
+                b'0'..=b'9' => {
+                    m = m.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                    count += 1;
+                    scale += u32::from(point);
+                }
+                b'.' if !point => point = true,
+                _ => break,
+            }
+            i += 1;
+        }
+        if count <= 19 && !matches!(b.get(i), Some(b'e' | b'E')) {
+            self.at = i;
+            return Ok(Decimal::from_parts(
+                m as u32,
+                (m >> 32) as u32,
+                0,
+                negative && m != 0,
+                scale,
+            ));
+        }
+        self.at = start;
+        let (start, text) = self.number();
+        number_from_text(text).map_err(|why| (start, why, text))
+    }
 }
 
-/// What the reader asked serde_json for last, to word its errors.
+/// Where the reader was when serde_json refused the text, to word its errors.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Slot {
     /// The document's value.
@@ -251,7 +304,9 @@ enum Slot {
 struct Reader<'s, 'b> {
     cursor: Cursor<'s>,
     scratch: &'b mut Scratch,
-    slot: Slot,
+    /// Where the error was met, set by the innermost list or object it
+    /// passes through (none: the document's own value).
+    slot: Option<Slot>,
     /// An error of ours (depth, inexact number) with its place, which the
     /// custom error given to serde_json stands for.
     failure: Option<JsonError>,
@@ -260,6 +315,13 @@ struct Reader<'s, 'b> {
 }
 
 impl Reader<'_, '_> {
+    /// Notes where an error was met, unless a list or object inside this one
+    /// already did (errors pass out through every level they are in).
+    #[cold]
+    fn met(&mut self, slot: Slot) {
+        self.slot.get_or_insert(slot);
+    }
+
     fn error_at(&self, at: usize, message: &str) -> JsonError {
         let text = self.cursor.src;
         let src = text.as_bytes();
@@ -323,7 +385,7 @@ impl Reader<'_, '_> {
             let message = format!("nested deeper than {MAX_DEPTH} levels");
             return self.error_at(i.saturating_sub(1), &message);
         }
-        let message = match (serde_message, self.slot) {
+        let message = match (serde_message, self.slot.unwrap_or(Slot::Top)) {
             ("trailing comma", Slot::Key) => "key must be a string",
             ("trailing comma", _) => "expected value",
             ("EOF while parsing a value", Slot::Key) => "EOF while parsing an object",
@@ -490,22 +552,21 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, '_> {
 
     #[inline]
     fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
-        self.r.cursor.number();
+        self.r.cursor.past_integer(n, false);
         Ok(Value::Number(Decimal::from(n)))
     }
 
     #[inline]
     fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
-        self.r.cursor.number();
+        self.r.cursor.past_integer(n.unsigned_abs(), n < 0);
         Ok(Value::Number(Decimal::from(n)))
     }
 
     /// Any other number: read again, exactly, from its text.
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Value, E> {
-        let (start, text) = self.r.cursor.number();
-        match number_from_text(text) {
+        match self.r.cursor.decimal() {
             Ok(n) => Ok(Value::Number(n)),
-            Err(why) => {
+            Err((start, why, text)) => {
                 let e = self.r.number_error(start, why, text);
                 Err(self.r.fail(e))
             }
@@ -523,23 +584,33 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, '_> {
         Ok(Value::Text(Str::new(s)))
     }
 
+    #[inline(never)]
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let r = self.r;
         if self.depth >= MAX_DEPTH {
             return Err(r.too_deep());
         }
         let start = r.scratch.items.len();
-        r.slot = Slot::FirstItem;
-        while let Some(v) = seq.next_element_seed(ValueSeed {
-            r: &mut *r,
-            depth: self.depth + 1,
-        })? {
-            r.scratch.items.push(v);
-            r.slot = Slot::Item;
+        let mut slot = Slot::FirstItem;
+        loop {
+            let next = seq.next_element_seed(ValueSeed {
+                r: &mut *r,
+                depth: self.depth + 1,
+            });
+            match next {
+                Ok(Some(v)) => r.scratch.items.push(v),
+                Ok(None) => break,
+                Err(e) => {
+                    r.met(slot);
+                    return Err(e);
+                }
+            }
+            slot = Slot::Item;
         }
         Ok(Value::List(take_tail(&mut r.scratch.items, start)))
     }
 
+    #[inline(never)]
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let r = self.r;
         if self.depth >= MAX_DEPTH {
@@ -550,15 +621,24 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, '_> {
         // filter of key hashes makes the check nearly free when there is none.
         let mut filter = 0u64;
         loop {
-            r.slot = Slot::Key;
-            let Some(key) = map.next_key_seed(KeySeed { r: &mut *r })? else {
-                break;
+            let key = match map.next_key_seed(KeySeed { r: &mut *r }) {
+                Ok(Some(key)) => key,
+                Ok(None) => break,
+                Err(e) => {
+                    r.met(Slot::Key);
+                    return Err(e);
+                }
             };
-            r.slot = Slot::Member;
-            let v = map.next_value_seed(ValueSeed {
+            let v = match map.next_value_seed(ValueSeed {
                 r: &mut *r,
                 depth: self.depth + 1,
-            })?;
+            }) {
+                Ok(v) => v,
+                Err(e) => {
+                    r.met(Slot::Member);
+                    return Err(e);
+                }
+            };
             let bit = filter_bit(&key);
             let entries = &mut r.scratch.entries;
             let repeated = filter & bit != 0

@@ -464,7 +464,8 @@ fn leading_zero(src: &[u8], at: usize) -> bool {
     }
 }
 
-/// A JSON number's text (as serde_json accepted it) as an exact decimal.
+/// A JSON number's text (as serde_json accepted it) as an exact decimal; the
+/// short numbers without an exponent are read by [`Cursor::decimal`] instead.
 fn number_from_text(text: &str) -> Result<Decimal, NumberError> {
     let b = text.as_bytes();
     let negative = b.first() == Some(&b'-');
@@ -484,21 +485,6 @@ fn number_from_text(text: &str) -> Result<Decimal, NumberError> {
         }
         _ => (&rest[..0], rest),
     };
-    // Up to 19 digits and no exponent (nearly every number in an order:
-    // prices, quantities, ids): the digits are the mantissa, as they are.
-    if rest.is_empty() && int.len() + frac.len() <= 19 {
-        let mut m = 0u64;
-        for &d in int.iter().chain(frac) {
-            m = m * 10 + u64::from(d - b'0');
-        }
-        return Ok(Decimal::from_parts(
-            m as u32,
-            (m >> 32) as u32,
-            0,
-            negative && m != 0,
-            frac.len() as u32,
-        ));
-    }
     let mut e = 0i64;
     let mut neg_exp = false;
     if let Some((b'e' | b'E', exp)) = rest.split_first() {

@@ -15,9 +15,6 @@ use smol_str::SmolStr;
 /// hand-written type had (23 inline bytes and a length, else an `Arc<str>`),
 /// compares inline text without touching the heap, and keeps its unchecked
 /// code in a crate that is tested and fuzzed as part of rust-analyzer.
-/// The longest text SmolStr keeps inline.
-const INLINE: usize = 23;
-
 #[derive(Clone, PartialEq, Eq)]
 pub struct Str(SmolStr);
 
@@ -28,7 +25,7 @@ impl Str {
         // `new_inline` is SmolStr's inlined copy into its buffer; `new`, which
         // this falls back to for long text, is an out-of-line call that also
         // looks for whitespace-only text.
-        if s.len() <= INLINE {
+        if s.len() <= SmolStr::INLINE_CAP {
             Str(SmolStr::new_inline(s))
         } else {
             Str(SmolStr::new(s))

@@ -477,22 +477,25 @@ fn commit_group(
     group: &mut Vec<Op>,
     done: &mut Vec<Done>,
 ) -> Result<(), rusqlite::Error> {
-    let mut tx = conn.transaction()?;
+    let tx = conn.transaction()?;
     for op in group.drain(..) {
-        let mut sp = tx.savepoint()?;
+        // Each op in its own savepoint, by statements prepared once (rusqlite's
+        // `Savepoint` parses its SQL anew every time: a tenth of the writer).
+        tx.prepare_cached("SAVEPOINT op")?.execute([])?;
+        let sp = &*tx;
         let (entry, ok) = match op {
             Op::Ingest(req, reply) => {
-                let r = ingest::ingest(&sp, decide, &req);
+                let r = ingest::ingest(sp, decide, &req);
                 let ok = r.is_ok();
                 (Done::Ingest(reply, r), ok)
             }
             Op::Quarantine(q, reply) => {
-                let r = quarantine(&sp, &q).map_err(StoreError::from);
+                let r = quarantine(sp, &q).map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::Quarantine(reply, r), ok)
             }
             Op::Record(a, reply) => {
-                let r = record(&sp, &a).map_err(StoreError::from);
+                let r = record(sp, &a).map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
             }
@@ -508,12 +511,12 @@ fn commit_group(
                 (Done::Unit(reply, r), ok)
             }
             Op::SaveRefreshToken(channel, token, reply) => {
-                let r = save_refresh_token(&sp, &channel, &token).map_err(StoreError::from);
+                let r = save_refresh_token(sp, &channel, &token).map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
             }
             Op::RefreshToken(channel, reply) => {
-                let r = stored_refresh_token(&sp, &channel).map_err(StoreError::from);
+                let r = stored_refresh_token(sp, &channel).map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::Token(reply, r), ok)
             }
@@ -529,52 +532,50 @@ fn commit_group(
                 (Done::Unit(reply, r), ok)
             }
             Op::KeepLabel(id, label, reply) => {
-                let r = keep_label(&sp, id, &label).map_err(StoreError::from);
+                let r = keep_label(sp, id, &label).map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
             }
             Op::Rules(rules, reply) => {
-                let r = note_rules(&sp, &rules).map_err(StoreError::from);
+                let r = note_rules(sp, &rules).map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
             }
             Op::PollState(channel, reply) => {
-                let r = poll_state(&sp, &channel).map_err(StoreError::from);
+                let r = poll_state(sp, &channel).map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::PollState(reply, r), ok)
             }
             Op::SavePoll(channel, state, reply) => {
-                let r = save_poll_state(&sp, &channel, &state).map_err(StoreError::from);
+                let r = save_poll_state(sp, &channel, &state).map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
             }
             Op::Housekeep(h, reply) => {
-                let r = housekeeping::run(&sp, &h).map_err(StoreError::from);
+                let r = housekeeping::run(sp, &h).map_err(StoreError::from);
                 let ok = r.is_ok();
                 (Done::Housekeep(reply, r), ok)
             }
             Op::Act(action, reply) => {
                 let r = match *action {
-                    Action::Retry(id) => actions::retry(&sp, id),
+                    Action::Retry(id) => actions::retry(sp, id),
                     Action::Resolve(what, id, resolution) => {
-                        actions::resolve(&sp, what, id, resolution)
+                        actions::resolve(sp, what, id, resolution)
                     }
                     Action::CompleteDraft(rules, id, set) => {
-                        actions::complete_draft(&sp, decide, &rules, id, &set)
+                        actions::complete_draft(sp, decide, &rules, id, &set)
                     }
-                    Action::Resync(rules, id) => actions::resync(&sp, decide, &rules, id),
+                    Action::Resync(rules, id) => actions::resync(sp, decide, &rules, id),
                 };
                 let ok = r.is_ok();
                 (Done::Act(reply, r), ok)
             }
             Op::Ping(reply) => (Done::Unit(reply, Ok(())), true),
         };
-        if ok {
-            sp.commit()?;
-        } else {
-            sp.rollback()?;
-            drop(sp);
+        if !ok {
+            tx.prepare_cached("ROLLBACK TO op")?.execute([])?;
         }
+        tx.prepare_cached("RELEASE op")?.execute([])?;
         done.push(entry);
     }
     let ingests = done.iter().any(|d| matches!(d, Done::Ingest(..)));
@@ -586,4 +587,56 @@ fn commit_group(
         crate::failpoint::hit("ingest-after-commit");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quarantined(reason: &str) -> Quarantined {
+        Quarantined {
+            channel: "ebay".into(),
+            received_at: Utc::now(),
+            reason: reason.into(),
+            headers: Vec::new(),
+            body: b"{".to_vec(),
+        }
+    }
+
+    /// One op failing in a group is rolled back alone: the ops before and
+    /// after it commit, and each gets its own answer.
+    #[test]
+    fn a_failing_op_does_not_take_its_group_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("o.db")).unwrap().conn;
+        let (first, first_answer) = oneshot::channel();
+        let (failing, failing_answer) = oneshot::channel();
+        let (last, last_answer) = oneshot::channel();
+        let mut group = vec![
+            Op::Quarantine(Box::new(quarantined("first")), first),
+            Op::Act(Box::new(Action::Retry(42)), failing),
+            Op::Quarantine(Box::new(quarantined("last")), last),
+        ];
+        let mut done = Vec::new();
+        commit_group(&mut conn, &crate::pipeline::Pipeline, &mut group, &mut done).unwrap();
+        for d in done {
+            match d {
+                Done::Quarantine(reply, r) => reply.send(r).unwrap(),
+                Done::Act(reply, r) => reply.send(r).unwrap(),
+                _ => unreachable!("only quarantines and a retry were sent"),
+            }
+        }
+        assert_eq!(first_answer.blocking_recv().unwrap().unwrap(), 1);
+        let err = failing_answer.blocking_recv().unwrap().unwrap_err();
+        assert_eq!(err.to_string(), "no delivery 42");
+        assert_eq!(last_answer.blocking_recv().unwrap().unwrap(), 2);
+        let reasons: Vec<String> = conn
+            .prepare("SELECT reason FROM quarantine ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(reasons, ["first", "last"]);
+    }
 }

@@ -52,7 +52,10 @@ pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
     // forty, and rusqlite's default cache of 16 made it parse SQL again on
     // almost every update.
     conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     // 16 MiB of page cache (negative: KiB).
     conn.pragma_update(None, "cache_size", -16_000)?;
     Ok(())

@@ -183,13 +183,17 @@ impl Writer {
         let (tx, rx) = mpsc::channel(8 * MAX_GROUP);
         let path = conn.path().map(std::path::PathBuf::from);
         let (stop_checkpoints, stop) = std::sync::mpsc::channel();
+        let wal_frames = Arc::new(std::sync::atomic::AtomicI64::new(0));
         if let Some(path) = path.filter(|p| !p.as_os_str().is_empty()) {
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
             thread::Builder::new()
                 .name("ordersync-wal".into())
-                .spawn(move || {
-                    if let Err(e) = checkpointer(&path, stop) {
-                        tracing::error!(error = %e, "the WAL checkpointer stopped");
+                .spawn({
+                    let wal_frames = wal_frames.clone();
+                    move || {
+                        if let Err(e) = checkpointer(&path, stop, &wal_frames) {
+                            tracing::error!(error = %e, "the WAL checkpointer stopped");
+                        }
                     }
                 })
                 .map_err(|e| StoreError::Commit(e.to_string()))?;
@@ -197,7 +201,7 @@ impl Writer {
         let handle = thread::Builder::new()
             .name("ordersync-store".into())
             .spawn(move || {
-                run(conn, &*decide, rx, jobs);
+                run(conn, &*decide, rx, jobs, &wal_frames);
                 drop(stop_checkpoints);
             })
             .map_err(|e| StoreError::Commit(e.to_string()))?;
@@ -382,8 +386,9 @@ fn run(
     decide: &dyn Decide,
     mut rx: mpsc::Receiver<Op>,
     jobs: mpsc::UnboundedSender<Vec<Job>>,
+    wal_frames: &std::sync::atomic::AtomicI64,
 ) {
-    run_groups(&mut conn, decide, &mut rx, &jobs);
+    run_groups(&mut conn, decide, &mut rx, &jobs, wal_frames);
     // Leave a small WAL behind: the next start opens faster.
     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
         tracing::warn!(error = %e, "the last WAL checkpoint failed");
@@ -395,6 +400,7 @@ fn run_groups(
     decide: &dyn Decide,
     rx: &mut mpsc::Receiver<Op>,
     jobs: &mpsc::UnboundedSender<Vec<Job>>,
+    wal_frames: &std::sync::atomic::AtomicI64,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
@@ -458,6 +464,8 @@ fn run_groups(
             // pending in the store and resume at the next start.
             let _ = jobs.send(new_jobs);
         }
+        // After the group is answered, so no one waits for it.
+        restart_wal(conn, wal_frames);
     }
 }
 

@@ -2,6 +2,7 @@
 //! and the migrations (a database newer than this binary is refused).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use super::{StoreError, schema};
@@ -52,6 +53,8 @@ pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
     // forty, and rusqlite's default cache of 16 made it parse SQL again on
     // almost every update.
     conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
+    // A WAL started over is cut back to this size (see `checkpointer`).
+    conn.pragma_update(None, "journal_size_limit", WAL_RESTART_FRAMES * 4096)?;
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
@@ -67,12 +70,24 @@ const STATEMENTS_KEPT: usize = 256;
 /// How often the checkpointer copies the WAL back into the database.
 pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
+/// WAL frames (pages) past which the writer makes the WAL start over.
+pub(super) const WAL_RESTART_FRAMES: i64 = 4096;
+
 /// Checkpoints the WAL from a connection of its own, so that the writer's
 /// commits never wait for the copy into the database (the writer's own
 /// automatic checkpoints are turned off). Ends when `writer` is dropped.
+///
+/// A passive checkpoint never waits, but under a steady stream of commits
+/// it never catches up with the WAL's end either, and SQLite starts a WAL
+/// over only once a checkpoint has copied all of it: the file grew past
+/// 1.5 GB in a few minutes of load. So each pass stores the WAL's length in
+/// `wal_frames`, and the writer, between two groups, restarts a WAL longer
+/// than [`WAL_RESTART_FRAMES`] ([`restart_wal`]); it cannot be done from
+/// here, since a writer that never pauses never lets a RESTART in.
 pub(super) fn checkpointer(
     path: &Path,
     stop: std::sync::mpsc::Receiver<()>,
+    wal_frames: &AtomicI64,
 ) -> Result<(), StoreError> {
     let conn = Connection::open(path)?;
     configure(&conn)?;
@@ -81,9 +96,23 @@ pub(super) fn checkpointer(
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             _ => return Ok(()),
         }
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed; trying again");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+            Ok(frames) => wal_frames.store(frames, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; trying again"),
         }
+    }
+}
+
+/// Run by the writer between groups: copies what the checkpointer has not
+/// yet copied (a fraction of a second of commits) and makes the next commit
+/// write the WAL from its start; `journal_size_limit` cuts the file back.
+pub(super) fn restart_wal(conn: &Connection, wal_frames: &AtomicI64) {
+    if wal_frames.load(Ordering::Relaxed) <= WAL_RESTART_FRAMES {
+        return;
+    }
+    wal_frames.store(0, Ordering::Relaxed);
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "restarting the WAL failed; trying again later");
     }
 }
 
@@ -107,4 +136,61 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Commits keep coming while the checkpointer runs; the WAL still starts
+    /// over, instead of growing with every commit (a passive checkpoint
+    /// alone never catches up with a writer that does not pause).
+    #[test]
+    fn a_long_wal_starts_over_under_steady_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.db");
+        let writer = open(&path).unwrap().conn;
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        let wal = dir.path().join("o.db-wal");
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let frames = std::sync::Arc::new(AtomicI64::new(0));
+        let writing = {
+            let (done, frames) = (done.clone(), frames.clone());
+            std::thread::spawn(move || {
+                let body = vec![7u8; 3000];
+                // About 30,000 pages in all, in transactions of 20 rows.
+                for _ in 0..2000 {
+                    writer.execute_batch("BEGIN").unwrap();
+                    for _ in 0..20 {
+                        writer
+                            .prepare_cached(
+                                "INSERT INTO quarantine (channel, received_at, reason, headers, body)
+                                 VALUES ('ebay', '', '', '{}', ?1)",
+                            )
+                            .unwrap()
+                            .execute([&body])
+                            .unwrap();
+                    }
+                    writer.execute_batch("COMMIT").unwrap();
+                    restart_wal(&writer, &frames);
+                }
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+            })
+        };
+        let (stop_tx, stop) = std::sync::mpsc::channel::<()>();
+        let checkpointing = {
+            let (path, frames) = (path.clone(), frames.clone());
+            std::thread::spawn(move || checkpointer(&path, stop, &frames).unwrap())
+        };
+        let mut longest = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            longest = longest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(stop_tx);
+        checkpointing.join().unwrap();
+        writing.join().unwrap();
+        let limit = 3 * WAL_RESTART_FRAMES as u64 * 4120;
+        assert!(longest < limit, "the WAL reached {longest} bytes");
+    }
 }

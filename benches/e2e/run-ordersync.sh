@@ -28,4 +28,3 @@ for _ in $(seq 100); do
 done
 grep -q "listening" "$dir/stdout" || { cat "$dir/daemon.log"; exit 1; }
 URL=http://127.0.0.1:18801/webhooks/ebay SECRET=bench-secret SUT_PID=$pid "$E2E/run-daemon.sh"
-ls -la "$dir" >&2

@@ -8,6 +8,7 @@ use serde_json::{Value as Json, json};
 
 use super::health;
 use super::ingest::{self, Context, Recorded};
+use super::statements::{Sqlite, run_now};
 use super::{Decide, Draft, Job, StoreError, StoredPayload, order_ref, stamp};
 use crate::engine::OutcomeKind;
 use crate::order::Event;
@@ -191,8 +192,8 @@ pub(super) fn complete_draft(
     let now = Utc::now();
     let at = stamp(now);
     let mut out = Recorded::default();
-    ingest::record_decisions(
-        conn,
+    run_now(ingest::record_decisions(
+        &mut Sqlite(conn),
         &Context {
             order_id,
             update_id,
@@ -202,7 +203,7 @@ pub(super) fn complete_draft(
         },
         &explained,
         &mut out,
-    )?;
+    ))?;
     let (Some(decision_id), Some(job)) = (out.decisions.first(), out.jobs.first()) else {
         return Err(StoreError::Conflict(format!(
             "draft {id} was not delivered"
@@ -269,8 +270,8 @@ pub(super) fn resync(
     let explained = decide.resync(rules, stored, now)?;
     let at = stamp(now);
     let mut out = Recorded::default();
-    ingest::record_decisions(
-        conn,
+    run_now(ingest::record_decisions(
+        &mut Sqlite(conn),
         &Context {
             order_id,
             update_id,
@@ -280,7 +281,7 @@ pub(super) fn resync(
         },
         &explained,
         &mut out,
-    )?;
+    ))?;
     let decided = explained.decided();
     let decisions: Vec<Json> = decided
         .decisions

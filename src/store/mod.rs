@@ -24,10 +24,12 @@ pub mod orders;
 mod reader;
 pub mod rows;
 mod schema;
+mod statements;
 mod types;
 
 pub use open::*;
 use ops::*;
+use statements::{Sqlite, run_now};
 pub use types::*;
 
 use std::sync::Arc;
@@ -493,7 +495,7 @@ fn commit_group(
         let db: &Connection = &tx;
         let (entry, ok) = match op {
             Op::Ingest(req, reply) => {
-                let r = ingest::ingest(db, decide, &req);
+                let r = run_now(ingest::ingest(&mut Sqlite(db), decide, &req));
                 let ok = r.is_ok();
                 (Done::Ingest(reply, r), ok)
             }

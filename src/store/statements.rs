@@ -1,0 +1,358 @@
+//! The statements an update's ingest runs, one method each, with typed rows
+//! in and out: the interface both stores implement (River's driver
+//! interface). The ingest's logic (`ingest.rs`) is written once against it;
+//! SQLite's statements are below, PostgreSQL's in `pg/statements.rs`.
+//!
+//! The methods are `async` because PostgreSQL's are. SQLite's run to the end
+//! the moment they are called (its writer thread owns the connection), so the
+//! writer drives the same logic with [`run_now`], which polls it once.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+use super::health::{self, Decided};
+use crate::engine::OrderState;
+use crate::order::Event;
+use crate::value::Value;
+
+/// An update row about to be stored.
+pub(super) struct NewUpdate<'a> {
+    pub channel: &'a str,
+    pub event_id: &'a str,
+    pub event: Event,
+    pub occurred_at: Option<&'a str>,
+    pub received_at: &'a str,
+    pub order_id: i64,
+    pub external_id: Option<&'a str>,
+    /// `decided`, `ignored` or `stale`.
+    pub status: &'static str,
+    pub payload: &'a [u8],
+    /// `webhook` or `poll`.
+    pub via: &'static str,
+    pub topic: Option<&'a str>,
+}
+
+/// A decision row about to be stored.
+pub(super) struct NewDecision<'a> {
+    pub update_id: i64,
+    pub order_id: i64,
+    pub destination: &'a str,
+    pub outcome: &'static str,
+    pub detail: &'a str,
+    pub rules_version: &'a str,
+    pub body: Option<&'a str>,
+    pub changes: &'a str,
+    pub trace: &'a str,
+    pub decided_at: &'a str,
+    pub why: &'a str,
+    /// `update`, `resync` or `draft`.
+    pub trigger: &'a str,
+}
+
+/// A pending delivery row about to be stored.
+pub(super) struct NewDeliveryRow<'a> {
+    pub decision_id: i64,
+    pub order_id: i64,
+    pub destination: &'a str,
+    pub source: &'a str,
+    pub event: Event,
+    pub idempotency_key: &'a str,
+    pub at: &'a str,
+}
+
+/// What an order gets when a new link is made to it: its name and first
+/// source (kept if it has them) and new words for its search text.
+pub(super) struct OrderNote<'a> {
+    pub order_id: i64,
+    pub at: &'a str,
+    pub name: Option<&'a str>,
+    pub source: &'a str,
+    /// Lower case, single spaces; added unless already in the text.
+    pub words: &'a str,
+}
+
+/// The statements of one update's transaction.
+pub(super) trait Statements {
+    /// Whether an update with this id was stored from the channel.
+    async fn seen(&mut self, channel: &str, event_id: &str) -> Result<bool, StoreError>;
+    /// The order a (channel, external id) is linked to, and the newest
+    /// `updated_at` that channel sent for it; the order is held for this
+    /// transaction (PostgreSQL locks its row, SQLite has one writer).
+    async fn linked_order(
+        &mut self,
+        channel: &str,
+        external_id: &str,
+    ) -> Result<Option<(i64, Option<String>)>, StoreError>;
+    /// Whether the order exists, held for this transaction like `linked_order`.
+    async fn hold_order(&mut self, order_id: i64) -> Result<bool, StoreError>;
+    /// A new order; its id.
+    async fn new_order(&mut self, created_at: &str) -> Result<i64, StoreError>;
+    /// Links (channel, external id) to an order.
+    async fn add_link(
+        &mut self,
+        channel: &str,
+        external_id: &str,
+        order_id: i64,
+    ) -> Result<(), StoreError>;
+    /// Notes the newest `updated_at` a channel sent for its linked order.
+    async fn set_newest(
+        &mut self,
+        channel: &str,
+        external_id: &str,
+        updated_at: &str,
+    ) -> Result<(), StoreError>;
+    /// Stores an update; its id.
+    async fn insert_update(&mut self, u: &NewUpdate<'_>) -> Result<i64, StoreError>;
+    /// What every channel has of the order, and its drafts.
+    async fn state_of(&mut self, order_id: i64) -> Result<OrderState, StoreError>;
+    /// What a channel now has of the order (JSON).
+    async fn set_known(
+        &mut self,
+        order_id: i64,
+        channel: &str,
+        body: &str,
+    ) -> Result<(), StoreError>;
+    /// Notes a new link on the order's row.
+    async fn note_order(&mut self, n: &OrderNote<'_>) -> Result<(), StoreError>;
+    /// The destination's own id for the order (its first link), if known.
+    async fn destination_id(
+        &mut self,
+        order_id: i64,
+        destination: &str,
+    ) -> Result<Option<String>, StoreError>;
+    /// Stores a decision; its id.
+    async fn insert_decision(&mut self, d: &NewDecision<'_>) -> Result<i64, StoreError>;
+    /// Stores a pending delivery; its id.
+    async fn insert_delivery(&mut self, d: &NewDeliveryRow<'_>) -> Result<i64, StoreError>;
+    /// Moves the order's Order Health row for a new decision (see
+    /// `health.rs`), releasing a draft it replaces.
+    async fn on_decision(&mut self, d: &Decided<'_>) -> Result<(), StoreError>;
+}
+
+/// Runs logic written against [`Statements`] on SQLite's, which never wait.
+pub(super) fn run_now<T>(f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(done) => done,
+        Poll::Pending => Err(StoreError::Commit(
+            "a SQLite statement waited, which it never does".to_string(),
+        )),
+    }
+}
+
+/// SQLite's statements, on the writer's connection inside its transaction.
+pub(super) struct Sqlite<'c>(pub &'c Connection);
+
+impl Statements for Sqlite<'_> {
+    async fn seen(&mut self, channel: &str, event_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT 1 FROM updates WHERE channel = ?1 AND event_id = ?2")?
+            .query_row(params![channel, event_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    async fn linked_order(
+        &mut self,
+        channel: &str,
+        external_id: &str,
+    ) -> Result<Option<(i64, Option<String>)>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT order_id, newest_updated_at FROM links WHERE channel = ?1 AND external_id = ?2",
+            )?
+            .query_row(params![channel, external_id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .optional()?)
+    }
+
+    async fn hold_order(&mut self, order_id: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT 1 FROM orders WHERE id = ?1")?
+            .query_row([order_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    async fn new_order(&mut self, created_at: &str) -> Result<i64, StoreError> {
+        self.0
+            .prepare_cached("INSERT INTO orders (created_at) VALUES (?1)")?
+            .execute([created_at])?;
+        Ok(self.0.last_insert_rowid())
+    }
+
+    async fn add_link(
+        &mut self,
+        channel: &str,
+        external_id: &str,
+        order_id: i64,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO links (channel, external_id, order_id) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![channel, external_id, order_id])?;
+        Ok(())
+    }
+
+    async fn set_newest(
+        &mut self,
+        channel: &str,
+        external_id: &str,
+        updated_at: &str,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "UPDATE links SET newest_updated_at = ?3 WHERE channel = ?1 AND external_id = ?2",
+            )?
+            .execute(params![channel, external_id, updated_at])?;
+        Ok(())
+    }
+
+    async fn insert_update(&mut self, u: &NewUpdate<'_>) -> Result<i64, StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO updates (channel, event_id, event, occurred_at, received_at, order_id,
+                                      external_id, status, payload, via, topic)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                u.channel,
+                u.event_id,
+                u.event.as_str(),
+                u.occurred_at,
+                u.received_at,
+                u.order_id,
+                u.external_id,
+                u.status,
+                u.payload,
+                u.via,
+                u.topic
+            ])?;
+        Ok(self.0.last_insert_rowid())
+    }
+
+    async fn state_of(&mut self, order_id: i64) -> Result<OrderState, StoreError> {
+        let mut state = OrderState::default();
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT channel, body FROM known WHERE order_id = ?1")?;
+        let mut rows = stmt.query([order_id])?;
+        while let Some(row) = rows.next()? {
+            let body: String = row.get(1)?;
+            if let Ok(v) = Value::from_json(&body) {
+                state.known.push((row.get(0)?, v));
+            }
+        }
+        let mut stmt = self.0.prepare_cached(
+            "SELECT h.destination, u.event FROM health h
+             JOIN decisions c ON c.id = h.decision_id JOIN updates u ON u.id = c.update_id
+             WHERE h.order_id = ?1 AND h.status = 'draft'",
+        )?;
+        let mut rows = stmt.query([order_id])?;
+        while let Some(row) = rows.next()? {
+            let event: String = row.get(1)?;
+            if let Ok(event) = event.parse::<Event>() {
+                state.drafts.push((row.get(0)?, event));
+            }
+        }
+        Ok(state)
+    }
+
+    async fn set_known(
+        &mut self,
+        order_id: i64,
+        channel: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO known (order_id, channel, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (order_id, channel) DO UPDATE SET body = excluded.body",
+            )?
+            .execute(params![order_id, channel, body])?;
+        Ok(())
+    }
+
+    async fn note_order(&mut self, n: &OrderNote<'_>) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "UPDATE orders SET updated_at = ?2, name = coalesce(name, ?3), source = coalesce(source, ?4),
+                     search = CASE WHEN ?5 = '' OR instr(search, ?5) > 0 THEN search
+                                   ELSE ltrim(search || ' ' || ?5) END
+                 WHERE id = ?1",
+            )?
+            .execute(params![n.order_id, n.at, n.name, n.source, n.words])?;
+        Ok(())
+    }
+
+    async fn destination_id(
+        &mut self,
+        order_id: i64,
+        destination: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT external_id FROM links WHERE order_id = ?1 AND channel = ?2
+                 ORDER BY rowid LIMIT 1",
+            )?
+            .query_row(params![order_id, destination], |r| r.get::<_, String>(0))
+            .optional()?)
+    }
+
+    async fn insert_decision(&mut self, d: &NewDecision<'_>) -> Result<i64, StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO decisions (update_id, order_id, destination, outcome, detail, rules_version,
+                                        body, changes, trace, decided_at, why, trigger)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                d.update_id,
+                d.order_id,
+                d.destination,
+                d.outcome,
+                d.detail,
+                d.rules_version,
+                d.body,
+                d.changes,
+                d.trace,
+                d.decided_at,
+                d.why,
+                d.trigger
+            ])?;
+        Ok(self.0.last_insert_rowid())
+    }
+
+    async fn insert_delivery(&mut self, d: &NewDeliveryRow<'_>) -> Result<i64, StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO deliveries (decision_id, order_id, destination, source, event,
+                                         idempotency_key, status, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+            )?
+            .execute(params![
+                d.decision_id,
+                d.order_id,
+                d.destination,
+                d.source,
+                d.event.as_str(),
+                d.idempotency_key,
+                d.at
+            ])?;
+        Ok(self.0.last_insert_rowid())
+    }
+
+    async fn on_decision(&mut self, d: &Decided<'_>) -> Result<(), StoreError> {
+        Ok(health::on_decision(self.0, d)?)
+    }
+}

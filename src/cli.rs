@@ -22,8 +22,8 @@ pub enum Command {
         #[arg(long, default_value = "rules.yaml")]
         rules: PathBuf,
         /// The SQLite database (default `ordersync.db`, or `$STATE_DIRECTORY/ordersync.db`
-        /// under systemd).
-        #[arg(long)]
+        /// under systemd). PostgreSQL URLs are not supported yet.
+        #[arg(long, env = "ORDERSYNC_DB")]
         db: Option<PathBuf>,
         /// Where to listen (port 0 picks a free port and prints it).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -75,7 +75,7 @@ pub enum Command {
         /// The candidate rules file or directory.
         rules: PathBuf,
         /// The database (default `ordersync.db`, or `$STATE_DIRECTORY/ordersync.db`); read only.
-        #[arg(long)]
+        #[arg(long, env = "ORDERSYNC_DB")]
         db: Option<PathBuf>,
         /// How far back to replay (e.g. `7d`, `12h`).
         #[arg(long, default_value = "7d", value_parser = duration_arg)]

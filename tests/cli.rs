@@ -347,3 +347,31 @@ fn explain_refuses_bad_json_without_panicking() {
         )
     );
 }
+
+/// A PostgreSQL URL, by flag or by `ORDERSYNC_DB`, is refused in words
+/// before anything starts: the shared store is not finished.
+#[test]
+fn a_postgres_url_is_refused_until_the_shared_store_is_finished() {
+    let expected = "error: --db: PostgreSQL is not supported by this version of ordersync yet; \
+                    give the path of a SQLite file (the default is ordersync.db)\n";
+    let example = example();
+    let example = example.to_str().unwrap();
+    let by_flag = ordersync(&[
+        "serve",
+        "--rules",
+        example,
+        "--db",
+        "postgres://os@127.0.0.1/os",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(by_flag.status.code(), Some(2));
+    assert_eq!(stderr(&by_flag), expected);
+    let by_env = Command::new(env!("CARGO_BIN_EXE_ordersync"))
+        .args(["diff", example])
+        .env("ORDERSYNC_DB", "postgresql://os@db.internal/os")
+        .output()
+        .unwrap();
+    assert_eq!(by_env.status.code(), Some(2));
+    assert_eq!(stderr(&by_env), expected);
+}

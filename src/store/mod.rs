@@ -13,6 +13,7 @@
 mod actions;
 pub mod channels;
 mod decide;
+mod error;
 pub mod floor;
 pub mod health;
 pub mod history;
@@ -21,12 +22,16 @@ mod ingest;
 mod open;
 mod ops;
 pub mod orders;
+pub mod pg;
 mod reader;
 pub mod rows;
 mod schema;
 mod statements;
+#[cfg(test)]
+mod suite;
 mod types;
 
+pub use error::{PgError, StoreError};
 pub use open::*;
 use ops::*;
 use statements::{Sqlite, run_now};
@@ -50,42 +55,6 @@ pub use schema::MIGRATIONS;
 
 /// The most requests committed in one transaction.
 const MAX_GROUP: usize = 1024;
-
-/// A failure of the store itself (disk, corruption), not of the request.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// SQLite said no.
-    #[error("store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// The group this request was in failed to commit.
-    #[error("store: commit failed: {0}")]
-    Commit(String),
-    /// The update could not be decided at all (its source left the rules).
-    #[error("{0}")]
-    Decide(String),
-    /// The writer thread has stopped.
-    #[error("store: the writer has stopped")]
-    Closed,
-    /// What an operator named does not exist.
-    #[error("{0}")]
-    NotFound(String),
-    /// What an operator asked cannot be done in the state things are in.
-    #[error("{0}")]
-    Conflict(String),
-    /// What an operator gave is not enough or not valid.
-    #[error("{0}")]
-    Invalid(String),
-    /// The database was migrated by a newer ordersync than this one.
-    #[error(
-        "store: the database has schema version {found}, newer than this ordersync knows ({known}); run the ordersync that last opened it, or a newer one"
-    )]
-    Newer {
-        /// The database's `user_version`.
-        found: i64,
-        /// The newest version this binary migrates to.
-        known: i64,
-    },
-}
 
 /// A time as stored: RFC 3339 UTC with microseconds, so text order is time order.
 pub fn stamp(t: DateTime<Utc>) -> String {

@@ -1,0 +1,198 @@
+//! The shared store on PostgreSQL (SPEC 11): several daemons on one database.
+//!
+//! Where SQLite has one writer thread committing groups, PostgreSQL has a pool
+//! of connections and one transaction per request: the server orders them,
+//! the order's row lock (`pg/statements.rs`) serializes two updates of one
+//! order, and every daemon can take any request. The logic is the same code
+//! as SQLite's (`ingest.rs` against [`Statements`](super::statements));
+//! only the statements differ.
+//!
+//! Being built (issue 16): the store opens, migrates (first daemon migrates,
+//! the others wait, a newer schema is refused) and ingests. Deliveries on
+//! leases, the singleton jobs, the admin surface and the CLI's `--db
+//! postgres://` come next; until then the CLI refuses PostgreSQL URLs.
+
+mod schema;
+mod statements;
+#[cfg(test)]
+pub(crate) mod testdb;
+
+pub use schema::MIGRATIONS;
+
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::{Decide, IngestRequest, Ingested, PgError, StoreError, ingest};
+use statements::Pg;
+
+/// How many times a transaction that lost a race is run again.
+const RETRIES: usize = 8;
+
+/// Connections a daemon keeps to the server, unless told otherwise.
+pub const DEFAULT_POOL: usize = 16;
+
+/// Any number with which `pg_advisory_xact_lock` serializes migrations: only
+/// ordersync takes it, for the length of the migrating transaction (released
+/// at its end, so it also works behind a transaction-pooling PgBouncer).
+const MIGRATION_LOCK: i64 = 0x6f72_6465_7273_796e; // "ordersyn"
+
+/// A pool of connections to the shared store.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    decide: Arc<dyn Decide>,
+}
+
+/// Whether `db` names a PostgreSQL database rather than a SQLite file.
+pub fn is_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (a libpq-style URL), migrates it,
+    /// and refuses it if a newer ordersync migrated it past what this one
+    /// knows. Several daemons starting at once migrate once: the first holds
+    /// the lock, the others wait for it and then find nothing to do.
+    pub async fn open(
+        url: &str,
+        pool_size: usize,
+        decide: Arc<dyn Decide>,
+    ) -> Result<PgStore, StoreError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("--db: not a PostgreSQL URL: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            tls()?,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .build()
+            .map_err(|e| StoreError::Invalid(format!("--db: {e}")))?;
+        let store = PgStore { pool, decide };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pool.get().await.map_err(|e| {
+            let message = match e {
+                deadpool_postgres::PoolError::Backend(e) => return StoreError::from(e),
+                other => other.to_string(),
+            };
+            StoreError::Postgres(PgError {
+                message,
+                retry: false,
+                unavailable: true,
+            })
+        })
+    }
+
+    /// Applies the migrations this database has not had, in one transaction.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS ordersync_schema (
+                 one     BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+                 version INTEGER NOT NULL
+             )",
+        )
+        .await?;
+        let found: i64 = tx
+            .query_opt("SELECT version FROM ordersync_schema", &[])
+            .await?
+            .map_or(0, |r| i64::from(r.get::<_, i32>(0)));
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StoreError::Newer { found, known });
+        }
+        for migration in &MIGRATIONS[found as usize..] {
+            tx.batch_execute(migration).await?;
+        }
+        if found < known {
+            tx.execute(
+                "INSERT INTO ordersync_schema (version) VALUES ($1)
+                 ON CONFLICT (one) DO UPDATE SET version = excluded.version",
+                &[&(known as i32)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The schema version the database is at.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT version FROM ordersync_schema", &[])
+            .await?;
+        Ok(i64::from(row.get::<_, i32>(0)))
+    }
+
+    /// One update into the store (SPEC 5 steps 1-4): stored, decided, its
+    /// deliveries written, committed, in one transaction; run again when it
+    /// lost a race with another daemon for the same order or update id.
+    pub async fn ingest(&self, req: &IngestRequest) -> Result<Ingested, StoreError> {
+        let mut tries = 0;
+        loop {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let done = match ingest::ingest(&mut Pg(&tx), &*self.decide, req).await {
+                Ok(done) => tx.commit().await.map(|()| done).map_err(StoreError::from),
+                Err(e) => Err(e),
+            };
+            match done {
+                Err(StoreError::Postgres(PgError { retry: true, .. })) if tries < RETRIES => {
+                    tries += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+}
+
+/// TLS by rustls (ring, the webpki roots), used when the URL's `sslmode`
+/// asks for it (`prefer`, libpq's default, tries it first).
+fn tls() -> Result<MakeRustlsConnect, StoreError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Invalid(format!("--db: TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+#[cfg(test)]
+impl PgStore {
+    /// The rows of any statement, every value as text (`NULL` as `None`).
+    pub(crate) async fn text_rows(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        let client = self.client().await?;
+        let mut rows = Vec::new();
+        for message in client.simple_query(sql).await? {
+            if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+                rows.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                );
+            }
+        }
+        Ok(rows)
+    }
+}

@@ -1,0 +1,448 @@
+//! The store's own tests, one suite on both backends: the same updates into a
+//! SQLite file (through the real writer thread) and into a database on a real
+//! PostgreSQL server (`pg/testdb.rs`), then the same tables read back from
+//! both and compared row by row, after the values each test asserts.
+//! PostgreSQL's own concerns (several daemons racing for one order, one
+//! update id, one migration) follow.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use super::pg::{self, PgStore, testdb};
+use super::{IngestRequest, Ingested, StoreError, Via, Writer, WriterThread, open};
+use crate::ingress::Incoming;
+use crate::order::Event;
+use crate::rules::RuleSet;
+use crate::value::Value;
+
+const RULES: &str = r#"version: 1
+channels:
+  shop: { role: commerce_platform, webhook: { format: ordersync, secret: s } }
+  market: { role: marketplace, deliver: { url: "http://127.0.0.1:9/market" } }
+  supplier:
+    role: fulfillment
+    deliver: { url: "http://127.0.0.1:9/supplier", accepts: [created, cancelled], require: [invoice_number] }
+"#;
+
+fn rules() -> Arc<RuleSet> {
+    Arc::new(
+        crate::rules::load_str(
+            "rules.yaml",
+            RULES,
+            &crate::rules::LoadOptions { env: &|_| None },
+        )
+        .unwrap(),
+    )
+}
+
+fn at(minute: u32) -> DateTime<Utc> {
+    format!("2026-11-20T10:{minute:02}:00Z").parse().unwrap()
+}
+
+fn update(
+    rules: &Arc<RuleSet>,
+    event_id: &str,
+    event: Event,
+    order: &str,
+    minute: u32,
+) -> IngestRequest {
+    IngestRequest {
+        channel: Arc::from("shop"),
+        via: Via::Webhook,
+        topic: None,
+        incoming: Incoming {
+            id: event_id.to_string(),
+            event,
+            occurred_at: None,
+            order: Value::from_json(order).unwrap(),
+        },
+        payload: order.as_bytes().to_vec(),
+        received_at: at(minute),
+        rules: rules.clone(),
+    }
+}
+
+/// One store under test.
+enum Backend {
+    Sqlite {
+        writer: Writer,
+        thread: WriterThread,
+        dir: tempfile::TempDir,
+    },
+    Postgres(PgStore),
+}
+
+impl Backend {
+    fn sqlite() -> Backend {
+        let dir = tempfile::tempdir().unwrap();
+        let (jobs, _pending) = mpsc::unbounded_channel();
+        let opened = open(&dir.path().join("o.db")).unwrap();
+        let (writer, thread) =
+            Writer::start(opened, jobs, Arc::new(crate::pipeline::Pipeline)).unwrap();
+        Backend::Sqlite {
+            writer,
+            thread,
+            dir,
+        }
+    }
+
+    async fn postgres(url: &str, pool: usize) -> Backend {
+        Backend::Postgres(
+            PgStore::open(url, pool, Arc::new(crate::pipeline::Pipeline))
+                .await
+                .unwrap(),
+        )
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
+        match self {
+            Backend::Sqlite { writer, .. } => writer.ingest(req).await,
+            Backend::Postgres(store) => store.ingest(&req).await,
+        }
+    }
+
+    /// The rows of a query written in SQL both stores read alike, as text.
+    async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        match self {
+            Backend::Sqlite { dir, .. } => {
+                let conn = rusqlite::Connection::open(dir.path().join("o.db")).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                let n = stmt.column_count();
+                stmt.query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            use rusqlite::types::ValueRef;
+                            Ok(match r.get_ref(i)? {
+                                ValueRef::Null => None,
+                                ValueRef::Integer(v) => Some(v.to_string()),
+                                ValueRef::Real(v) => Some(v.to_string()),
+                                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                                    Some(String::from_utf8_lossy(t).into_owned())
+                                }
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+            }
+            Backend::Postgres(store) => store.text_rows(sql).await.unwrap(),
+        }
+    }
+
+    async fn close(self) {
+        if let Backend::Sqlite { writer, thread, .. } = self {
+            drop(writer);
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// What the store holds after an update, every table an ingest writes, in
+/// SQL both stores read alike (times left out: they are the arrival's).
+const TABLES: &[&str] = &[
+    "SELECT id, channel, event_id, event, order_id, external_id, status, via, received_at FROM updates ORDER BY id",
+    "SELECT id, update_id, order_id, destination, outcome, detail, rules_version, body, changes,
+            why, trigger, decided_at, released_at FROM decisions ORDER BY id",
+    "SELECT id, decision_id, order_id, destination, source, event, idempotency_key, status,
+            attempts FROM deliveries ORDER BY id",
+    "SELECT order_id, destination, source, status, decision_id, delivery_id, detail, resolution
+       FROM health ORDER BY order_id, destination",
+    "SELECT channel, external_id, order_id, newest_updated_at FROM links ORDER BY channel, external_id",
+    "SELECT id, created_at, name, source, search, updated_at FROM orders ORDER BY id",
+    "SELECT order_id, channel, body FROM known ORDER BY order_id, channel",
+];
+
+/// The scenario both stores run: a new order held as a draft for the
+/// supplier, its duplicate, the update that releases the draft, a stale
+/// one, and a second order.
+async fn scenario(store: &Backend) -> Vec<String> {
+    let rules = rules();
+    let mut outcomes = Vec::new();
+    let steps = [
+        (
+            "evt-1",
+            Event::Created,
+            r##"{"id": "M-1", "name": "#1001", "updated_at": "2026-11-20T10:01:00Z", "tags": []}"##,
+            1,
+        ),
+        (
+            "evt-1",
+            Event::Created,
+            r##"{"id": "M-1", "name": "#1001", "updated_at": "2026-11-20T10:01:00Z", "tags": []}"##,
+            2,
+        ),
+        (
+            "evt-2",
+            Event::Updated,
+            r##"{"id": "M-1", "updated_at": "2026-11-20T10:03:00Z", "invoice_number": "INV-7", "tags": []}"##,
+            3,
+        ),
+        (
+            "evt-3",
+            Event::Updated,
+            r##"{"id": "M-1", "updated_at": "2026-11-20T10:02:00Z", "tags": []}"##,
+            4,
+        ),
+        (
+            "evt-4",
+            Event::Created,
+            r##"{"id": "M-2", "name": "#1002", "customer": {"email": "Ann@Example.com"}, "updated_at": "2026-11-20T10:05:00Z", "invoice_number": "INV-8", "tags": []}"##,
+            5,
+        ),
+    ];
+    for (id, event, order, minute) in steps {
+        let got = store
+            .ingest(update(&rules, id, event, order, minute))
+            .await
+            .unwrap();
+        outcomes.push(match got {
+            Ingested::Duplicate => format!("{id}: duplicate"),
+            Ingested::Stored {
+                update,
+                order,
+                status,
+                outcomes,
+                ..
+            } => format!(
+                "{id}: update {update} order {order} {} {:?}",
+                status.as_str(),
+                outcomes
+                    .iter()
+                    .map(|(d, o)| format!("{d}={o}"))
+                    .collect::<Vec<_>>(),
+            ),
+        });
+    }
+    outcomes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_stores_ingest_the_same_updates_into_the_same_rows() {
+    let sqlite = Backend::sqlite();
+    let said = scenario(&sqlite).await;
+    // What the scenario means, on SQLite.
+    assert_eq!(said[1], "evt-1: duplicate");
+    assert!(
+        said[0].starts_with("evt-1: update 1 order 1 decided"),
+        "{}",
+        said[0]
+    );
+    assert!(
+        said[0].ends_with(r#"["market=deliver", "supplier=draft"]"#),
+        "{}",
+        said[0]
+    );
+    assert!(
+        said[2].ends_with(r#"["market=deliver", "supplier=skip", "supplier=deliver"]"#),
+        "{}",
+        said[2]
+    );
+    assert!(
+        said[3].starts_with("evt-3: update 3 order 1 stale []"),
+        "{}",
+        said[3]
+    );
+    assert!(
+        said[4].starts_with("evt-4: update 4 order 2 decided"),
+        "{}",
+        said[4]
+    );
+    let health = sqlite.rows(TABLES[3]).await;
+    let statuses: Vec<_> = health
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}:{}",
+                r[0].as_deref().unwrap(),
+                r[1].as_deref().unwrap(),
+                r[3].as_deref().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "1/market:pending",
+            "1/supplier:pending",
+            "2/market:pending",
+            "2/supplier:pending"
+        ]
+    );
+    let released = sqlite
+        .rows("SELECT id, outcome, trigger FROM decisions WHERE released_at IS NOT NULL")
+        .await;
+    assert_eq!(
+        released,
+        [vec![
+            Some("2".into()),
+            Some("draft".into()),
+            Some("update".into())
+        ]]
+    );
+    let orders = sqlite
+        .rows("SELECT name, search FROM orders ORDER BY id")
+        .await;
+    assert_eq!(
+        orders[1],
+        [
+            Some("#1002".into()),
+            Some("#1002 m-2 ann@example.com".into())
+        ]
+    );
+
+    let url = match testdb::database().await {
+        Ok(url) => url,
+        Err(why) => {
+            sqlite.close().await;
+            return testdb::skipped(
+                "the PostgreSQL half of both_stores_ingest_the_same_updates_into_the_same_rows",
+                &why,
+            );
+        }
+    };
+    let postgres = Backend::postgres(&url, 4).await;
+    assert_eq!(scenario(&postgres).await, said);
+    for table in TABLES {
+        assert_eq!(
+            postgres.rows(table).await,
+            sqlite.rows(table).await,
+            "{} and {} differ in: {table}",
+            postgres.name(),
+            sqlite.name()
+        );
+    }
+    sqlite.close().await;
+}
+
+/// Daemons racing: many updates of one new order at once, each on its own
+/// connection, make one order and one link, and every update is stored once
+/// whichever daemon wins; the same update id sent to all is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_serializes_racing_updates_of_one_order() {
+    let url = match testdb::database().await {
+        Ok(url) => url,
+        Err(why) => {
+            return testdb::skipped("postgres_serializes_racing_updates_of_one_order", &why);
+        }
+    };
+    // Three daemons' pools on one database.
+    let mut daemons = Vec::new();
+    for _ in 0..3 {
+        daemons.push(Arc::new(
+            PgStore::open(&url, 4, Arc::new(crate::pipeline::Pipeline))
+                .await
+                .unwrap(),
+        ));
+    }
+    let rules = rules();
+    let mut tasks = Vec::new();
+    for i in 0..24u32 {
+        let store = daemons[i as usize % 3].clone();
+        let rules = rules.clone();
+        tasks.push(tokio::spawn(async move {
+            let order = format!(
+                r#"{{"id": "M-9", "updated_at": "2026-11-20T10:{:02}:00Z", "invoice_number": "I", "tags": []}}"#,
+                i + 1
+            );
+            let distinct = store
+                .ingest(&update(&rules, &format!("evt-{i}"), Event::Updated, &order, 1))
+                .await
+                .unwrap();
+            let same = store
+                .ingest(&update(&rules, "evt-same", Event::Updated, &order, 1))
+                .await
+                .unwrap();
+            (distinct, same)
+        }));
+    }
+    let mut stored_same = 0;
+    for t in tasks {
+        let (distinct, same) = t.await.unwrap();
+        assert!(
+            matches!(distinct, Ingested::Stored { order: 1, .. }),
+            "{distinct:?}"
+        );
+        if matches!(same, Ingested::Stored { .. }) {
+            stored_same += 1;
+        }
+    }
+    assert_eq!(
+        stored_same, 1,
+        "the same update id was stored more than once"
+    );
+    let store = Backend::Postgres((*daemons[0]).clone());
+    assert_eq!(
+        store.rows("SELECT count(*) FROM orders").await,
+        [vec![Some("1".into())]]
+    );
+    assert_eq!(
+        store
+            .rows("SELECT order_id, newest_updated_at FROM links")
+            .await,
+        [vec![Some("1".into()), Some("2026-11-20T10:24:00Z".into())]]
+    );
+    assert_eq!(
+        store.rows("SELECT count(*) FROM updates").await,
+        [vec![Some("25".into())]]
+    );
+    // The update with the newest time is decided, whatever came after it was stale.
+    let newest = store
+        .rows("SELECT status FROM updates WHERE event_id = 'evt-23'")
+        .await;
+    assert_eq!(newest, [vec![Some("decided".into())]]);
+    // Every delivery has its own key.
+    assert_eq!(
+        store
+            .rows("SELECT count(*) - count(DISTINCT idempotency_key) FROM deliveries")
+            .await,
+        [vec![Some("0".into())]]
+    );
+}
+
+/// Three daemons starting at once on an empty database migrate it once; a
+/// database a newer ordersync migrated is refused, in words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrates_once_and_refuses_a_newer_schema() {
+    let url = match testdb::database().await {
+        Ok(url) => url,
+        Err(why) => {
+            return testdb::skipped("postgres_migrates_once_and_refuses_a_newer_schema", &why);
+        }
+    };
+    let opens = (0..3).map(|_| {
+        let url = url.clone();
+        tokio::spawn(
+            async move { PgStore::open(&url, 1, Arc::new(crate::pipeline::Pipeline)).await },
+        )
+    });
+    let mut stores = Vec::new();
+    for open in opens {
+        stores.push(open.await.unwrap().unwrap());
+    }
+    let known = pg::MIGRATIONS.len() as i64;
+    assert_eq!(stores[0].schema_version().await.unwrap(), known);
+    let store = Backend::Postgres(stores[0].clone());
+    store.rows("UPDATE ordersync_schema SET version = 99").await;
+    let Err(err) = PgStore::open(&url, 1, Arc::new(crate::pipeline::Pipeline)).await else {
+        panic!("a database of schema version 99 was opened");
+    };
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "store: the database has schema version 99, newer than this ordersync knows ({known}); run the ordersync that last opened it, or a newer one"
+        )
+    );
+}

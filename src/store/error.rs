@@ -9,6 +9,10 @@ pub enum StoreError {
     /// PostgreSQL said no, or could not be reached.
     #[error("store: {0}")]
     Postgres(PgError),
+    /// A daemon's lease on a delivery lane was taken over by another daemon
+    /// (PostgreSQL): what it did under that lease is not recorded.
+    #[error("{0}")]
+    LeaseLost(String),
     /// The group this request was in failed to commit.
     #[error("store: commit failed: {0}")]
     Commit(String),

@@ -11,6 +11,7 @@
 //! decisions and outgoing deliveries, all in the same transaction.
 
 mod actions;
+mod attempts;
 pub mod channels;
 mod decide;
 mod error;
@@ -474,7 +475,7 @@ fn commit_group(
                 (Done::Quarantine(reply, r), ok)
             }
             Op::Record(a, reply) => {
-                let r = record(db, &a).map_err(StoreError::from);
+                let r = run_now(attempts::record(&mut Sqlite(db), &a));
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
             }

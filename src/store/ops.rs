@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use super::{
-    Attempt, DeliveryStatus, Job, Label, PollState, Quarantined, StoreError, health, parse_stamp,
-    stamp,
+    Attempt, DeliveryStatus, Job, Label, PollState, Quarantined, StoreError, parse_stamp, stamp,
 };
 use crate::order::Event;
 use crate::rules::RuleSet;
@@ -62,72 +61,6 @@ pub(super) fn label_of(conn: &Connection, delivery_id: i64) -> rusqlite::Result<
         })
     })
     .optional()
-}
-
-pub(super) fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<()> {
-    let at = stamp(a.at);
-    if a.steps.is_empty() {
-        conn.prepare_cached(
-            "INSERT INTO attempts (delivery_id, at, external_id, http_status, error, response, duration_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?
-        .execute(params![
-            a.delivery_id,
-            at,
-            a.external_id,
-            a.http_status,
-            a.error,
-            a.response,
-            a.duration.as_secs_f64() * 1000.0
-        ])?;
-    }
-    for s in &a.steps {
-        conn.prepare_cached(
-            "INSERT INTO attempts (delivery_id, at, external_id, http_status, error, response,
-                                   duration_ms, step, request)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
-            a.delivery_id,
-            stamp(s.at),
-            a.external_id,
-            s.http_status,
-            s.error,
-            s.response,
-            s.duration.as_secs_f64() * 1000.0,
-            s.step,
-            s.request
-        ])?;
-    }
-    conn.prepare_cached(
-        "UPDATE deliveries SET status = ?2, attempts = attempts + 1, next_at = ?3,
-             last_status = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
-    )?
-    .execute(params![
-        a.delivery_id,
-        a.status.as_str(),
-        a.next_at.map(stamp),
-        a.http_status,
-        a.error,
-        at
-    ])?;
-    health::on_attempt(
-        conn,
-        a.order_id,
-        &a.destination,
-        a.delivery_id,
-        a.status,
-        &attempt_detail(a),
-        &at,
-    )?;
-    if let Some(id) = &a.linked_id {
-        conn.prepare_cached(
-            "INSERT INTO links (channel, external_id, order_id) VALUES (?1, ?2, ?3)
-             ON CONFLICT (channel, external_id) DO NOTHING",
-        )?
-        .execute(params![&*a.destination, id, a.order_id])?;
-    }
-    Ok(())
 }
 
 /// What Order Health says of a delivery after an attempt.

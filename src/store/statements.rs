@@ -13,8 +13,8 @@ use std::task::{Context, Poll, Waker};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::StoreError;
 use super::health::{self, Decided};
+use super::{DeliveryStatus, StoreError};
 use crate::engine::OrderState;
 use crate::order::Event;
 use crate::value::Value;
@@ -61,6 +61,34 @@ pub(super) struct NewDeliveryRow<'a> {
     pub source: &'a str,
     pub event: Event,
     pub idempotency_key: &'a str,
+    pub at: &'a str,
+}
+
+/// One request of a delivery and its answer, about to be stored.
+pub(super) struct NewAttempt<'a> {
+    pub delivery_id: i64,
+    pub at: &'a str,
+    pub external_id: Option<&'a str>,
+    pub http_status: Option<u16>,
+    pub error: Option<&'a str>,
+    pub response: &'a [u8],
+    pub duration_ms: f64,
+    /// A connector's step (`orderCreate`), and the request as sent.
+    pub step: Option<&'a str>,
+    pub request: Option<&'a str>,
+}
+
+/// A delivery's state after an attempt.
+pub(super) struct AttemptOutcome<'a> {
+    pub delivery_id: i64,
+    pub order_id: i64,
+    pub destination: &'a str,
+    pub status: DeliveryStatus,
+    pub next_at: Option<&'a str>,
+    pub http_status: Option<u16>,
+    pub error: Option<&'a str>,
+    /// What Order Health says of it.
+    pub detail: &'a str,
     pub at: &'a str,
 }
 
@@ -131,6 +159,19 @@ pub(super) trait Statements {
     /// Moves the order's Order Health row for a new decision (see
     /// `health.rs`), releasing a draft it replaces.
     async fn on_decision(&mut self, d: &Decided<'_>) -> Result<(), StoreError>;
+
+    /// Stores one request of a delivery.
+    async fn insert_attempt(&mut self, a: &NewAttempt<'_>) -> Result<(), StoreError>;
+    /// Counts an attempt on its delivery, with its new status, and moves
+    /// the Order Health row if it is the row's delivery.
+    async fn after_attempt(&mut self, o: &AttemptOutcome<'_>) -> Result<(), StoreError>;
+    /// Links (channel, external id) to an order unless it is linked already.
+    async fn add_link_if_new(
+        &mut self,
+        channel: &str,
+        external_id: &str,
+        order_id: i64,
+    ) -> Result<(), StoreError>;
 }
 
 /// Runs logic written against [`Statements`] on SQLite's, which never wait.
@@ -354,5 +395,67 @@ impl Statements for Sqlite<'_> {
 
     async fn on_decision(&mut self, d: &Decided<'_>) -> Result<(), StoreError> {
         Ok(health::on_decision(self.0, d)?)
+    }
+
+    async fn insert_attempt(&mut self, a: &NewAttempt<'_>) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO attempts (delivery_id, at, external_id, http_status, error, response,
+                                       duration_ms, step, request)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                a.delivery_id,
+                a.at,
+                a.external_id,
+                a.http_status,
+                a.error,
+                a.response,
+                a.duration_ms,
+                a.step,
+                a.request
+            ])?;
+        Ok(())
+    }
+
+    async fn after_attempt(&mut self, o: &AttemptOutcome<'_>) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "UPDATE deliveries SET status = ?2, attempts = attempts + 1, next_at = ?3,
+                     last_status = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
+            )?
+            .execute(params![
+                o.delivery_id,
+                o.status.as_str(),
+                o.next_at,
+                o.http_status,
+                o.error,
+                o.at
+            ])?;
+        health::on_attempt(
+            self.0,
+            o.order_id,
+            o.destination,
+            o.delivery_id,
+            o.status,
+            o.detail,
+            o.at,
+        )?;
+        Ok(())
+    }
+
+    async fn add_link_if_new(
+        &mut self,
+        channel: &str,
+        external_id: &str,
+        order_id: i64,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO links (channel, external_id, order_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (channel, external_id) DO NOTHING",
+            )?
+            .execute(params![channel, external_id, order_id])?;
+        Ok(())
     }
 }

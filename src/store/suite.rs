@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::pg::{self, PgStore, testdb};
-use super::{IngestRequest, Ingested, StoreError, Via, Writer, WriterThread, open};
+use super::{
+    Attempt, DeliveryStatus, IngestRequest, Ingested, StepRecord, StoreError, Via, Writer,
+    WriterThread, open,
+};
 use crate::ingress::Incoming;
 use crate::order::Event;
 use crate::rules::RuleSet;
@@ -26,7 +29,7 @@ channels:
     deliver: { url: "http://127.0.0.1:9/supplier", accepts: [created, cancelled], require: [invoice_number] }
 "#;
 
-fn rules() -> Arc<RuleSet> {
+pub(super) fn rules() -> Arc<RuleSet> {
     Arc::new(
         crate::rules::load_str(
             "rules.yaml",
@@ -41,7 +44,7 @@ fn at(minute: u32) -> DateTime<Utc> {
     format!("2026-11-20T10:{minute:02}:00Z").parse().unwrap()
 }
 
-fn update(
+pub(super) fn update(
     rules: &Arc<RuleSet>,
     event_id: &str,
     event: Event,
@@ -136,7 +139,31 @@ impl Backend {
                 .collect::<Result<_, _>>()
                 .unwrap()
             }
-            Backend::Postgres(store) => store.text_rows(sql).await.unwrap(),
+            // bytea comes as text in hex (`\\x7b22...`): its bytes, as SQLite's are.
+            Backend::Postgres(store) => store
+                .text_rows(sql)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|row| row.into_iter().map(|v| v.map(unhex)).collect())
+                .collect(),
+        }
+    }
+
+    /// Records an attempt of delivery `id`: on SQLite through the writer, on
+    /// PostgreSQL under the lease of the lane the delivery heads.
+    async fn record(&self, attempt: Attempt) {
+        match self {
+            Backend::Sqlite { writer, .. } => writer.record(attempt).await.unwrap(),
+            Backend::Postgres(store) => {
+                let claimed = store.claim(100).await.unwrap();
+                let lane = claimed
+                    .iter()
+                    .find(|l| l.job.delivery_id == attempt.delivery_id)
+                    .expect("the delivery heads a lane");
+                store.record(&lane.lease, &attempt).await.unwrap();
+                store.release_all().await.unwrap();
+            }
         }
     }
 
@@ -150,6 +177,25 @@ impl Backend {
     }
 }
 
+/// PostgreSQL's text form of a `bytea` read back as its bytes (as text);
+/// any other text as it is.
+fn unhex(text: String) -> String {
+    let Some(hex) = text.strip_prefix("\\x") else {
+        return text;
+    };
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect();
+    match bytes {
+        Some(b) => String::from_utf8_lossy(&b).into_owned(),
+        None => text,
+    }
+}
+
 /// What the store holds after an update, every table an ingest writes, in
 /// SQL both stores read alike (times left out: they are the arrival's).
 const TABLES: &[&str] = &[
@@ -157,7 +203,9 @@ const TABLES: &[&str] = &[
     "SELECT id, update_id, order_id, destination, outcome, detail, rules_version, body, changes,
             why, trigger, decided_at, released_at FROM decisions ORDER BY id",
     "SELECT id, decision_id, order_id, destination, source, event, idempotency_key, status,
-            attempts FROM deliveries ORDER BY id",
+            attempts, next_at, last_status, last_error, updated_at FROM deliveries ORDER BY id",
+    "SELECT id, delivery_id, at, external_id, http_status, error, response, duration_ms, step, request
+       FROM attempts ORDER BY id",
     "SELECT order_id, destination, source, status, decision_id, delivery_id, detail, resolution
        FROM health ORDER BY order_id, destination",
     "SELECT channel, external_id, order_id, newest_updated_at FROM links ORDER BY channel, external_id",
@@ -226,6 +274,49 @@ async fn scenario(store: &Backend) -> Vec<String> {
             ),
         });
     }
+    // Delivery 1 delivered (the market answers its id), delivery 2 to retry
+    // after a connector's two requests.
+    let delivered = Attempt {
+        delivery_id: 1,
+        order_id: 1,
+        destination: Arc::from("market"),
+        external_id: None,
+        at: at(6),
+        http_status: Some(201),
+        error: None,
+        response: br#"{"id": "MK-1"}"#.to_vec(),
+        duration: std::time::Duration::from_micros(2500),
+        status: DeliveryStatus::Delivered,
+        next_at: None,
+        linked_id: Some("MK-1".into()),
+        steps: Vec::new(),
+    };
+    store.record(delivered).await;
+    let step = |name: &str, code| StepRecord {
+        step: name.to_string(),
+        at: at(7),
+        request: format!(r#"{{"method": "POST", "url": "/{name}"}}"#),
+        http_status: Some(code),
+        error: None,
+        response: b"busy".to_vec(),
+        duration: std::time::Duration::from_millis(4),
+    };
+    let retry = Attempt {
+        delivery_id: 5,
+        order_id: 1,
+        destination: Arc::from("supplier"),
+        external_id: Some("S-9".into()),
+        at: at(7),
+        http_status: Some(503),
+        error: None,
+        response: b"busy".to_vec(),
+        duration: std::time::Duration::from_millis(9),
+        status: DeliveryStatus::Pending,
+        next_at: Some(at(8)),
+        linked_id: None,
+        steps: vec![step("lookup", 200), step("create", 503)],
+    };
+    store.record(retry).await;
     outcomes
 }
 
@@ -260,7 +351,7 @@ async fn both_stores_ingest_the_same_updates_into_the_same_rows() {
         "{}",
         said[4]
     );
-    let health = sqlite.rows(TABLES[3]).await;
+    let health = sqlite.rows(TABLES[4]).await;
     let statuses: Vec<_> = health
         .iter()
         .map(|r| {

@@ -8,18 +8,24 @@
 //! only the statements differ.
 //!
 //! Being built (issue 16): the store opens, migrates (first daemon migrates,
-//! the others wait, a newer schema is refused) and ingests. Deliveries on
-//! leases, the singleton jobs, the admin surface and the CLI's `--db
-//! postgres://` come next; until then the CLI refuses PostgreSQL URLs.
+//! the others wait, a newer schema is refused), ingests, and shares the
+//! deliveries out on leases (`lanes.rs`). The daemon's wiring, the singleton
+//! jobs, the admin surface and the CLI's `--db postgres://` come next; until
+//! then the CLI refuses PostgreSQL URLs.
 
+mod lanes;
 mod schema;
 mod statements;
 #[cfg(test)]
 pub(crate) mod testdb;
+#[cfg(test)]
+mod tests;
 
+pub use lanes::{Lease, Leased};
 pub use schema::MIGRATIONS;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -33,6 +39,9 @@ const RETRIES: usize = 8;
 /// Connections a daemon keeps to the server, unless told otherwise.
 pub const DEFAULT_POOL: usize = 16;
 
+/// How long a daemon holds a delivery lane without renewing its lease.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
+
 /// Any number with which `pg_advisory_xact_lock` serializes migrations: only
 /// ordersync takes it, for the length of the migrating transaction (released
 /// at its end, so it also works behind a transaction-pooling PgBouncer).
@@ -43,6 +52,11 @@ const MIGRATION_LOCK: i64 = 0x6f72_6465_7273_796e; // "ordersyn"
 pub struct PgStore {
     pool: Pool,
     decide: Arc<dyn Decide>,
+    /// This daemon, as the lanes it holds name it: host, process, and a
+    /// random part (a restarted process with the same pid is another daemon).
+    owner: Arc<str>,
+    /// How long a claim holds a lane without being renewed.
+    lease: Duration,
 }
 
 /// Whether `db` names a PostgreSQL database rather than a SQLite file.
@@ -74,9 +88,32 @@ impl PgStore {
             .max_size(pool_size.max(1))
             .build()
             .map_err(|e| StoreError::Invalid(format!("--db: {e}")))?;
-        let store = PgStore { pool, decide };
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "host".to_string());
+        let store = PgStore {
+            pool,
+            decide,
+            owner: Arc::from(format!(
+                "{host}:{}:{:08x}",
+                std::process::id(),
+                fastrand::u32(..)
+            )),
+            lease: DEFAULT_LEASE,
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The same store with leases of `lease` (default [`DEFAULT_LEASE`]).
+    pub fn with_lease(mut self, lease: Duration) -> PgStore {
+        self.lease = lease;
+        self
+    }
+
+    /// This daemon's name on the lanes it holds.
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {

@@ -150,6 +150,21 @@ CREATE TABLE health (
 CREATE INDEX health_by_status ON health (status, updated_at);
 CREATE INDEX health_counts ON health (destination, status, resolution);
 
+-- Deliveries' lanes (`lanes.rs`): one row per (order, destination) with
+-- pending deliveries, claimed by one daemon at a time. `token` goes up on
+-- every claim; only the holder of the newest may record an outcome. Leases and
+-- due times are the server's clock.
+CREATE TABLE lanes (
+    order_id    BIGINT NOT NULL,
+    destination TEXT NOT NULL,
+    owner       TEXT,
+    token       BIGINT NOT NULL DEFAULT 0,
+    lease_until TIMESTAMPTZ,
+    due_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (order_id, destination)
+);
+CREATE INDEX lanes_due ON lanes (due_at);
+
 CREATE TABLE credentials (
     channel       TEXT PRIMARY KEY,
     refresh_token TEXT NOT NULL,

@@ -14,9 +14,11 @@ use tokio_postgres::types::ToSql;
 
 use crate::engine::OrderState;
 use crate::order::Event;
-use crate::store::StoreError;
 use crate::store::health::{Decided, HealthStatus};
-use crate::store::statements::{NewDecision, NewDeliveryRow, NewUpdate, OrderNote, Statements};
+use crate::store::statements::{
+    AttemptOutcome, NewAttempt, NewDecision, NewDeliveryRow, NewUpdate, OrderNote, Statements,
+};
+use crate::store::{DeliveryStatus, StoreError};
 use crate::value::Value;
 
 /// PostgreSQL's statements, on one transaction.
@@ -247,6 +249,12 @@ impl Statements for Pg<'_, '_> {
     }
 
     async fn insert_delivery(&mut self, d: &NewDeliveryRow<'_>) -> Result<i64, StoreError> {
+        // Its lane, unless it has one: the row daemons claim it by (`lanes.rs`).
+        self.execute(
+            "INSERT INTO lanes (order_id, destination) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&d.order_id, &d.destination],
+        )
+        .await?;
         self.returning_id(
             "INSERT INTO deliveries (decision_id, order_id, destination, source, event,
                                      idempotency_key, status, updated_at)
@@ -297,6 +305,89 @@ impl Statements for Pg<'_, '_> {
                 &d.detail,
                 &d.at,
             ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_attempt(&mut self, a: &NewAttempt<'_>) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO attempts (delivery_id, at, external_id, http_status, error, response,
+                                   duration_ms, step, request)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &a.delivery_id,
+                &a.at,
+                &a.external_id,
+                &a.http_status.map(i32::from),
+                &a.error,
+                &a.response,
+                &a.duration_ms,
+                &a.step,
+                &a.request,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn after_attempt(&mut self, o: &AttemptOutcome<'_>) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE deliveries SET status = $2, attempts = attempts + 1, next_at = $3,
+                 last_status = $4, last_error = $5, updated_at = $6 WHERE id = $1",
+            &[
+                &o.delivery_id,
+                &o.status.as_str(),
+                &o.next_at,
+                &o.http_status.map(i32::from),
+                &o.error,
+                &o.at,
+            ],
+        )
+        .await?;
+        // `health::on_attempt`'s two statements.
+        if o.status == DeliveryStatus::Pending {
+            self.execute(
+                "UPDATE health SET detail = $4, updated_at = $5
+                 WHERE order_id = $1 AND destination = $2 AND delivery_id = $3",
+                &[
+                    &o.order_id,
+                    &o.destination,
+                    &o.delivery_id,
+                    &o.detail,
+                    &o.at,
+                ],
+            )
+            .await?;
+        } else {
+            self.execute(
+                "UPDATE health SET status = $6, detail = $4, updated_at = $5,
+                     resolution = CASE WHEN ignored = $6 THEN 'ignored' ELSE NULL END
+                 WHERE order_id = $1 AND destination = $2 AND delivery_id = $3",
+                &[
+                    &o.order_id,
+                    &o.destination,
+                    &o.delivery_id,
+                    &o.detail,
+                    &o.at,
+                    &o.status.as_str(),
+                ],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn add_link_if_new(
+        &mut self,
+        channel: &str,
+        external_id: &str,
+        order_id: i64,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO links (channel, external_id, order_id) VALUES ($1, $2, $3)
+             ON CONFLICT (channel, external_id) DO NOTHING",
+            &[&channel, &external_id, &order_id],
         )
         .await?;
         Ok(())

@@ -1,0 +1,272 @@
+//! Deliveries on leases with several daemons on one database (`lanes.rs`),
+//! on a real PostgreSQL server (`testdb.rs`), each daemon its own pool.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::{Leased, PgStore, testdb};
+use crate::order::Event;
+use crate::store::suite::{rules, update};
+use crate::store::{Attempt, DeliveryStatus, StoreError};
+
+async fn daemons(n: usize, lease: Duration) -> Option<Vec<PgStore>> {
+    let url = match testdb::database().await {
+        Ok(url) => url,
+        Err(why) => {
+            testdb::skipped("a test of lanes on leases", &why);
+            return None;
+        }
+    };
+    let mut all = Vec::new();
+    for _ in 0..n {
+        all.push(
+            PgStore::open(&url, 2, Arc::new(crate::pipeline::Pipeline))
+                .await
+                .unwrap()
+                .with_lease(lease),
+        );
+    }
+    Some(all)
+}
+
+/// Three updates of order M-1 (the second and third go to the market only:
+/// the supplier takes `created`), one of M-2.
+async fn three_updates_and_another_order(store: &PgStore) {
+    let rules = rules();
+    for (id, event, order, minute) in [
+        (
+            "e1",
+            Event::Created,
+            r#"{"id": "M-1", "updated_at": "2026-11-20T10:01:00Z", "invoice_number": "I", "tags": []}"#,
+            1,
+        ),
+        (
+            "e2",
+            Event::Updated,
+            r#"{"id": "M-1", "updated_at": "2026-11-20T10:02:00Z", "invoice_number": "I", "note": "v2", "tags": []}"#,
+            2,
+        ),
+        (
+            "e3",
+            Event::Updated,
+            r#"{"id": "M-1", "updated_at": "2026-11-20T10:03:00Z", "invoice_number": "I", "note": "v3", "tags": []}"#,
+            3,
+        ),
+        (
+            "e4",
+            Event::Created,
+            r#"{"id": "M-2", "updated_at": "2026-11-20T10:04:00Z", "invoice_number": "I", "tags": []}"#,
+            4,
+        ),
+    ] {
+        store
+            .ingest(&update(&rules, id, event, order, minute))
+            .await
+            .unwrap();
+    }
+}
+
+fn outcome(l: &Leased, status: DeliveryStatus, next_at: Option<chrono::DateTime<Utc>>) -> Attempt {
+    Attempt {
+        delivery_id: l.job.delivery_id,
+        order_id: l.job.order_id,
+        destination: l.job.destination.clone(),
+        external_id: None,
+        at: Utc::now(),
+        http_status: Some(if status == DeliveryStatus::Delivered {
+            200
+        } else {
+            503
+        }),
+        error: None,
+        response: b"{}".to_vec(),
+        duration: Duration::from_millis(3),
+        status,
+        next_at,
+        linked_id: None,
+        steps: Vec::new(),
+    }
+}
+
+/// The lanes claimed, as "order/destination delivery", sorted.
+fn names(claimed: &[Leased]) -> Vec<String> {
+    let mut n: Vec<String> = claimed
+        .iter()
+        .map(|l| {
+            format!(
+                "{}/{} d{}",
+                l.lease.order_id, l.lease.destination, l.job.delivery_id
+            )
+        })
+        .collect();
+    n.sort();
+    n
+}
+
+/// A lane goes to one daemon at a time, which gets only its lowest pending
+/// delivery, and the next one once the first is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_lane_is_claimed_by_one_daemon_and_sent_in_order() {
+    let Some(d) = daemons(2, Duration::from_secs(15)).await else {
+        return;
+    };
+    three_updates_and_another_order(&d[0]).await;
+    // Deliveries: 1 M-1/market, 2 M-1/supplier, 3 and 4 M-1/market, 5 M-2/market, 6 M-2/supplier.
+    let (a, b) = tokio::join!(d[0].claim(2), d[1].claim(10));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut all: Vec<Leased> = a.iter().chain(&b).cloned().collect();
+    all.sort_by_key(|l| l.job.delivery_id);
+    assert_eq!(
+        names(&all),
+        [
+            "1/market d1",
+            "1/supplier d2",
+            "2/market d5",
+            "2/supplier d6"
+        ]
+    );
+    assert!(a.iter().all(|l| l.lease.token == 1) && b.iter().all(|l| l.lease.token == 1));
+    assert!(
+        d[0].claim(10).await.unwrap().is_empty(),
+        "a held lane was claimed again"
+    );
+
+    let (holder, lane) = if a.iter().any(|l| l.job.delivery_id == 1) {
+        (&d[0], a.iter().find(|l| l.job.delivery_id == 1).unwrap())
+    } else {
+        (&d[1], b.iter().find(|l| l.job.delivery_id == 1).unwrap())
+    };
+    let next = holder
+        .record(&lane.lease, &outcome(lane, DeliveryStatus::Delivered, None))
+        .await
+        .unwrap()
+        .expect("the lane's next delivery");
+    assert_eq!(next.job.delivery_id, 3);
+    assert_eq!(next.lease, lane.lease);
+    let last = holder
+        .record(
+            &next.lease,
+            &outcome(&next, DeliveryStatus::Delivered, None),
+        )
+        .await
+        .unwrap()
+        .expect("the lane's last delivery");
+    assert_eq!(last.job.delivery_id, 4);
+    assert!(
+        holder
+            .record(
+                &last.lease,
+                &outcome(&last, DeliveryStatus::Delivered, None)
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let left = holder
+        .text_rows("SELECT order_id, destination FROM lanes ORDER BY 1, 2")
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 3, "the emptied lane was not removed: {left:?}");
+}
+
+/// A daemon that stops renewing (paused, cut off) loses its lanes after the
+/// lease: another daemon sends the same delivery with the same key, and the
+/// first one's late outcome is refused and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_that_runs_out_is_taken_over_with_the_same_key() {
+    let Some(d) = daemons(2, Duration::from_millis(1000)).await else {
+        return;
+    };
+    three_updates_and_another_order(&d[0]).await;
+    let first = d[0].claim(10).await.unwrap();
+    assert_eq!(first.len(), 4);
+    // Renewed, the lanes stay with the first daemon past the lease.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(d[0].renew().await.unwrap(), 4);
+        assert!(d[1].claim(10).await.unwrap().is_empty());
+    }
+    // Not renewed, they are taken over.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let taken = d[1].claim(10).await.unwrap();
+    assert_eq!(names(&taken), names(&first));
+    for t in &taken {
+        let before = first
+            .iter()
+            .find(|f| {
+                f.lease.destination == t.lease.destination && f.lease.order_id == t.lease.order_id
+            })
+            .unwrap();
+        assert_eq!(t.job.idempotency_key, before.job.idempotency_key);
+        assert_eq!(t.lease.token, before.lease.token + 1);
+    }
+    let late = &first[0];
+    let err = d[0]
+        .record(&late.lease, &outcome(late, DeliveryStatus::Delivered, None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "store: the lease on the lane of ord_{} to {} ran out and another daemon took it; this daemon's outcome is not recorded",
+            late.lease.order_id, late.lease.destination
+        )
+    );
+    assert!(matches!(
+        d[0].mark_sent(&late.lease, late.job.delivery_id).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    let written = d[0]
+        .text_rows("SELECT count(*) FROM attempts UNION ALL SELECT count(*) FROM deliveries WHERE status <> 'pending' OR sent_at IS NOT NULL")
+        .await
+        .unwrap();
+    assert_eq!(written, [vec![Some("0".into())], vec![Some("0".into())]]);
+    // The new holder records.
+    let now = taken
+        .iter()
+        .find(|t| t.job.delivery_id == late.job.delivery_id)
+        .unwrap();
+    d[1].record(&now.lease, &outcome(now, DeliveryStatus::Delivered, None))
+        .await
+        .unwrap();
+    // Released at shutdown, lanes are claimable at once.
+    assert_eq!(d[1].release_all().await.unwrap(), 4);
+    assert_eq!(d[0].claim(10).await.unwrap().len(), 4);
+}
+
+/// A delivery to retry keeps its lane, and the lane waits for the retry's
+/// time before anyone claims it again; then the same delivery comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_holds_its_lane_until_it_is_due() {
+    let Some(d) = daemons(2, Duration::from_secs(15)).await else {
+        return;
+    };
+    three_updates_and_another_order(&d[0]).await;
+    let claimed = d[0].claim(10).await.unwrap();
+    let market = claimed.iter().find(|l| l.job.delivery_id == 1).unwrap();
+    let retry_at = Utc::now() + chrono::Duration::milliseconds(1500);
+    let next = d[0]
+        .record(
+            &market.lease,
+            &outcome(market, DeliveryStatus::Pending, Some(retry_at)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        next.is_none(),
+        "the lane moved on past a delivery still to retry"
+    );
+    assert!(
+        d[1].claim(10).await.unwrap().is_empty(),
+        "claimed before its retry was due"
+    );
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let again = d[1].claim(10).await.unwrap();
+    assert_eq!(names(&again), ["1/market d1"]);
+    assert_eq!(again[0].job.attempts, 1);
+    assert_eq!(again[0].job.idempotency_key, market.job.idempotency_key);
+    assert_eq!(again[0].lease.token, 2);
+}

@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 
 use super::pg::{self, PgStore, testdb};
 use super::{
-    Attempt, DeliveryStatus, IngestRequest, Ingested, StepRecord, StoreError, Via, Writer,
-    WriterThread, open,
+    Attempt, DeliveryStatus, IngestRequest, Ingested, Quarantined, StepRecord, StoreError, Via,
+    Writer, WriterThread, open,
 };
 use crate::ingress::Incoming;
 use crate::order::Event;
@@ -150,6 +150,13 @@ impl Backend {
         }
     }
 
+    async fn quarantine(&self, q: Quarantined) -> i64 {
+        match self {
+            Backend::Sqlite { writer, .. } => writer.quarantine(q).await.unwrap(),
+            Backend::Postgres(store) => store.quarantine(&q).await.unwrap(),
+        }
+    }
+
     /// Records an attempt of delivery `id`: on SQLite through the writer, on
     /// PostgreSQL under the lease of the lane the delivery heads.
     async fn record(&self, attempt: Attempt) {
@@ -157,11 +164,14 @@ impl Backend {
             Backend::Sqlite { writer, .. } => writer.record(attempt).await.unwrap(),
             Backend::Postgres(store) => {
                 let claimed = store.claim(100).await.unwrap();
-                let lane = claimed
-                    .iter()
-                    .find(|l| l.job.delivery_id == attempt.delivery_id)
-                    .expect("the delivery heads a lane");
-                store.record(&lane.lease, &attempt).await.unwrap();
+                assert!(
+                    claimed
+                        .iter()
+                        .any(|l| l.job.delivery_id == attempt.delivery_id),
+                    "delivery {} heads no lane",
+                    attempt.delivery_id
+                );
+                store.record(&attempt).await.unwrap();
                 store.release_all().await.unwrap();
             }
         }
@@ -211,6 +221,7 @@ const TABLES: &[&str] = &[
     "SELECT channel, external_id, order_id, newest_updated_at FROM links ORDER BY channel, external_id",
     "SELECT id, created_at, name, source, search, updated_at FROM orders ORDER BY id",
     "SELECT order_id, channel, body FROM known ORDER BY order_id, channel",
+    "SELECT id, channel, received_at, reason, headers, body FROM quarantine ORDER BY id",
 ];
 
 /// The scenario both stores run: a new order held as a draft for the
@@ -317,6 +328,16 @@ async fn scenario(store: &Backend) -> Vec<String> {
         steps: vec![step("lookup", 200), step("create", 503)],
     };
     store.record(retry).await;
+    let kept = store
+        .quarantine(Quarantined {
+            channel: "shop".into(),
+            received_at: at(9),
+            reason: "not JSON: expected value at line 1 column 1".into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: b"<html>".to_vec(),
+        })
+        .await;
+    outcomes.push(format!("quarantined {kept}"));
     outcomes
 }
 

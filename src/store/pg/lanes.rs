@@ -137,10 +137,26 @@ impl PgStore {
             }
         }
         tx.commit().await?;
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        for c in &claimed {
+            held.insert(c.job.delivery_id, c.lease.clone());
+        }
         Ok(claimed)
     }
 
-    /// Extends the lease of every lane this daemon holds; how many.
+    /// The lease this daemon holds `delivery_id` under (its lane's newest
+    /// claim by this daemon), or why it holds none.
+    pub(super) fn held(&self, delivery_id: i64) -> Result<Lease, StoreError> {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.get(&delivery_id).cloned().ok_or_else(|| {
+            StoreError::LeaseLost(format!(
+                "store: this daemon holds no lease on delivery {delivery_id}; its outcome is not recorded"
+            ))
+        })
+    }
+
+    /// Extends the lease of every lane this daemon holds (how many), and
+    /// notes the daemon as alive on the roll call (`ops.rs`).
     pub async fn renew(&self) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let stmt = client
@@ -149,14 +165,22 @@ impl PgStore {
                  WHERE owner = $1 AND lease_until IS NOT NULL",
             )
             .await?;
-        Ok(client
+        let renewed = client
             .execute(&stmt, &[&&*self.owner, &self.lease.as_secs_f64()])
-            .await?)
+            .await?;
+        client
+            .execute(
+                "UPDATE daemons SET seen_at = now() WHERE owner = $1",
+                &[&&*self.owner],
+            )
+            .await?;
+        Ok(renewed)
     }
 
     /// Gives up every lane this daemon holds (at shutdown), so the others
     /// take them at once rather than after the lease.
     pub async fn release_all(&self) -> Result<u64, StoreError> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let client = self.client().await?;
         Ok(client
             .execute(
@@ -168,7 +192,11 @@ impl PgStore {
 
     /// Fails unless this daemon still holds `lease`; locks the lane's row
     /// until the transaction ends.
-    async fn check(&self, tx: &Transaction<'_>, lease: &Lease) -> Result<(), StoreError> {
+    pub(super) async fn check(
+        &self,
+        tx: &Transaction<'_>,
+        lease: &Lease,
+    ) -> Result<(), StoreError> {
         let stmt = tx
             .prepare_cached(
                 "SELECT owner, token FROM lanes
@@ -194,20 +222,18 @@ impl PgStore {
         }
     }
 
-    /// Records an attempt made under `lease` (see `attempts.rs`), then moves
-    /// the lane on: to its next pending delivery, answered here when it is due
-    /// now (the lease is extended for it); else the lane waits for its retry
-    /// and is given up, or, with nothing pending, removed.
-    pub async fn record(
-        &self,
-        lease: &Lease,
-        attempt: &Attempt,
-    ) -> Result<Option<Leased>, StoreError> {
+    /// Records an attempt made under the lease its delivery was claimed with
+    /// (see `attempts.rs`), then moves the lane on: to its next pending
+    /// delivery, answered here when it is due now (the lease is extended for
+    /// it); else the lane waits for its retry and is given up, or, with
+    /// nothing pending, removed.
+    pub async fn record(&self, attempt: &Attempt) -> Result<Option<Leased>, StoreError> {
+        let lease = self.held(attempt.delivery_id)?;
         let mut tries = 0;
-        loop {
+        let next = loop {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let done = self.record_in(&tx, lease, attempt).await;
+            let done = self.record_in(&tx, &lease, attempt).await;
             let done = match done {
                 Ok(next) => tx.commit().await.map(|()| next).map_err(StoreError::from),
                 Err(e) => Err(e),
@@ -218,9 +244,18 @@ impl PgStore {
                 {
                     tries += 1;
                 }
-                done => return done,
+                done => break done,
             }
+        };
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Ok(_) | Err(StoreError::LeaseLost(_)) = &next {
+            // Recorded, or refused for good: this daemon is done with it.
+            held.remove(&attempt.delivery_id);
         }
+        if let Ok(Some(n)) = &next {
+            held.insert(n.job.delivery_id, n.lease.clone());
+        }
+        next
     }
 
     async fn record_in(
@@ -271,19 +306,43 @@ impl PgStore {
         }
     }
 
-    /// Notes, under `lease`, that a request whose outcome may be unknown is
-    /// about to be sent for the delivery (see `Job::sent`).
-    pub async fn mark_sent(&self, lease: &Lease, delivery_id: i64) -> Result<(), StoreError> {
+    /// Runs `sql` with (`delivery_id`, `value`) under the lease the delivery
+    /// is held with, in one transaction.
+    pub(super) async fn fenced(
+        &self,
+        delivery_id: i64,
+        sql: &str,
+        value: &(dyn tokio_postgres::types::ToSql + Sync),
+    ) -> Result<(), StoreError> {
+        let lease = self.held(delivery_id)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        self.check(&tx, lease).await?;
-        tx.execute(
-            "UPDATE deliveries SET sent_at = coalesce(sent_at, $2) WHERE id = $1",
-            &[&delivery_id, &crate::store::stamp(Utc::now())],
-        )
-        .await?;
+        self.check(&tx, &lease).await?;
+        tx.execute(sql, &[&delivery_id, value]).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Notes, under the delivery's lease, that a request whose outcome may be
+    /// unknown is about to be sent for it (see `Job::sent`).
+    pub async fn mark_sent(&self, delivery_id: i64) -> Result<(), StoreError> {
+        self.fenced(
+            delivery_id,
+            "UPDATE deliveries SET sent_at = coalesce(sent_at, $2) WHERE id = $1",
+            &crate::store::stamp(Utc::now()),
+        )
+        .await
+    }
+
+    /// Stores, under the delivery's lease, the request a template rendered
+    /// for it; a request already stored is kept (the first one wins).
+    pub async fn save_rendered(&self, delivery_id: i64, rendered: &str) -> Result<(), StoreError> {
+        self.fenced(
+            delivery_id,
+            "UPDATE deliveries SET rendered = coalesce(rendered, $2) WHERE id = $1",
+            &rendered,
+        )
+        .await
     }
 
     /// How long a claim holds a lane without being renewed.

@@ -14,6 +14,7 @@
 //! then the CLI refuses PostgreSQL URLs.
 
 mod lanes;
+mod ops;
 mod schema;
 mod statements;
 #[cfg(test)]
@@ -22,6 +23,7 @@ pub(crate) mod testdb;
 mod tests;
 
 pub use lanes::{Lease, Leased};
+pub use ops::{JobLease, LiveDaemon};
 pub use schema::MIGRATIONS;
 
 use std::sync::Arc;
@@ -57,6 +59,9 @@ pub struct PgStore {
     owner: Arc<str>,
     /// How long a claim holds a lane without being renewed.
     lease: Duration,
+    /// The deliveries this daemon claimed and has not recorded yet, with the
+    /// lease of each: what it records or marks for them is fenced by it.
+    held: Arc<std::sync::Mutex<std::collections::HashMap<i64, Lease>>>,
 }
 
 /// Whether `db` names a PostgreSQL database rather than a SQLite file.
@@ -100,6 +105,7 @@ impl PgStore {
                 fastrand::u32(..)
             )),
             lease: DEFAULT_LEASE,
+            held: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)

@@ -165,6 +165,23 @@ CREATE TABLE lanes (
 );
 CREATE INDEX lanes_due ON lanes (due_at);
 
+-- Singleton jobs' leases (`ops.rs`): `poll:<channel>`, `housekeeping`.
+CREATE TABLE job_leases (
+    job         TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    token       BIGINT NOT NULL,
+    lease_until TIMESTAMPTZ NOT NULL
+);
+
+-- The roll call (`ops.rs`): each daemon, the rules version it runs, and when
+-- it was last seen renewing its leases.
+CREATE TABLE daemons (
+    owner         TEXT PRIMARY KEY,
+    rules_version TEXT NOT NULL,
+    started_at    TEXT NOT NULL,
+    seen_at       TIMESTAMPTZ NOT NULL
+);
+
 CREATE TABLE credentials (
     channel       TEXT PRIMARY KEY,
     refresh_token TEXT NOT NULL,

@@ -9,7 +9,7 @@ use chrono::Utc;
 use super::{Leased, PgStore, testdb};
 use crate::order::Event;
 use crate::store::suite::{rules, update};
-use crate::store::{Attempt, DeliveryStatus, StoreError};
+use crate::store::{Attempt, DeliveryStatus, Label, PollState, StoreError};
 
 async fn daemons(n: usize, lease: Duration) -> Option<Vec<PgStore>> {
     let url = match testdb::database().await {
@@ -139,27 +139,21 @@ async fn each_lane_is_claimed_by_one_daemon_and_sent_in_order() {
         (&d[1], b.iter().find(|l| l.job.delivery_id == 1).unwrap())
     };
     let next = holder
-        .record(&lane.lease, &outcome(lane, DeliveryStatus::Delivered, None))
+        .record(&outcome(lane, DeliveryStatus::Delivered, None))
         .await
         .unwrap()
         .expect("the lane's next delivery");
     assert_eq!(next.job.delivery_id, 3);
     assert_eq!(next.lease, lane.lease);
     let last = holder
-        .record(
-            &next.lease,
-            &outcome(&next, DeliveryStatus::Delivered, None),
-        )
+        .record(&outcome(&next, DeliveryStatus::Delivered, None))
         .await
         .unwrap()
         .expect("the lane's last delivery");
     assert_eq!(last.job.delivery_id, 4);
     assert!(
         holder
-            .record(
-                &last.lease,
-                &outcome(&last, DeliveryStatus::Delivered, None)
-            )
+            .record(&outcome(&last, DeliveryStatus::Delivered, None))
             .await
             .unwrap()
             .is_none()
@@ -204,7 +198,7 @@ async fn a_lease_that_runs_out_is_taken_over_with_the_same_key() {
     }
     let late = &first[0];
     let err = d[0]
-        .record(&late.lease, &outcome(late, DeliveryStatus::Delivered, None))
+        .record(&outcome(late, DeliveryStatus::Delivered, None))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
@@ -216,7 +210,7 @@ async fn a_lease_that_runs_out_is_taken_over_with_the_same_key() {
         )
     );
     assert!(matches!(
-        d[0].mark_sent(&late.lease, late.job.delivery_id).await,
+        d[0].mark_sent(late.job.delivery_id).await,
         Err(StoreError::LeaseLost(_))
     ));
     let written = d[0]
@@ -229,7 +223,7 @@ async fn a_lease_that_runs_out_is_taken_over_with_the_same_key() {
         .iter()
         .find(|t| t.job.delivery_id == late.job.delivery_id)
         .unwrap();
-    d[1].record(&now.lease, &outcome(now, DeliveryStatus::Delivered, None))
+    d[1].record(&outcome(now, DeliveryStatus::Delivered, None))
         .await
         .unwrap();
     // Released at shutdown, lanes are claimable at once.
@@ -249,10 +243,7 @@ async fn a_retry_holds_its_lane_until_it_is_due() {
     let market = claimed.iter().find(|l| l.job.delivery_id == 1).unwrap();
     let retry_at = Utc::now() + chrono::Duration::milliseconds(1500);
     let next = d[0]
-        .record(
-            &market.lease,
-            &outcome(market, DeliveryStatus::Pending, Some(retry_at)),
-        )
+        .record(&outcome(market, DeliveryStatus::Pending, Some(retry_at)))
         .await
         .unwrap();
     assert!(
@@ -269,4 +260,143 @@ async fn a_retry_holds_its_lane_until_it_is_due() {
     assert_eq!(again[0].job.attempts, 1);
     assert_eq!(again[0].job.idempotency_key, market.job.idempotency_key);
     assert_eq!(again[0].lease.token, 2);
+}
+
+/// A singleton job (a channel's poll) runs on one daemon at a time; one that
+/// lost the lease cannot move the cursor, and one that gives it up lets
+/// the next daemon in at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_cursor_moves_only_under_its_jobs_lease() {
+    let Some(d) = daemons(2, Duration::from_millis(1000)).await else {
+        return;
+    };
+    let a = d[0]
+        .take_job("poll:etsy")
+        .await
+        .unwrap()
+        .expect("a free job");
+    assert_eq!(a.token, 1);
+    assert_eq!(d[1].take_job("poll:etsy").await.unwrap(), None);
+    d[0].renew_job(&a).await.unwrap();
+    let moved = |cursor: &str| PollState {
+        cursor: Some(cursor.to_string()),
+        last_run_at: Some("2026-11-20T10:00:00.000000Z".into()),
+        last_success_at: Some("2026-11-20T10:00:01.000000Z".into()),
+    };
+    d[0].save_poll_state(&a, "etsy", &moved("2026-11-20T09:00:00Z"))
+        .await
+        .unwrap();
+    // Past its lease without renewing, the first daemon loses the job.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let b = d[1]
+        .take_job("poll:etsy")
+        .await
+        .unwrap()
+        .expect("a job whose lease ran out");
+    assert_eq!(b.token, 2);
+    let err = d[0]
+        .save_poll_state(&a, "etsy", &moved("2026-11-20T09:30:00Z"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "store: the lease on the job poll:etsy was taken by another daemon; the poll cursor of etsy is not moved"
+    );
+    assert_eq!(
+        d[0].renew_job(&a).await.unwrap_err().to_string(),
+        "store: the lease on the job poll:etsy was taken by another daemon"
+    );
+    assert_eq!(
+        d[0].poll_state("etsy").await.unwrap(),
+        moved("2026-11-20T09:00:00Z")
+    );
+    d[1].save_poll_state(&b, "etsy", &moved("2026-11-20T09:45:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        d[0].poll_state("etsy").await.unwrap(),
+        moved("2026-11-20T09:45:00Z")
+    );
+    // Another job is its own lease.
+    assert!(d[0].take_job("housekeeping").await.unwrap().is_some());
+    d[1].release_job(&b).await.unwrap();
+    assert_eq!(
+        d[0].take_job("poll:etsy").await.unwrap().map(|l| l.token),
+        Some(3)
+    );
+}
+
+/// Every daemon notes the rules it runs; one that stops renewing for three
+/// leases leaves the roll call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_roll_call_lists_the_live_daemons_and_their_rules() {
+    let Some(d) = daemons(2, Duration::from_millis(300)).await else {
+        return;
+    };
+    let rules = rules();
+    d[0].note_rules(&rules).await.unwrap();
+    d[1].note_rules(&rules).await.unwrap();
+    let live = d[0].live_daemons().await.unwrap();
+    let mut owners: Vec<&str> = live.iter().map(|l| l.owner.as_str()).collect();
+    owners.sort();
+    let mut expected = vec![d[0].owner(), d[1].owner()];
+    expected.sort();
+    assert_eq!(owners, expected);
+    assert!(live.iter().all(|l| l.rules_version == *rules.version));
+    assert!(
+        live[0].seen_at.ends_with('Z') && live[0].seen_at.len() == 27,
+        "{}",
+        live[0].seen_at
+    );
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        d[1].renew().await.unwrap();
+    }
+    let live: Vec<String> = d[0]
+        .live_daemons()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.owner)
+        .collect();
+    assert_eq!(live, [d[1].owner()]);
+}
+
+/// A label is kept only under the delivery's lease, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_is_kept_under_its_deliverys_lease() {
+    let Some(d) = daemons(2, Duration::from_secs(15)).await else {
+        return;
+    };
+    three_updates_and_another_order(&d[0]).await;
+    let claimed = d[0].claim(10).await.unwrap();
+    let id = claimed[0].job.delivery_id;
+    let label = |bytes: &[u8]| Label {
+        format: "pdf".into(),
+        content_type: "application/pdf".into(),
+        filename: "label-1.pdf".into(),
+        bytes: bytes.to_vec(),
+    };
+    assert!(matches!(
+        d[1].keep_label(id, &label(b"%PDF-other")).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    d[0].keep_label(id, &label(b"%PDF-first")).await.unwrap();
+    d[0].keep_label(id, &label(b"%PDF-second")).await.unwrap();
+    assert_eq!(d[1].label(id).await.unwrap(), Some(label(b"%PDF-first")));
+    assert_eq!(d[1].label(id + 100).await.unwrap(), None);
+    d[0].save_rendered(id, r#"{"method": "POST"}"#)
+        .await
+        .unwrap();
+    d[0].mark_sent(id).await.unwrap();
+    let row = d[1]
+        .text_rows(&format!(
+            "SELECT rendered, sent_at IS NOT NULL FROM deliveries WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        row,
+        [vec![Some(r#"{"method": "POST"}"#.into()), Some("t".into())]]
+    );
 }

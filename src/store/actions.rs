@@ -1,14 +1,14 @@
 //! What operators do to orders (SPEC 6.5): retry, resolve, ignore, complete a
-//! draft, re-sync. Writes, run by the writer inside its transaction (the
-//! [`Writer`](super::Writer) methods of the same names).
+//! draft, re-sync. Writes inside the store's transaction (the
+//! [`Writer`](super::Writer) methods of the same names), written once for
+//! both stores against [`Statements`].
 
 use chrono::Utc;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Value as Json, json};
 
-use super::health;
 use super::ingest::{self, Context, Recorded};
-use super::statements::{Sqlite, run_now};
+use super::statements::{DraftRow, Statements, UpdateRow};
 use super::{Decide, Draft, Job, StoreError, StoredPayload, order_ref, stamp};
 use crate::engine::OutcomeKind;
 use crate::order::Event;
@@ -28,39 +28,27 @@ fn not_found(what: String) -> StoreError {
     StoreError::NotFound(what)
 }
 
-/// Which order and destination a delivery belongs to, and its status.
-fn delivery_row(conn: &Connection, id: i64) -> Result<(i64, String, String), StoreError> {
-    conn.prepare_cached("SELECT order_id, destination, status FROM deliveries WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?
+async fn delivery_row<S: Statements>(
+    db: &mut S,
+    id: i64,
+) -> Result<(i64, String, String), StoreError> {
+    db.delivery_row(id)
+        .await?
         .ok_or_else(|| not_found(format!("no delivery {id}")))
-}
-
-fn health_delivery(
-    conn: &Connection,
-    order_id: i64,
-    destination: &str,
-) -> rusqlite::Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached("SELECT delivery_id FROM health WHERE order_id = ?1 AND destination = ?2")?
-        .query_row(params![order_id, destination], |r| {
-            r.get::<_, Option<i64>>(0)
-        })
-        .optional()?
-        .flatten())
 }
 
 /// Sends a rejected or dead delivery again, with a fresh set of attempts and
 /// the same idempotency key. Only the newest delivery of its order and
 /// destination: an older one would overwrite a newer state.
-pub(super) fn retry(conn: &Connection, id: i64) -> Result<Done, StoreError> {
-    let (order_id, destination, status) = delivery_row(conn, id)?;
+pub(super) async fn retry<S: Statements>(db: &mut S, id: i64) -> Result<Done, StoreError> {
+    let (order_id, destination, status) = delivery_row(db, id).await?;
+    db.hold_order(order_id).await?;
     if !matches!(status.as_str(), "rejected" | "dead") {
         return Err(StoreError::Conflict(format!(
             "delivery {id} is {status}; only rejected or dead deliveries are retried"
         )));
     }
-    if let Some(newest) = health_delivery(conn, order_id, &destination)?
+    if let Some(newest) = db.health_delivery(order_id, &destination).await?
         && newest != id
     {
         return Err(StoreError::Conflict(format!(
@@ -69,18 +57,8 @@ pub(super) fn retry(conn: &Connection, id: i64) -> Result<Done, StoreError> {
         )));
     }
     let now = stamp(Utc::now());
-    conn.prepare_cached(
-        "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = NULL, updated_at = ?2
-         WHERE id = ?1",
-    )?
-    .execute(params![id, now])?;
-    conn.prepare_cached(
-        "UPDATE health SET status = 'pending', detail = 'retry requested by an operator',
-             resolution = NULL, updated_at = ?3
-         WHERE order_id = ?1 AND destination = ?2",
-    )?
-    .execute(params![order_id, destination, now])?;
-    let jobs = super::jobs_where(conn, "d.id = ?1", &[&id])?;
+    db.reset_for_retry(id, order_id, &destination, &now).await?;
+    let jobs = db.job(id).await?.into_iter().collect();
     Ok(Done {
         answer: json!({ "delivery": id, "status": "pending" }),
         jobs,
@@ -88,24 +66,27 @@ pub(super) fn retry(conn: &Connection, id: i64) -> Result<Done, StoreError> {
 }
 
 /// The problem a delivery or a decision stands for: `resolved` or `ignored`.
-pub(super) fn resolve(
-    conn: &Connection,
+pub(super) async fn resolve<S: Statements>(
+    db: &mut S,
     what: Target,
     id: i64,
     resolution: &str,
 ) -> Result<Done, StoreError> {
     let (order_id, destination) = match what {
         Target::Delivery => {
-            let (o, d, _) = delivery_row(conn, id)?;
+            let (o, d, _) = delivery_row(db, id).await?;
             (o, d)
         }
-        Target::Decision => conn
-            .prepare_cached("SELECT order_id, destination FROM decisions WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?
+        Target::Decision => db
+            .decision_target(id)
+            .await?
             .ok_or_else(|| not_found(format!("no decision {id}")))?,
     };
-    if !health::set_resolution(conn, order_id, &destination, resolution)? {
+    db.hold_order(order_id).await?;
+    if !db
+        .set_resolution(order_id, &destination, resolution)
+        .await?
+    {
         return Err(StoreError::Conflict(format!(
             "{} has no open problem at {destination}",
             order_ref(order_id)
@@ -128,44 +109,27 @@ pub enum Target {
 
 /// Fills a draft's missing fields and delivers it, if nothing required is
 /// still empty under the current rules.
-pub(super) fn complete_draft(
-    conn: &Connection,
+pub(super) async fn complete_draft<S: Statements>(
+    db: &mut S,
     decide: &dyn Decide,
     rules: &RuleSet,
     id: i64,
     set: &[(String, Value)],
 ) -> Result<Done, StoreError> {
-    type Row = (
-        i64,
-        i64,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-        String,
-    );
-    let row: Option<Row> = conn
-        .prepare_cached(
-            "SELECT c.order_id, c.update_id, c.destination, c.outcome, c.body, c.released_at,
-                    u.channel, u.event
-             FROM decisions c JOIN updates u ON u.id = c.update_id WHERE c.id = ?1",
-        )?
-        .query_row([id], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })
-        .optional()?;
-    let (order_id, update_id, destination, outcome, body, released, source, event) =
-        row.ok_or_else(|| not_found(format!("no draft {id}")))?;
+    let DraftRow {
+        order_id,
+        update_id,
+        destination,
+        outcome,
+        body,
+        released,
+        source,
+        event,
+    } = db
+        .draft_row(id)
+        .await?
+        .ok_or_else(|| not_found(format!("no draft {id}")))?;
+    db.hold_order(order_id).await?;
     if OutcomeKind::parse(&outcome) != Some(OutcomeKind::Draft) {
         return Err(StoreError::Conflict(format!(
             "decision {id} is not a draft"
@@ -192,8 +156,8 @@ pub(super) fn complete_draft(
     let now = Utc::now();
     let at = stamp(now);
     let mut out = Recorded::default();
-    run_now(ingest::record_decisions(
-        &mut Sqlite(conn),
+    ingest::record_decisions(
+        db,
         &Context {
             order_id,
             update_id,
@@ -203,7 +167,8 @@ pub(super) fn complete_draft(
         },
         &explained,
         &mut out,
-    ))?;
+    )
+    .await?;
     let (Some(decision_id), Some(job)) = (out.decisions.first(), out.jobs.first()) else {
         return Err(StoreError::Conflict(format!(
             "draft {id} was not delivered"
@@ -219,40 +184,25 @@ pub(super) fn complete_draft(
 
 /// Decides the order's newest update again with the rules in force and
 /// delivers every `deliver`, even when the destination already has it.
-pub(super) fn resync(
-    conn: &Connection,
+pub(super) async fn resync<S: Statements>(
+    db: &mut S,
     decide: &dyn Decide,
     rules: &RuleSet,
     order_id: i64,
 ) -> Result<Done, StoreError> {
-    type Row = (
-        i64,
-        String,
-        String,
-        Vec<u8>,
-        Option<String>,
-        String,
-        Option<String>,
-    );
-    let row: Option<Row> = conn
-        .prepare_cached(
-            "SELECT id, channel, event_id, payload, topic, via, pruned_at FROM updates
-             WHERE order_id = ?1 AND status != 'stale' ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row([order_id], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })
-        .optional()?;
-    let (update_id, channel, event_id, payload, topic, via, pruned) =
-        row.ok_or_else(|| not_found(format!("no order {}", order_ref(order_id))))?;
+    let UpdateRow {
+        update_id,
+        channel,
+        event_id,
+        payload,
+        topic,
+        via,
+        pruned,
+    } = db
+        .newest_update(order_id)
+        .await?
+        .ok_or_else(|| not_found(format!("no order {}", order_ref(order_id))))?;
+    db.hold_order(order_id).await?;
     if pruned.is_some() {
         return Err(StoreError::Conflict(format!(
             "update {update_id}'s payload was pruned by retention"
@@ -270,8 +220,8 @@ pub(super) fn resync(
     let explained = decide.resync(rules, stored, now)?;
     let at = stamp(now);
     let mut out = Recorded::default();
-    run_now(ingest::record_decisions(
-        &mut Sqlite(conn),
+    ingest::record_decisions(
+        db,
         &Context {
             order_id,
             update_id,
@@ -281,7 +231,8 @@ pub(super) fn resync(
         },
         &explained,
         &mut out,
-    ))?;
+    )
+    .await?;
     let decided = explained.decided();
     let decisions: Vec<Json> = decided
         .decisions

@@ -463,95 +463,99 @@ fn commit_group(
         // `Savepoint` parses its SQL anew every time: a tenth of the writer).
         tx.prepare_cached("SAVEPOINT op")?.execute([])?;
         let db: &Connection = &tx;
-        let (entry, ok) = match op {
-            Op::Ingest(req, reply) => {
-                let r = run_now(ingest::ingest(&mut Sqlite(db), decide, &req));
-                let ok = r.is_ok();
-                (Done::Ingest(reply, r), ok)
-            }
-            Op::Quarantine(q, reply) => {
-                let r = quarantine(db, &q).map_err(StoreError::from);
-                let ok = r.is_ok();
-                (Done::Quarantine(reply, r), ok)
-            }
-            Op::Record(a, reply) => {
-                let r = run_now(attempts::record(&mut Sqlite(db), &a));
-                let ok = r.is_ok();
-                (Done::Unit(reply, r), ok)
-            }
-            Op::MarkSent(id, reply) => {
-                let r = db
-                    .prepare_cached(
-                        "UPDATE deliveries SET sent_at = coalesce(sent_at, ?2) WHERE id = ?1",
-                    )
-                    .and_then(|mut st| st.execute(params![id, stamp(Utc::now())]))
-                    .map(|_| ())
-                    .map_err(StoreError::from);
-                let ok = r.is_ok();
-                (Done::Unit(reply, r), ok)
-            }
-            Op::SaveRefreshToken(channel, token, reply) => {
-                let r = save_refresh_token(db, &channel, &token).map_err(StoreError::from);
-                let ok = r.is_ok();
-                (Done::Unit(reply, r), ok)
-            }
-            Op::RefreshToken(channel, reply) => {
-                let r = stored_refresh_token(db, &channel).map_err(StoreError::from);
-                let ok = r.is_ok();
-                (Done::Token(reply, r), ok)
-            }
-            Op::SaveRendered(id, rendered, reply) => {
-                let r = db
-                    .prepare_cached(
-                        "UPDATE deliveries SET rendered = coalesce(rendered, ?2) WHERE id = ?1",
-                    )
-                    .and_then(|mut st| st.execute(params![id, rendered]))
-                    .map(|_| ())
-                    .map_err(StoreError::from);
-                let ok = r.is_ok();
-                (Done::Unit(reply, r), ok)
-            }
-            Op::KeepLabel(id, label, reply) => {
-                let r = keep_label(db, id, &label).map_err(StoreError::from);
-                let ok = r.is_ok();
-                (Done::Unit(reply, r), ok)
-            }
-            Op::Rules(rules, reply) => {
-                let r = note_rules(db, &rules).map_err(StoreError::from);
-                let ok = r.is_ok();
-                (Done::Unit(reply, r), ok)
-            }
-            Op::PollState(channel, reply) => {
-                let r = poll_state(db, &channel).map_err(StoreError::from);
-                let ok = r.is_ok();
-                (Done::PollState(reply, r), ok)
-            }
-            Op::SavePoll(channel, state, reply) => {
-                let r = save_poll_state(db, &channel, &state).map_err(StoreError::from);
-                let ok = r.is_ok();
-                (Done::Unit(reply, r), ok)
-            }
-            Op::Housekeep(h, reply) => {
-                let r = housekeeping::run(db, &h).map_err(StoreError::from);
-                let ok = r.is_ok();
-                (Done::Housekeep(reply, r), ok)
-            }
-            Op::Act(action, reply) => {
-                let r = match *action {
-                    Action::Retry(id) => actions::retry(db, id),
-                    Action::Resolve(what, id, resolution) => {
-                        actions::resolve(db, what, id, resolution)
-                    }
-                    Action::CompleteDraft(rules, id, set) => {
-                        actions::complete_draft(db, decide, &rules, id, &set)
-                    }
-                    Action::Resync(rules, id) => actions::resync(db, decide, &rules, id),
-                };
-                let ok = r.is_ok();
-                (Done::Act(reply, r), ok)
-            }
-            Op::Ping(reply) => (Done::Unit(reply, Ok(())), true),
-        };
+        let (entry, ok) =
+            match op {
+                Op::Ingest(req, reply) => {
+                    let r = run_now(ingest::ingest(&mut Sqlite(db), decide, &req));
+                    let ok = r.is_ok();
+                    (Done::Ingest(reply, r), ok)
+                }
+                Op::Quarantine(q, reply) => {
+                    let r = quarantine(db, &q).map_err(StoreError::from);
+                    let ok = r.is_ok();
+                    (Done::Quarantine(reply, r), ok)
+                }
+                Op::Record(a, reply) => {
+                    let r = run_now(attempts::record(&mut Sqlite(db), &a));
+                    let ok = r.is_ok();
+                    (Done::Unit(reply, r), ok)
+                }
+                Op::MarkSent(id, reply) => {
+                    let r = db
+                        .prepare_cached(
+                            "UPDATE deliveries SET sent_at = coalesce(sent_at, ?2) WHERE id = ?1",
+                        )
+                        .and_then(|mut st| st.execute(params![id, stamp(Utc::now())]))
+                        .map(|_| ())
+                        .map_err(StoreError::from);
+                    let ok = r.is_ok();
+                    (Done::Unit(reply, r), ok)
+                }
+                Op::SaveRefreshToken(channel, token, reply) => {
+                    let r = save_refresh_token(db, &channel, &token).map_err(StoreError::from);
+                    let ok = r.is_ok();
+                    (Done::Unit(reply, r), ok)
+                }
+                Op::RefreshToken(channel, reply) => {
+                    let r = stored_refresh_token(db, &channel).map_err(StoreError::from);
+                    let ok = r.is_ok();
+                    (Done::Token(reply, r), ok)
+                }
+                Op::SaveRendered(id, rendered, reply) => {
+                    let r = db
+                        .prepare_cached(
+                            "UPDATE deliveries SET rendered = coalesce(rendered, ?2) WHERE id = ?1",
+                        )
+                        .and_then(|mut st| st.execute(params![id, rendered]))
+                        .map(|_| ())
+                        .map_err(StoreError::from);
+                    let ok = r.is_ok();
+                    (Done::Unit(reply, r), ok)
+                }
+                Op::KeepLabel(id, label, reply) => {
+                    let r = keep_label(db, id, &label).map_err(StoreError::from);
+                    let ok = r.is_ok();
+                    (Done::Unit(reply, r), ok)
+                }
+                Op::Rules(rules, reply) => {
+                    let r = note_rules(db, &rules).map_err(StoreError::from);
+                    let ok = r.is_ok();
+                    (Done::Unit(reply, r), ok)
+                }
+                Op::PollState(channel, reply) => {
+                    let r = poll_state(db, &channel).map_err(StoreError::from);
+                    let ok = r.is_ok();
+                    (Done::PollState(reply, r), ok)
+                }
+                Op::SavePoll(channel, state, reply) => {
+                    let r = save_poll_state(db, &channel, &state).map_err(StoreError::from);
+                    let ok = r.is_ok();
+                    (Done::Unit(reply, r), ok)
+                }
+                Op::Housekeep(h, reply) => {
+                    let r = housekeeping::run(db, &h).map_err(StoreError::from);
+                    let ok = r.is_ok();
+                    (Done::Housekeep(reply, r), ok)
+                }
+                Op::Act(action, reply) => {
+                    let r =
+                        match *action {
+                            Action::Retry(id) => run_now(actions::retry(&mut Sqlite(db), id)),
+                            Action::Resolve(what, id, resolution) => {
+                                run_now(actions::resolve(&mut Sqlite(db), what, id, resolution))
+                            }
+                            Action::CompleteDraft(rules, id, set) => run_now(
+                                actions::complete_draft(&mut Sqlite(db), decide, &rules, id, &set),
+                            ),
+                            Action::Resync(rules, id) => {
+                                run_now(actions::resync(&mut Sqlite(db), decide, &rules, id))
+                            }
+                        };
+                    let ok = r.is_ok();
+                    (Done::Act(reply, r), ok)
+                }
+                Op::Ping(reply) => (Done::Unit(reply, Ok(())), true),
+            };
         if !ok {
             tx.prepare_cached("ROLLBACK TO op")?.execute([])?;
         }

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Waker};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::health::{self, Decided};
-use super::{DeliveryStatus, StoreError};
+use super::{DeliveryStatus, Job, StoreError};
 use crate::engine::OrderState;
 use crate::order::Event;
 use crate::value::Value;
@@ -90,6 +90,31 @@ pub(super) struct AttemptOutcome<'a> {
     /// What Order Health says of it.
     pub detail: &'a str,
     pub at: &'a str,
+}
+
+/// A draft decision an operator completes, with its update's source and event.
+pub(super) struct DraftRow {
+    pub order_id: i64,
+    pub update_id: i64,
+    pub destination: String,
+    pub outcome: String,
+    /// The order as the draft holds it (JSON).
+    pub body: Option<String>,
+    pub released: Option<String>,
+    pub source: String,
+    pub event: String,
+}
+
+/// An order's newest update that is not stale, as re-sync reads it again.
+pub(super) struct UpdateRow {
+    pub update_id: i64,
+    pub channel: String,
+    pub event_id: String,
+    pub payload: Vec<u8>,
+    pub topic: Option<String>,
+    pub via: String,
+    /// Set when retention dropped its payload.
+    pub pruned: Option<String>,
 }
 
 /// What an order gets when a new link is made to it: its name and first
@@ -172,6 +197,40 @@ pub(super) trait Statements {
         external_id: &str,
         order_id: i64,
     ) -> Result<(), StoreError>;
+
+    /// A delivery's order, destination and status.
+    async fn delivery_row(&mut self, id: i64) -> Result<Option<(i64, String, String)>, StoreError>;
+    /// The delivery the Order Health row of (order, destination) is about.
+    async fn health_delivery(
+        &mut self,
+        order_id: i64,
+        destination: &str,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Makes a delivery pending again with a fresh set of attempts, and its
+    /// Order Health row `pending` (PostgreSQL opens its lane again).
+    async fn reset_for_retry(
+        &mut self,
+        id: i64,
+        order_id: i64,
+        destination: &str,
+        at: &str,
+    ) -> Result<(), StoreError>;
+    /// Delivery `id` as a job.
+    async fn job(&mut self, id: i64) -> Result<Option<Job>, StoreError>;
+    /// A decision's order and destination.
+    async fn decision_target(&mut self, id: i64) -> Result<Option<(i64, String)>, StoreError>;
+    /// `resolved` or `ignored` on the problem of one Order Health row; false
+    /// when it has none open (see `health::set_resolution`).
+    async fn set_resolution(
+        &mut self,
+        order_id: i64,
+        destination: &str,
+        resolution: &str,
+    ) -> Result<bool, StoreError>;
+    /// A decision with what completing it as a draft needs.
+    async fn draft_row(&mut self, id: i64) -> Result<Option<DraftRow>, StoreError>;
+    /// The order's newest update that is not stale.
+    async fn newest_update(&mut self, order_id: i64) -> Result<Option<UpdateRow>, StoreError>;
 }
 
 /// Runs logic written against [`Statements`] on SQLite's, which never wait.
@@ -457,5 +516,123 @@ impl Statements for Sqlite<'_> {
             )?
             .execute(params![channel, external_id, order_id])?;
         Ok(())
+    }
+
+    async fn delivery_row(&mut self, id: i64) -> Result<Option<(i64, String, String)>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT order_id, destination, status FROM deliveries WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?)
+    }
+
+    async fn health_delivery(
+        &mut self,
+        order_id: i64,
+        destination: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT delivery_id FROM health WHERE order_id = ?1 AND destination = ?2",
+            )?
+            .query_row(params![order_id, destination], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
+    async fn reset_for_retry(
+        &mut self,
+        id: i64,
+        order_id: i64,
+        destination: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = NULL, updated_at = ?2
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, at])?;
+        self.0
+            .prepare_cached(
+                "UPDATE health SET status = 'pending', detail = 'retry requested by an operator',
+                     resolution = NULL, updated_at = ?3
+                 WHERE order_id = ?1 AND destination = ?2",
+            )?
+            .execute(params![order_id, destination, at])?;
+        Ok(())
+    }
+
+    async fn job(&mut self, id: i64) -> Result<Option<Job>, StoreError> {
+        Ok(super::ops::jobs_where(self.0, "d.id = ?1", &[&id])?.pop())
+    }
+
+    async fn decision_target(&mut self, id: i64) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT order_id, destination FROM decisions WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    async fn set_resolution(
+        &mut self,
+        order_id: i64,
+        destination: &str,
+        resolution: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(health::set_resolution(
+            self.0,
+            order_id,
+            destination,
+            resolution,
+        )?)
+    }
+
+    async fn draft_row(&mut self, id: i64) -> Result<Option<DraftRow>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT c.order_id, c.update_id, c.destination, c.outcome, c.body, c.released_at,
+                        u.channel, u.event
+                 FROM decisions c JOIN updates u ON u.id = c.update_id WHERE c.id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(DraftRow {
+                    order_id: r.get(0)?,
+                    update_id: r.get(1)?,
+                    destination: r.get(2)?,
+                    outcome: r.get(3)?,
+                    body: r.get(4)?,
+                    released: r.get(5)?,
+                    source: r.get(6)?,
+                    event: r.get(7)?,
+                })
+            })
+            .optional()?)
+    }
+
+    async fn newest_update(&mut self, order_id: i64) -> Result<Option<UpdateRow>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT id, channel, event_id, payload, topic, via, pruned_at FROM updates
+                 WHERE order_id = ?1 AND status != 'stale' ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([order_id], |r| {
+                Ok(UpdateRow {
+                    update_id: r.get(0)?,
+                    channel: r.get(1)?,
+                    event_id: r.get(2)?,
+                    payload: r.get(3)?,
+                    topic: r.get(4)?,
+                    via: r.get(5)?,
+                    pruned: r.get(6)?,
+                })
+            })
+            .optional()?)
     }
 }

@@ -42,16 +42,27 @@ pub struct Leased {
     pub job: Job,
 }
 
-/// The lane's lowest pending delivery, as a job (`ops::jobs_where`'s columns).
-const HEAD: &str = "SELECT d.id, d.order_id, d.destination, d.source, d.event, c.rules_version, c.body,
-        (SELECT l.external_id FROM links l WHERE l.order_id = d.order_id AND l.channel = d.destination
-         ORDER BY l.id LIMIT 1),
-        d.idempotency_key, d.attempts, d.next_at, c.decided_at, d.sent_at IS NOT NULL, d.rendered
-     FROM deliveries d JOIN decisions c ON c.id = d.decision_id
-     WHERE d.order_id = $1 AND d.destination = $2 AND d.status = 'pending'
-     ORDER BY d.id LIMIT 1";
+/// A delivery as a job: `ops::jobs_where`'s columns, over `deliveries d`.
+macro_rules! job_select {
+    () => {
+        "SELECT d.id, d.order_id, d.destination, d.source, d.event, c.rules_version, c.body,
+            (SELECT l.external_id FROM links l WHERE l.order_id = d.order_id AND l.channel = d.destination
+             ORDER BY l.id LIMIT 1),
+            d.idempotency_key, d.attempts, d.next_at, c.decided_at, d.sent_at IS NOT NULL, d.rendered
+         FROM deliveries d JOIN decisions c ON c.id = d.decision_id"
+    };
+}
 
-fn job(r: &tokio_postgres::Row) -> Result<Job, StoreError> {
+/// The lane's lowest pending delivery.
+const HEAD: &str = concat!(
+    job_select!(),
+    " WHERE d.order_id = $1 AND d.destination = $2 AND d.status = 'pending' ORDER BY d.id LIMIT 1"
+);
+
+/// Delivery `$1`.
+pub(super) const BY_ID: &str = concat!(job_select!(), " WHERE d.id = $1");
+
+pub(super) fn job(r: &tokio_postgres::Row) -> Result<Job, StoreError> {
     let event: &str = r.get(4);
     let event = event.parse::<Event>().map_err(|e| {
         StoreError::Postgres(PgError {

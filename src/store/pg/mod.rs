@@ -13,6 +13,7 @@
 //! jobs, the admin surface and the CLI's `--db postgres://` come next; until
 //! then the CLI refuses PostgreSQL URLs.
 
+mod housekeeping;
 mod lanes;
 mod ops;
 mod schema;
@@ -32,7 +33,10 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{Decide, IngestRequest, Ingested, PgError, StoreError, ingest};
+use super::orders::{Done, Target};
+use super::{Decide, IngestRequest, Ingested, PgError, StoreError, actions, ingest};
+use crate::rules::RuleSet;
+use crate::value::Value;
 use statements::Pg;
 
 /// How many times a transaction that lost a race is run again.
@@ -67,6 +71,35 @@ pub struct PgStore {
 /// Whether `db` names a PostgreSQL database rather than a SQLite file.
 pub fn is_url(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// Runs `$body` on `$db`, the statements of one transaction, and commits;
+/// runs it again when it lost a race with another daemon (for the same order
+/// or update id), up to [`RETRIES`] times. (A macro, not a function taking an
+/// async closure: a closure over a borrowed transaction makes the caller's
+/// future lose `Send`.)
+macro_rules! transact {
+    ($store:expr, |$db:ident| $body:expr) => {{
+        let mut tries = 0;
+        loop {
+            let mut client = $store.client().await?;
+            let tx = client.transaction().await?;
+            let done = {
+                let $db = &mut Pg(&tx);
+                $body.await
+            };
+            let done = match done {
+                Ok(done) => tx.commit().await.map(|()| done).map_err(StoreError::from),
+                Err(e) => Err(e),
+            };
+            match done {
+                Err(StoreError::Postgres(PgError { retry: true, .. })) if tries < RETRIES => {
+                    tries += 1;
+                }
+                done => break done,
+            }
+        }
+    }};
 }
 
 impl PgStore {
@@ -182,24 +215,50 @@ impl PgStore {
     }
 
     /// One update into the store (SPEC 5 steps 1-4): stored, decided, its
-    /// deliveries written, committed, in one transaction; run again when it
-    /// lost a race with another daemon for the same order or update id.
+    /// deliveries written, committed, in one transaction.
     pub async fn ingest(&self, req: &IngestRequest) -> Result<Ingested, StoreError> {
-        let mut tries = 0;
-        loop {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await?;
-            let done = match ingest::ingest(&mut Pg(&tx), &*self.decide, req).await {
-                Ok(done) => tx.commit().await.map(|()| done).map_err(StoreError::from),
-                Err(e) => Err(e),
-            };
-            match done {
-                Err(StoreError::Postgres(PgError { retry: true, .. })) if tries < RETRIES => {
-                    tries += 1;
-                }
-                done => return done,
-            }
-        }
+        transact!(self, |db| ingest::ingest(db, &*self.decide, req))
+    }
+
+    /// Sends a rejected or dead delivery again (see `Writer::retry`).
+    pub async fn retry(&self, delivery_id: i64) -> Result<Done, StoreError> {
+        transact!(self, |db| actions::retry(db, delivery_id))
+    }
+
+    /// Marks a problem `resolved` or `ignored` (see `Writer::resolve`).
+    pub async fn resolve(
+        &self,
+        what: Target,
+        id: i64,
+        resolution: &str,
+    ) -> Result<Done, StoreError> {
+        transact!(self, |db| actions::resolve(db, what, id, resolution))
+    }
+
+    /// Completes a draft (see `Writer::complete_draft`).
+    pub async fn complete_draft(
+        &self,
+        rules: &RuleSet,
+        id: i64,
+        set: &[(String, Value)],
+    ) -> Result<Done, StoreError> {
+        transact!(self, |db| actions::complete_draft(
+            db,
+            &*self.decide,
+            rules,
+            id,
+            set
+        ))
+    }
+
+    /// Decides an order's newest update again (see `Writer::resync`).
+    pub async fn resync(&self, rules: &RuleSet, order_id: i64) -> Result<Done, StoreError> {
+        transact!(self, |db| actions::resync(
+            db,
+            &*self.decide,
+            rules,
+            order_id
+        ))
     }
 }
 

@@ -16,9 +16,10 @@ use crate::engine::OrderState;
 use crate::order::Event;
 use crate::store::health::{Decided, HealthStatus};
 use crate::store::statements::{
-    AttemptOutcome, NewAttempt, NewDecision, NewDeliveryRow, NewUpdate, OrderNote, Statements,
+    AttemptOutcome, DraftRow, NewAttempt, NewDecision, NewDeliveryRow, NewUpdate, OrderNote,
+    Statements, UpdateRow,
 };
-use crate::store::{DeliveryStatus, StoreError};
+use crate::store::{DeliveryStatus, Job, StoreError};
 use crate::value::Value;
 
 /// PostgreSQL's statements, on one transaction.
@@ -391,5 +392,138 @@ impl Statements for Pg<'_, '_> {
         )
         .await?;
         Ok(())
+    }
+
+    async fn delivery_row(&mut self, id: i64) -> Result<Option<(i64, String, String)>, StoreError> {
+        let row = self
+            .query_opt(
+                "SELECT order_id, destination, status FROM deliveries WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    async fn health_delivery(
+        &mut self,
+        order_id: i64,
+        destination: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let row = self
+            .query_opt(
+                "SELECT delivery_id FROM health WHERE order_id = $1 AND destination = $2",
+                &[&order_id, &destination],
+            )
+            .await?;
+        Ok(row.and_then(|r| r.get(0)))
+    }
+
+    async fn reset_for_retry(
+        &mut self,
+        id: i64,
+        order_id: i64,
+        destination: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = NULL, updated_at = $2
+             WHERE id = $1",
+            &[&id, &at],
+        )
+        .await?;
+        self.execute(
+            "UPDATE health SET status = 'pending', detail = 'retry requested by an operator',
+                 resolution = NULL, updated_at = $3
+             WHERE order_id = $1 AND destination = $2",
+            &[&order_id, &destination, &at],
+        )
+        .await?;
+        // Its lane again, due now: the daemons claim it.
+        self.execute(
+            "INSERT INTO lanes (order_id, destination) VALUES ($1, $2)
+             ON CONFLICT (order_id, destination) DO UPDATE SET due_at = least(lanes.due_at, now())",
+            &[&order_id, &destination],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn job(&mut self, id: i64) -> Result<Option<Job>, StoreError> {
+        self.query_opt(super::lanes::BY_ID, &[&id])
+            .await?
+            .map(|r| super::lanes::job(&r))
+            .transpose()
+    }
+
+    async fn decision_target(&mut self, id: i64) -> Result<Option<(i64, String)>, StoreError> {
+        let row = self
+            .query_opt(
+                "SELECT order_id, destination FROM decisions WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    async fn set_resolution(
+        &mut self,
+        order_id: i64,
+        destination: &str,
+        resolution: &str,
+    ) -> Result<bool, StoreError> {
+        // `health::set_resolution`: ignoring remembers the kind of problem.
+        let sql = if resolution == "ignored" {
+            "UPDATE health SET resolution = $3, ignored = status
+             WHERE order_id = $1 AND destination = $2 AND resolution IS DISTINCT FROM $3
+               AND status IN ('rejected', 'dead', 'error', 'draft', 'stuck')"
+        } else {
+            "UPDATE health SET resolution = $3, ignored = NULL
+             WHERE order_id = $1 AND destination = $2 AND resolution IS DISTINCT FROM $3
+               AND status IN ('rejected', 'dead', 'error', 'draft', 'stuck')"
+        };
+        Ok(self
+            .execute(sql, &[&order_id, &destination, &resolution])
+            .await?
+            > 0)
+    }
+
+    async fn draft_row(&mut self, id: i64) -> Result<Option<DraftRow>, StoreError> {
+        let row = self
+            .query_opt(
+                "SELECT c.order_id, c.update_id, c.destination, c.outcome, c.body, c.released_at,
+                        u.channel, u.event
+                 FROM decisions c JOIN updates u ON u.id = c.update_id WHERE c.id = $1",
+                &[&id],
+            )
+            .await?;
+        Ok(row.map(|r| DraftRow {
+            order_id: r.get(0),
+            update_id: r.get(1),
+            destination: r.get(2),
+            outcome: r.get(3),
+            body: r.get(4),
+            released: r.get(5),
+            source: r.get(6),
+            event: r.get(7),
+        }))
+    }
+
+    async fn newest_update(&mut self, order_id: i64) -> Result<Option<UpdateRow>, StoreError> {
+        let row = self
+            .query_opt(
+                "SELECT id, channel, event_id, payload, topic, via, pruned_at FROM updates
+                 WHERE order_id = $1 AND status != 'stale' ORDER BY id DESC LIMIT 1",
+                &[&order_id],
+            )
+            .await?;
+        Ok(row.map(|r| UpdateRow {
+            update_id: r.get(0),
+            channel: r.get(1),
+            event_id: r.get(2),
+            payload: r.get(3),
+            topic: r.get(4),
+            via: r.get(5),
+            pruned: r.get(6),
+        }))
     }
 }

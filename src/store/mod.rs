@@ -31,6 +31,7 @@ mod statements;
 #[cfg(test)]
 mod suite;
 mod types;
+mod writer;
 
 pub use error::{PgError, StoreError};
 pub use open::*;
@@ -53,6 +54,7 @@ pub use housekeeping::{Housekeeping, Pruned};
 pub use ingest::Ingested;
 pub use reader::{Outbox, Reader};
 pub use schema::MIGRATIONS;
+pub use writer::{WeakWriter, Writer};
 
 /// The most requests committed in one transaction.
 const MAX_GROUP: usize = 1024;
@@ -108,29 +110,6 @@ enum Action {
     Resync(Arc<RuleSet>, i64),
 }
 
-/// A handle on the writer thread; cheap to clone. The thread ends when every
-/// handle is dropped, after committing what it was sent.
-#[derive(Clone)]
-pub struct Writer {
-    tx: mpsc::Sender<Op>,
-}
-
-/// A handle that does not keep the writer running: background jobs hold
-/// this, so the writer stops (and commits its last group) once the daemon
-/// drops its own handles at shutdown.
-#[derive(Clone)]
-pub struct WeakWriter(mpsc::WeakSender<Op>);
-
-impl WeakWriter {
-    /// The writer, unless it has stopped.
-    pub fn upgrade(&self) -> Result<Writer, StoreError> {
-        self.0
-            .upgrade()
-            .map(|tx| Writer { tx })
-            .ok_or(StoreError::Closed)
-    }
-}
-
 /// The running writer thread.
 pub struct WriterThread(thread::JoinHandle<()>);
 
@@ -177,147 +156,7 @@ impl Writer {
                 drop(stop_checkpoints);
             })
             .map_err(|e| StoreError::Commit(e.to_string()))?;
-        Ok((Writer { tx }, WriterThread(handle)))
-    }
-
-    /// A handle that does not keep the writer running.
-    pub fn downgrade(&self) -> WeakWriter {
-        WeakWriter(self.tx.downgrade())
-    }
-
-    async fn call<T>(
-        &self,
-        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
-    ) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(op(reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// Stores an update and decides it (SPEC 5 steps 1-4); answers once committed.
-    pub async fn ingest(&self, request: IngestRequest) -> Result<Ingested, StoreError> {
-        self.call(|r| Op::Ingest(Box::new(request), r)).await
-    }
-
-    /// Keeps an unreadable body; answers with its quarantine id once committed.
-    pub async fn quarantine(&self, q: Quarantined) -> Result<i64, StoreError> {
-        self.call(|r| Op::Quarantine(Box::new(q), r)).await
-    }
-
-    /// Records a delivery attempt and the delivery's new status.
-    pub async fn record(&self, attempt: Attempt) -> Result<(), StoreError> {
-        self.call(|r| Op::Record(Box::new(attempt), r)).await
-    }
-
-    /// Notes, durably, that a request whose outcome may be unknown is about
-    /// to be sent for this delivery (see the `sent_at` column).
-    pub async fn mark_sent(&self, delivery_id: i64) -> Result<(), StoreError> {
-        self.call(|r| Op::MarkSent(delivery_id, r)).await
-    }
-
-    /// Stores a channel's newest OAuth refresh token; answers once it is
-    /// committed (durable), so it may be relied on from then on.
-    pub async fn save_refresh_token(&self, channel: &str, token: &str) -> Result<(), StoreError> {
-        let (channel, token) = (channel.to_string(), token.to_string());
-        self.call(|r| Op::SaveRefreshToken(channel, token, r)).await
-    }
-
-    /// A channel's stored refresh token, if one was ever stored (read by the
-    /// writer, so it is never older than the last one saved).
-    pub async fn refresh_token(&self, channel: &str) -> Result<Option<String>, StoreError> {
-        let channel = channel.to_string();
-        self.call(|r| Op::RefreshToken(channel, r)).await
-    }
-
-    /// Stores, durably, the request a template rendered for this delivery, before
-    /// it is first sent; a request already stored is kept (the first one wins).
-    pub async fn save_rendered(
-        &self,
-        delivery_id: i64,
-        rendered: String,
-    ) -> Result<(), StoreError> {
-        self.call(|r| Op::SaveRendered(delivery_id, rendered, r))
-            .await
-    }
-
-    /// Keeps the label a delivery sends (the first one kept stays: a retry
-    /// sends the same bytes).
-    pub async fn keep_label(&self, delivery_id: i64, label: Label) -> Result<(), StoreError> {
-        self.call(|r| Op::KeepLabel(delivery_id, Box::new(label), r))
-            .await
-    }
-
-    /// Stores a rules version's text, so its decisions can be explained later.
-    pub async fn note_rules(&self, rules: Arc<RuleSet>) -> Result<(), StoreError> {
-        self.call(|r| Op::Rules(rules, r)).await
-    }
-
-    /// A channel's polling cursor and run times.
-    pub async fn poll_state(&self, channel: &str) -> Result<PollState, StoreError> {
-        let channel = channel.to_string();
-        self.call(|r| Op::PollState(channel, r)).await
-    }
-
-    /// Stores a channel's polling cursor and run times.
-    pub async fn save_poll_state(&self, channel: &str, state: PollState) -> Result<(), StoreError> {
-        let channel = channel.to_string();
-        self.call(|r| Op::SavePoll(channel, state, r)).await
-    }
-
-    /// One bounded pass of housekeeping; call again while it reports `more`.
-    pub async fn housekeep(&self, h: Housekeeping) -> Result<Pruned, StoreError> {
-        self.call(|r| Op::Housekeep(h, r)).await
-    }
-
-    async fn act(&self, action: Action) -> Result<orders::Done, StoreError> {
-        self.call(|r| Op::Act(Box::new(action), r)).await
-    }
-
-    /// Sends a rejected or dead delivery again, with a fresh set of attempts
-    /// and the same idempotency key (only the newest of its order and
-    /// destination). Its job is handed to the dispatcher once committed.
-    pub async fn retry(&self, delivery_id: i64) -> Result<orders::Done, StoreError> {
-        self.act(Action::Retry(delivery_id)).await
-    }
-
-    /// Marks the problem a delivery or a decision stands for `resolved` or
-    /// `ignored`.
-    pub async fn resolve(
-        &self,
-        what: orders::Target,
-        id: i64,
-        resolution: &'static str,
-    ) -> Result<orders::Done, StoreError> {
-        self.act(Action::Resolve(what, id, resolution)).await
-    }
-
-    /// Fills draft `id`'s fields `set` and delivers it under `rules`, if
-    /// nothing required is still empty.
-    pub async fn complete_draft(
-        &self,
-        rules: Arc<RuleSet>,
-        id: i64,
-        set: Vec<(String, Value)>,
-    ) -> Result<orders::Done, StoreError> {
-        self.act(Action::CompleteDraft(rules, id, set)).await
-    }
-
-    /// Decides the order's newest update again with `rules` and delivers
-    /// every `deliver`, even when the destination already has it.
-    pub async fn resync(
-        &self,
-        rules: Arc<RuleSet>,
-        order_id: i64,
-    ) -> Result<orders::Done, StoreError> {
-        self.act(Action::Resync(rules, order_id)).await
-    }
-
-    /// Answers once the writer has committed everything sent before it.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.call(Op::Ping).await
+        Ok((Writer::sqlite(tx), WriterThread(handle)))
     }
 }
 

@@ -66,6 +66,8 @@ pub struct PgStore {
     /// The deliveries this daemon claimed and has not recorded yet, with the
     /// lease of each: what it records or marks for them is fenced by it.
     held: Arc<std::sync::Mutex<std::collections::HashMap<i64, Lease>>>,
+    /// The singleton jobs this daemon took, by name, with their leases.
+    jobs_held: Arc<std::sync::Mutex<std::collections::HashMap<String, JobLease>>>,
 }
 
 /// Whether `db` names a PostgreSQL database rather than a SQLite file.
@@ -139,6 +141,7 @@ impl PgStore {
             )),
             lease: DEFAULT_LEASE,
             held: Arc::default(),
+            jobs_held: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)

@@ -207,14 +207,26 @@ impl PgStore {
             .unwrap_or_default())
     }
 
-    /// Stores a channel's polling cursor and run times, only while `lease`
-    /// (the channel's poll job) still holds.
+    /// Stores a channel's polling cursor and run times, only while this
+    /// daemon holds the channel's poll job (`poll:<channel>`, taken by
+    /// [`take_job`](PgStore::take_job)) and nobody took it since.
     pub async fn save_poll_state(
         &self,
-        lease: &JobLease,
         channel: &str,
         state: &PollState,
     ) -> Result<(), StoreError> {
+        let job = format!("poll:{channel}");
+        let lease = self
+            .jobs_held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&job)
+            .cloned()
+            .ok_or_else(|| {
+                StoreError::LeaseLost(format!(
+                    "store: this daemon does not hold the job {job}; the poll cursor of {channel} is not moved"
+                ))
+            })?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let held = tx
@@ -255,10 +267,16 @@ impl PgStore {
                 &[&job, &&*self.owner, &self.lease.as_secs_f64()],
             )
             .await?;
-        Ok(row.map(|r| JobLease {
+        let lease = row.map(|r| JobLease {
             job: job.to_string(),
             token: r.get(0),
-        }))
+        });
+        let mut held = self.jobs_held.lock().unwrap_or_else(|p| p.into_inner());
+        match &lease {
+            Some(l) => held.insert(job.to_string(), l.clone()),
+            None => held.remove(job),
+        };
+        Ok(lease)
     }
 
     /// Extends a job's lease; fails if another daemon took it meanwhile.

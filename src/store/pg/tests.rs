@@ -283,7 +283,7 @@ async fn a_poll_cursor_moves_only_under_its_jobs_lease() {
         last_run_at: Some("2026-11-20T10:00:00.000000Z".into()),
         last_success_at: Some("2026-11-20T10:00:01.000000Z".into()),
     };
-    d[0].save_poll_state(&a, "etsy", &moved("2026-11-20T09:00:00Z"))
+    d[0].save_poll_state("etsy", &moved("2026-11-20T09:00:00Z"))
         .await
         .unwrap();
     // Past its lease without renewing, the first daemon loses the job.
@@ -295,7 +295,7 @@ async fn a_poll_cursor_moves_only_under_its_jobs_lease() {
         .expect("a job whose lease ran out");
     assert_eq!(b.token, 2);
     let err = d[0]
-        .save_poll_state(&a, "etsy", &moved("2026-11-20T09:30:00Z"))
+        .save_poll_state("etsy", &moved("2026-11-20T09:30:00Z"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -310,7 +310,7 @@ async fn a_poll_cursor_moves_only_under_its_jobs_lease() {
         d[0].poll_state("etsy").await.unwrap(),
         moved("2026-11-20T09:00:00Z")
     );
-    d[1].save_poll_state(&b, "etsy", &moved("2026-11-20T09:45:00Z"))
+    d[1].save_poll_state("etsy", &moved("2026-11-20T09:45:00Z"))
         .await
         .unwrap();
     assert_eq!(

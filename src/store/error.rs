@@ -43,6 +43,20 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The store cannot be reached (a PostgreSQL server down or restarting):
+    /// the request may succeed later, unchanged.
+    pub fn unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Postgres(PgError {
+                unavailable: true,
+                ..
+            })
+        )
+    }
+}
+
 /// A PostgreSQL failure, in words, and whether running the transaction
 /// again may succeed (a lost race for a row that another daemon inserted,
 /// a deadlock, a serialization failure).

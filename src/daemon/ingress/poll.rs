@@ -255,6 +255,32 @@ async fn tick(context: &Context, state: &ChannelPoll) {
         }
     }
     let _running = Running(&state.running);
+    // One daemon at a time polls a channel: on a shared store (PostgreSQL)
+    // the run needs the channel's job lease; with one daemon it always has it.
+    let job = format!("poll:{name}");
+    let taken = match context.writer.upgrade() {
+        Ok(writer) => writer.take_job(&job).await,
+        Err(e) => Err(e),
+    };
+    match taken {
+        Ok(true) => {}
+        Ok(false) => {
+            // The schedule is alive (no stall); another daemon runs it.
+            write(&state.last_run, Some(Utc::now()));
+            metrics.poll_runs.inc(&[name, "elsewhere"]);
+            tracing::debug!(
+                channel = name,
+                "poll tick left to the daemon that holds {job}"
+            );
+            return;
+        }
+        Err(e) => {
+            metrics.poll_runs.inc(&[name, "error"]);
+            tracing::warn!(channel = name, error = %e, "poll run not started: its job lease could not be taken");
+            write(&state.last_error, Some(e.to_string()));
+            return;
+        }
+    }
     let started = Utc::now();
     write(&state.last_run, Some(started));
     let spec = read(&state.spec);

@@ -200,6 +200,19 @@ async fn receive(
 
 fn store_failed(e: &crate::store::StoreError) -> Response {
     tracing::error!(error = %e, "a webhook could not be stored");
+    if e.unavailable() {
+        // A shared store that cannot be reached: nothing was stored, say so
+        // the way a sender retries later (never a 2xx that is not durable).
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store cannot be reached; nothing was stored, send it again later",
+        );
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+        return r;
+    }
     error(
         StatusCode::INTERNAL_SERVER_ERROR,
         "the update could not be stored; send it again",
@@ -301,5 +314,54 @@ async fn readyz(axum::extract::State(s): axum::extract::State<State>) -> Respons
             StatusCode::SERVICE_UNAVAILABLE,
             json!({ "status": "not ready", "store": "not answering within 2 s", "rules_version": &*rules.version }),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{PgError, StoreError};
+
+    async fn said(e: StoreError) -> (u16, Option<String>, String) {
+        let r = store_failed(&e);
+        let status = r.status().as_u16();
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        (status, retry, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// A store that cannot be reached is a 503 to retry later; any other
+    /// failure a 500 to send again. Neither is a 2xx.
+    #[tokio::test]
+    async fn an_unreachable_store_is_503_with_retry_after() {
+        let down = StoreError::Postgres(PgError {
+            message: "error connecting to server: Connection refused (os error 111)".into(),
+            retry: false,
+            unavailable: true,
+        });
+        assert_eq!(
+            said(down).await,
+            (
+                503,
+                Some("5".into()),
+                r#"{"error":"the store cannot be reached; nothing was stored, send it again later"}"#.into()
+            )
+        );
+        let refused = StoreError::Postgres(PgError {
+            message: "ERROR: value too long".into(),
+            retry: false,
+            unavailable: false,
+        });
+        assert_eq!(
+            said(refused).await,
+            (
+                500,
+                None,
+                r#"{"error":"the update could not be stored; send it again"}"#.into()
+            )
+        );
     }
 }

@@ -15,8 +15,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Where the cluster's socket is, or why there is none.
-static CLUSTER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+/// The test process's shared cluster, or why there is none.
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
 /// The directory with `initdb`, `pg_ctl` and `postgres`.
@@ -50,91 +50,141 @@ fn as_owner(program: &Path, args: &[&str], root: bool) -> Command {
     }
 }
 
-fn start() -> Result<PathBuf, String> {
-    let bin = bin_dir().ok_or(
-        "no PostgreSQL server binaries (apt-get install postgresql, or set ORDERSYNC_PG_BIN)",
-    )?;
-    let root = rustix::process::geteuid().is_root();
-    let dir = std::env::temp_dir().join(format!("ordersync-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let data = dir.join("data");
-    let run = |mut c: Command, what: &str| -> Result<(), String> {
-        let out = c.output().map_err(|e| format!("{what}: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{what} failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    };
-    if root {
-        let mut chown = Command::new("chown");
-        chown.args(["postgres:postgres"]).arg(&dir);
-        run(chown, "chown")?;
-    }
-    let data_s = data.to_str().ok_or("temp dir is not UTF-8")?;
-    let dir_s = dir.to_str().ok_or("temp dir is not UTF-8")?;
-    run(
-        as_owner(
-            &bin.join("initdb"),
-            &["-D", data_s, "-U", "postgres", "-A", "trust", "-E", "UTF8"],
-            root,
-        ),
-        "initdb",
-    )?;
-    let options = format!("-k {dir_s} -c listen_addresses='' -c fsync=on -c max_connections=200");
-    let log = dir.join("server.log");
-    run(
-        as_owner(
-            &bin.join("pg_ctl"),
-            &[
-                "-D",
-                data_s,
-                "-o",
-                &options,
-                "-l",
-                log.to_str().unwrap_or("server.log"),
-                "-w",
-                "start",
-            ],
-            root,
-        ),
-        "pg_ctl start",
-    )?;
-    // The watcher: once this process is gone, stop the server, remove it all.
-    let stop = format!(
-        "while [ -d /proc/{pid} ]; do sleep 1; done; {pg_ctl} -D {data_s} -m immediate stop >/dev/null 2>&1; rm -rf {dir_s}",
-        pid = std::process::id(),
-        pg_ctl = bin.join("pg_ctl").display(),
-    );
-    as_owner(Path::new("/bin/sh"), &["-c", &stop], root)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("watcher: {e}"))?;
-    Ok(dir)
+/// A cluster of the test process: its directory (data and socket) and how
+/// to run its programs.
+pub(crate) struct Cluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    root: bool,
 }
 
-/// The URL of a new, empty database on the test cluster, or why there is no
-/// cluster here (the caller prints it as the reason it was skipped).
+/// Runs `c`; its output is the error when it fails.
+fn run(mut c: Command, what: &str) -> Result<(), String> {
+    let out = c.output().map_err(|e| format!("{what}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+static NEXT_CLUSTER: AtomicUsize = AtomicUsize::new(0);
+
+impl Cluster {
+    /// A new cluster, started.
+    pub(crate) fn new() -> Result<Cluster, String> {
+        let bin = bin_dir().ok_or(
+            "no PostgreSQL server binaries (apt-get install postgresql, or set ORDERSYNC_PG_BIN)",
+        )?;
+        let root = rustix::process::geteuid().is_root();
+        let dir = std::env::temp_dir().join(format!(
+            "ordersync-pg-{}-{}",
+            std::process::id(),
+            NEXT_CLUSTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if root {
+            let mut chown = Command::new("chown");
+            chown.args(["postgres:postgres"]).arg(&dir);
+            run(chown, "chown")?;
+        }
+        let cluster = Cluster { dir, bin, root };
+        let data = cluster.path("data")?;
+        run(
+            as_owner(
+                &cluster.bin.join("initdb"),
+                &["-D", &data, "-U", "postgres", "-A", "trust", "-E", "UTF8"],
+                root,
+            ),
+            "initdb",
+        )?;
+        cluster.start()?;
+        // The watcher: once this process is gone, stop the server, remove it all.
+        let stop = format!(
+            "while [ -d /proc/{pid} ]; do sleep 1; done; {pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
+            pid = std::process::id(),
+            pg_ctl = cluster.bin.join("pg_ctl").display(),
+            dir = cluster.path("")?,
+        );
+        as_owner(Path::new("/bin/sh"), &["-c", &stop], root)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("watcher: {e}"))?;
+        Ok(cluster)
+    }
+
+    fn path(&self, name: &str) -> Result<String, String> {
+        let p = if name.is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(name)
+        };
+        p.to_str()
+            .map(str::to_string)
+            .ok_or_else(|| "temp dir is not UTF-8".to_string())
+    }
+
+    /// Starts the server (again), waiting until it takes connections.
+    pub(crate) fn start(&self) -> Result<(), String> {
+        let options = format!(
+            "-k {} -c listen_addresses='' -c fsync=on -c max_connections=200",
+            self.path("")?
+        );
+        let (data, log) = (self.path("data")?, self.path("server.log")?);
+        run(
+            as_owner(
+                &self.bin.join("pg_ctl"),
+                &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
+                self.root,
+            ),
+            "pg_ctl start",
+        )
+    }
+
+    /// Stops the server the way a crash or a restart does (`immediate`).
+    pub(crate) fn stop(&self) -> Result<(), String> {
+        let data = self.path("data")?;
+        run(
+            as_owner(
+                &self.bin.join("pg_ctl"),
+                &["-D", &data, "-m", "immediate", "-w", "stop"],
+                self.root,
+            ),
+            "pg_ctl stop",
+        )
+    }
+
+    /// The URL of a new, empty database on this cluster.
+    pub(crate) async fn database(&self) -> Result<String, String> {
+        let name = format!("t{}", NEXT_DB.fetch_add(1, Ordering::Relaxed));
+        let host = self.path("")?;
+        let admin = format!("host={host} user=postgres dbname=postgres");
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| format!("connect to the test cluster: {e}"))?;
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .map_err(|e| format!("CREATE DATABASE: {e}"))?;
+        Ok(format!("postgres://postgres@{}/{name}", url_escape(&host)))
+    }
+}
+
+/// The URL of a new, empty database on the test process's shared cluster,
+/// or why there is no cluster here (the caller prints it as the reason it
+/// was skipped).
 pub(crate) async fn database() -> Result<String, String> {
-    let socket = CLUSTER.get_or_init(start).clone()?;
-    let name = format!("t{}", NEXT_DB.fetch_add(1, Ordering::Relaxed));
-    let host = socket.to_str().ok_or("temp dir is not UTF-8")?.to_string();
-    let admin = format!("host={host} user=postgres dbname=postgres");
-    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .map_err(|e| format!("connect to the test cluster: {e}"))?;
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .map_err(|e| format!("CREATE DATABASE: {e}"))?;
-    Ok(format!("postgres://postgres@{}/{name}", url_escape(&host)))
+    match CLUSTER.get_or_init(Cluster::new) {
+        Ok(cluster) => cluster.database().await,
+        Err(why) => Err(why.clone()),
+    }
 }
 
 /// A socket directory as a URL's host (`/` escaped).

@@ -127,3 +127,65 @@ async fn postgres_migrates_once_and_refuses_a_newer_schema() {
         )
     );
 }
+
+/// The server goes away (a crash or a restart) and comes back: while it is
+/// gone an update is refused as unavailable, never stored halfway, and the
+/// same store takes updates again once it is back, with no restart of ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_reconnects_after_the_server_restarts() {
+    let cluster = match testdb::Cluster::new() {
+        Ok(c) => c,
+        Err(why) => {
+            return testdb::skipped("postgres_store_reconnects_after_the_server_restarts", &why);
+        }
+    };
+    let url = cluster.database().await.unwrap();
+    let store = Backend::postgres(&url, 2).await;
+    let rules = rules();
+    let order = |minute| {
+        format!(
+            r#"{{"id": "M-1", "updated_at": "2026-11-20T10:0{minute}:00Z", "note": "{minute}", "tags": []}}"#
+        )
+    };
+    store
+        .ingest(update(&rules, "e1", Event::Created, &order(1), 1))
+        .await
+        .unwrap();
+    cluster.stop().unwrap();
+    let err = store
+        .ingest(update(&rules, "e2", Event::Updated, &order(2), 2))
+        .await
+        .unwrap_err();
+    assert!(
+        err.unavailable(),
+        "not taken as the store being away: {err}"
+    );
+    cluster.start().unwrap();
+    // The pool drops its broken connections and opens new ones.
+    let mut again = None;
+    for _ in 0..50 {
+        match store
+            .ingest(update(&rules, "e2", Event::Updated, &order(2), 2))
+            .await
+        {
+            Ok(done) => {
+                again = Some(done);
+                break;
+            }
+            Err(e) if e.unavailable() => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("after the restart: {e}"),
+        }
+    }
+    assert!(matches!(again, Some(Ingested::Stored { .. })), "{again:?}");
+    assert_eq!(
+        store
+            .rows("SELECT event_id, status FROM updates ORDER BY id")
+            .await,
+        [
+            vec![Some("e1".into()), Some("decided".into())],
+            vec![Some("e2".into()), Some("decided".into())]
+        ]
+    );
+}

@@ -250,9 +250,14 @@ impl Statements for Pg<'_, '_> {
     }
 
     async fn insert_delivery(&mut self, d: &NewDeliveryRow<'_>) -> Result<i64, StoreError> {
-        // Its lane, unless it has one: the row daemons claim it by (`lanes.rs`).
+        // Its lane: the row daemons claim it by (`lanes.rs`). An existing
+        // lane is locked, not passed over (`DO NOTHING` would not wait): a
+        // daemon recording the lane's last delivery meanwhile holds it and
+        // would remove it as empty, not seeing this uncommitted delivery;
+        // locking waits for that, and then inserts the lane again.
         self.execute(
-            "INSERT INTO lanes (order_id, destination) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            "INSERT INTO lanes (order_id, destination) VALUES ($1, $2)
+             ON CONFLICT (order_id, destination) DO UPDATE SET due_at = lanes.due_at",
             &[&d.order_id, &d.destination],
         )
         .await?;

@@ -21,12 +21,19 @@
 //!   tried again, the platform connectors (`delivery::connector`, their
 //!   requests and answers pure) and labels; [`identity`]: the ordersync id
 //!   carried in tags, and which update is stale.
-//! - [`store`]: the SQLite store, the only module that writes SQL: named
-//!   [`store::Reader`] and [`store::Writer`] operations with typed rows, and
-//!   its single writer (group commit), which loads an order's state, asks its
-//!   [`store::Decide`] for the step and saves the result in one transaction;
-//!   [`pipeline`] is that `Decide` ([`engine::step`], re-reading, "why"); [`daemon`] wires `serve`: `daemon::ingress` (webhooks,
-//!   polling), `daemon::delivery` (lanes), `daemon::admin` (API, dashboard,
+//! - [`store`]: the only module that writes SQL: named [`store::Reader`] and
+//!   [`store::Writer`] operations with typed rows. The logic of an ingest, an
+//!   attempt and an operator's action is written once against
+//!   `store::statements` (one method per statement), implemented by the
+//!   SQLite store, whose single writer (group commit) loads an order's state,
+//!   asks its [`store::Decide`] for the step and saves the result in one
+//!   transaction, and by [`store::pg`], the shared PostgreSQL store for
+//!   several daemons (being built: deliveries on leased lanes, singleton jobs
+//!   on lease rows; its reads and the daemon's wiring are not done, and the
+//!   CLI refuses its URLs); [`pipeline`] is that `Decide` ([`engine::step`],
+//!   re-reading, "why"); [`daemon`] wires `serve`: `daemon::ingress` (webhooks,
+//!   polling), `daemon::delivery` (lanes, and the claimer of a shared
+//!   store's lanes), `daemon::admin` (API, dashboard,
 //!   `/metrics`), hot reload, housekeeping, the systemd watchdog and shutdown;
 //!   [`logging`]: text, journald and JSON logs.
 //! - [`report`]: how decisions, traces and test results are shown to people;

@@ -101,6 +101,8 @@ CREATE TABLE deliveries (
     rendered        TEXT
 );
 CREATE INDEX deliveries_pending ON deliveries (id) WHERE status = 'pending';
+-- A lane's lowest pending delivery (`lanes.rs`), without a scan of all pending.
+CREATE INDEX deliveries_lane ON deliveries (order_id, destination, id) WHERE status = 'pending';
 
 CREATE TABLE attempts (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

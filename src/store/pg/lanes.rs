@@ -52,6 +52,7 @@ macro_rules! job_select {
          FROM deliveries d JOIN decisions c ON c.id = d.decision_id"
     };
 }
+pub(super) use job_select;
 
 /// The lane's lowest pending delivery.
 const HEAD: &str = concat!(

@@ -16,6 +16,7 @@
 mod housekeeping;
 mod lanes;
 mod ops;
+mod reads;
 mod schema;
 mod statements;
 #[cfg(test)]

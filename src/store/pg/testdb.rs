@@ -94,15 +94,19 @@ impl Cluster {
         }
         let cluster = Cluster { dir, bin, root };
         let data = cluster.path("data")?;
-        run(
+        let made = run(
             as_owner(
                 &cluster.bin.join("initdb"),
                 &["-D", &data, "-U", "postgres", "-A", "trust", "-E", "UTF8"],
                 root,
             ),
             "initdb",
-        )?;
-        cluster.start()?;
+        )
+        .and_then(|()| cluster.start());
+        if let Err(why) = made {
+            let _ = std::fs::remove_dir_all(&cluster.dir);
+            return Err(why);
+        }
         // The watcher: once this process is gone, stop the server, remove it all.
         let stop = format!(
             "while [ -d /proc/{pid} ]; do sleep 1; done; {pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",

@@ -193,17 +193,11 @@ async fn both_stores_ingest_the_same_updates_into_the_same_rows() {
         ]
     );
 
-    let url = match testdb::database().await {
-        Ok(url) => url,
-        Err(why) => {
-            sqlite.close().await;
-            return testdb::skipped(
-                "the PostgreSQL half of both_stores_ingest_the_same_updates_into_the_same_rows",
-                &why,
-            );
-        }
+    let Some(postgres) =
+        Backend::postgres_half("both_stores_ingest_the_same_updates_into_the_same_rows", 4).await
+    else {
+        return sqlite.close().await;
     };
-    let postgres = Backend::postgres(&url, 4).await;
     assert_eq!(scenario(&postgres).await, said);
     for table in TABLES {
         assert_eq!(

@@ -105,6 +105,18 @@ impl Backend {
         Backend::on(store)
     }
 
+    /// The PostgreSQL half of test `test`, on a fresh database, or `None`
+    /// when there is no server here (said on its own line, see `testdb`).
+    async fn postgres_half(test: &str, pool: usize) -> Option<Backend> {
+        match testdb::database().await {
+            Ok(url) => Some(Backend::postgres(&url, pool).await),
+            Err(why) => {
+                testdb::skipped(&format!("the PostgreSQL half of {test}"), &why);
+                None
+            }
+        }
+    }
+
     /// A backend over an open PostgreSQL store.
     fn on(store: PgStore) -> Backend {
         // A lane's next job goes to the dispatcher, which this suite has not.
@@ -282,3 +294,4 @@ const TABLES: &[&str] = &[
 mod ingest;
 mod operations;
 mod races;
+mod reads;

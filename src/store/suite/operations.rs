@@ -76,17 +76,10 @@ async fn both_stores_run_operators_actions_alike() {
             "error: no order ord_99",
         ]
     );
-    let url = match testdb::database().await {
-        Ok(url) => url,
-        Err(why) => {
-            sqlite.close().await;
-            return testdb::skipped(
-                "the PostgreSQL half of both_stores_run_operators_actions_alike",
-                &why,
-            );
-        }
+    let Some(postgres) = Backend::postgres_half("both_stores_run_operators_actions_alike", 2).await
+    else {
+        return sqlite.close().await;
     };
-    let postgres = Backend::postgres(&url, 2).await;
     let pg_said = actions(&postgres).await;
     // Neither hands jobs back: SQLite's writer gives them to the dispatcher,
     // PostgreSQL's are claimed from their lanes.
@@ -122,7 +115,7 @@ async fn both_stores_run_operators_actions_alike() {
 
 /// Housekeeping on both stores: the same deliveries stuck, the same attempts
 /// and payloads pruned, in bounded passes.
-async fn housekeeping(store: &Backend) -> Vec<Pruned> {
+pub(super) async fn housekeeping(store: &Backend) -> Vec<Pruned> {
     let rules = rules();
     for (id, minute, note) in [("e1", 1, "a"), ("e2", 2, "b"), ("e3", 3, "c")] {
         let order = format!(
@@ -211,14 +204,9 @@ async fn both_stores_keep_house_alike() {
             vec![Some("supplier".into()), Some("stuck".into())]
         ]
     );
-    let url = match testdb::database().await {
-        Ok(url) => url,
-        Err(why) => {
-            sqlite.close().await;
-            return testdb::skipped("the PostgreSQL half of both_stores_keep_house_alike", &why);
-        }
+    let Some(postgres) = Backend::postgres_half("both_stores_keep_house_alike", 2).await else {
+        return sqlite.close().await;
     };
-    let postgres = Backend::postgres(&url, 2).await;
     assert_eq!(housekeeping(&postgres).await, passes);
     for table in TABLES
         .iter()

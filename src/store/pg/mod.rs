@@ -7,11 +7,14 @@
 //! as SQLite's (`ingest.rs` against [`Statements`](super::statements));
 //! only the statements differ.
 //!
-//! Being built (issue 16): the store opens, migrates (first daemon migrates,
-//! the others wait, a newer schema is refused), ingests, and shares the
-//! deliveries out on leases (`lanes.rs`). The daemon's wiring, the singleton
-//! jobs, the admin surface and the CLI's `--db postgres://` come next; until
-//! then the CLI refuses PostgreSQL URLs.
+//! Being built (issue 16). Done: the store opens, migrates (first daemon
+//! migrates, the others wait, a newer schema is refused), does every write
+//! of [`Writer`](super::Writer) (ingest, attempts, operators' actions,
+//! housekeeping, `ops.rs`), shares the deliveries out on leases (`lanes.rs`),
+//! runs singleton jobs on lease rows and keeps a roll call of live daemons
+//! (`ops.rs`), and has the reads delivery needs (`reads.rs`). Not yet: Order
+//! Health's reads, the daemon's wiring, and the CLI's `--db postgres://`,
+//! which is refused until then.
 
 mod housekeeping;
 mod lanes;

@@ -76,19 +76,11 @@ async fn main() {
                     tokio::spawn(async move {
                         let _permit = permit;
                         let attempt = Attempt {
-                            delivery_id: job.delivery_id,
-                            order_id: job.order_id,
-                            destination: job.destination.clone(),
-                            external_id: None,
-                            at: Utc::now(),
                             http_status: Some(200),
-                            error: None,
                             response: b"{}".to_vec(),
                             duration: Duration::from_millis(1),
                             status: DeliveryStatus::Delivered,
-                            next_at: None,
-                            linked_id: None,
-                            steps: Vec::new(),
+                            ..Attempt::begun(&job, Utc::now())
                         };
                         if recorder.record(attempt).await.is_ok() {
                             delivered.fetch_add(1, Ordering::Relaxed);

@@ -86,12 +86,17 @@ pub(super) fn run(conn: &Connection, h: &Housekeeping) -> rusqlite::Result<Prune
                  ORDER BY u.id LIMIT ?3)",
         )?
         .execute(params![now, cutoff, batch])?;
-    Ok(Pruned {
-        stuck,
-        attempts,
-        payloads,
-        more: [stuck, attempts, payloads]
-            .iter()
-            .any(|n| *n as i64 >= batch),
-    })
+    Ok(Pruned::counted(stuck, attempts, payloads, h.batch))
+}
+
+impl Pruned {
+    /// What a pass of `batch` rows per kind did; `more` when a kind hit it.
+    pub(super) fn counted(stuck: usize, attempts: usize, payloads: usize, batch: usize) -> Pruned {
+        Pruned {
+            stuck,
+            attempts,
+            payloads,
+            more: [stuck, attempts, payloads].iter().any(|n| *n >= batch),
+        }
+    }
 }

@@ -29,7 +29,7 @@ pub mod rows;
 mod schema;
 mod statements;
 #[cfg(test)]
-mod suite;
+pub(crate) mod suite;
 mod types;
 mod writer;
 

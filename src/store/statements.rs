@@ -1,7 +1,9 @@
 //! The statements an update's ingest runs, one method each, with typed rows
 //! in and out: the interface both stores implement (River's driver
-//! interface). The ingest's logic (`ingest.rs`) is written once against it;
-//! SQLite's statements are below, PostgreSQL's in `pg/statements.rs`.
+//! interface). The logic of an ingest (`ingest.rs`), an attempt's record
+//! (`attempts.rs`) and the operators' actions (`actions.rs`) is written once
+//! against it; SQLite's statements are below, PostgreSQL's in
+//! `pg/statements.rs`.
 //!
 //! The methods are `async` because PostgreSQL's are. SQLite's run to the end
 //! the moment they are called (its writer thread owns the connection), so the

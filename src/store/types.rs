@@ -125,6 +125,28 @@ pub struct Attempt {
     pub steps: Vec<StepRecord>,
 }
 
+impl Attempt {
+    /// An attempt of `job` begun `at`, before any answer: no status, no
+    /// error, no response, and `Dead` until the answer says otherwise.
+    pub fn begun(job: &Job, at: DateTime<Utc>) -> Attempt {
+        Attempt {
+            delivery_id: job.delivery_id,
+            order_id: job.order_id,
+            destination: job.destination.clone(),
+            external_id: job.external_id.clone(),
+            at,
+            http_status: None,
+            error: None,
+            response: Vec::new(),
+            duration: Duration::ZERO,
+            status: DeliveryStatus::Dead,
+            next_at: None,
+            linked_id: None,
+            steps: Vec::new(),
+        }
+    }
+}
+
 /// One request of a connector's delivery and its answer.
 #[derive(Clone, Debug)]
 pub struct StepRecord {

@@ -63,14 +63,11 @@ impl PgStore {
             )
             .await?;
         tx.commit().await?;
-        let (stuck, attempts, payloads) = (stuck as usize, attempts as usize, payloads as usize);
-        Ok(Pruned {
-            stuck,
-            attempts,
-            payloads,
-            more: [stuck, attempts, payloads]
-                .iter()
-                .any(|n| *n as i64 >= batch),
-        })
+        Ok(Pruned::counted(
+            stuck as usize,
+            attempts as usize,
+            payloads as usize,
+            h.batch,
+        ))
     }
 }

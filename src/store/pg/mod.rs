@@ -46,9 +46,6 @@ use statements::Pg;
 /// How many times a transaction that lost a race is run again.
 const RETRIES: usize = 8;
 
-/// Connections a daemon keeps to the server, unless told otherwise.
-pub const DEFAULT_POOL: usize = 16;
-
 /// How long a daemon holds a delivery lane without renewing its lease.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 

@@ -191,6 +191,17 @@ pub(crate) async fn database() -> Result<String, String> {
     }
 }
 
+/// [`database`], or `None` once [`skipped`] said why test `test` did not run.
+pub(crate) async fn database_for(test: &str) -> Option<String> {
+    match database().await {
+        Ok(url) => Some(url),
+        Err(why) => {
+            skipped(test, &why);
+            None
+        }
+    }
+}
+
 /// A socket directory as a URL's host (`/` escaped).
 fn url_escape(path: &str) -> String {
     path.replace('%', "%25").replace('/', "%2F")

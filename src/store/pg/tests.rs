@@ -11,14 +11,10 @@ use crate::order::Event;
 use crate::store::suite::{rules, update};
 use crate::store::{Attempt, DeliveryStatus, Label, PollState, StoreError};
 
-async fn daemons(n: usize, lease: Duration) -> Option<Vec<PgStore>> {
-    let url = match testdb::database().await {
-        Ok(url) => url,
-        Err(why) => {
-            testdb::skipped("a test of lanes on leases", &why);
-            return None;
-        }
-    };
+/// `n` daemons (each its own pool) with leases of `lease` on a fresh
+/// database for `test`, or `None` when there is no server (said).
+async fn daemons(test: &str, n: usize, lease: Duration) -> Option<Vec<PgStore>> {
+    let url = testdb::database_for(test).await?;
     let mut all = Vec::new();
     for _ in 0..n {
         all.push(
@@ -70,23 +66,16 @@ async fn three_updates_and_another_order(store: &PgStore) {
 
 fn outcome(l: &Leased, status: DeliveryStatus, next_at: Option<chrono::DateTime<Utc>>) -> Attempt {
     Attempt {
-        delivery_id: l.job.delivery_id,
-        order_id: l.job.order_id,
-        destination: l.job.destination.clone(),
-        external_id: None,
-        at: Utc::now(),
         http_status: Some(if status == DeliveryStatus::Delivered {
             200
         } else {
             503
         }),
-        error: None,
         response: b"{}".to_vec(),
         duration: Duration::from_millis(3),
         status,
         next_at,
-        linked_id: None,
-        steps: Vec::new(),
+        ..Attempt::begun(&l.job, Utc::now())
     }
 }
 
@@ -109,7 +98,13 @@ fn names(claimed: &[Leased]) -> Vec<String> {
 /// delivery, and the next one once the first is recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_lane_is_claimed_by_one_daemon_and_sent_in_order() {
-    let Some(d) = daemons(2, Duration::from_secs(15)).await else {
+    let Some(d) = daemons(
+        "each_lane_is_claimed_by_one_daemon_and_sent_in_order",
+        2,
+        Duration::from_secs(15),
+    )
+    .await
+    else {
         return;
     };
     three_updates_and_another_order(&d[0]).await;
@@ -170,7 +165,13 @@ async fn each_lane_is_claimed_by_one_daemon_and_sent_in_order() {
 /// first one's late outcome is refused and writes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_that_runs_out_is_taken_over_with_the_same_key() {
-    let Some(d) = daemons(2, Duration::from_millis(1000)).await else {
+    let Some(d) = daemons(
+        "a_lease_that_runs_out_is_taken_over_with_the_same_key",
+        2,
+        Duration::from_millis(1000),
+    )
+    .await
+    else {
         return;
     };
     three_updates_and_another_order(&d[0]).await;
@@ -236,7 +237,13 @@ async fn a_lease_that_runs_out_is_taken_over_with_the_same_key() {
 /// time before anyone claims it again; then the same delivery comes back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_holds_its_lane_until_it_is_due() {
-    let Some(d) = daemons(2, Duration::from_secs(15)).await else {
+    let Some(d) = daemons(
+        "a_retry_holds_its_lane_until_it_is_due",
+        2,
+        Duration::from_secs(15),
+    )
+    .await
+    else {
         return;
     };
     three_updates_and_another_order(&d[0]).await;
@@ -268,7 +275,13 @@ async fn a_retry_holds_its_lane_until_it_is_due() {
 /// the next daemon in at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poll_cursor_moves_only_under_its_jobs_lease() {
-    let Some(d) = daemons(2, Duration::from_millis(1000)).await else {
+    let Some(d) = daemons(
+        "a_poll_cursor_moves_only_under_its_jobs_lease",
+        2,
+        Duration::from_millis(1000),
+    )
+    .await
+    else {
         return;
     };
     let a = d[0]
@@ -331,7 +344,13 @@ async fn a_poll_cursor_moves_only_under_its_jobs_lease() {
 /// leases leaves the roll call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_roll_call_lists_the_live_daemons_and_their_rules() {
-    let Some(d) = daemons(2, Duration::from_millis(300)).await else {
+    let Some(d) = daemons(
+        "the_roll_call_lists_the_live_daemons_and_their_rules",
+        2,
+        Duration::from_millis(300),
+    )
+    .await
+    else {
         return;
     };
     let rules = rules();
@@ -366,7 +385,13 @@ async fn the_roll_call_lists_the_live_daemons_and_their_rules() {
 /// A label is kept only under the delivery's lease, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_label_is_kept_under_its_deliverys_lease() {
-    let Some(d) = daemons(2, Duration::from_secs(15)).await else {
+    let Some(d) = daemons(
+        "a_label_is_kept_under_its_deliverys_lease",
+        2,
+        Duration::from_secs(15),
+    )
+    .await
+    else {
         return;
     };
     three_updates_and_another_order(&d[0]).await;

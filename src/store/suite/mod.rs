@@ -46,7 +46,7 @@ fn at(minute: u32) -> DateTime<Utc> {
     format!("2026-11-20T10:{minute:02}:00Z").parse().unwrap()
 }
 
-pub(super) fn update(
+pub(crate) fn update(
     rules: &Arc<RuleSet>,
     event_id: &str,
     event: Event,
@@ -108,13 +108,8 @@ impl Backend {
     /// The PostgreSQL half of test `test`, on a fresh database, or `None`
     /// when there is no server here (said on its own line, see `testdb`).
     async fn postgres_half(test: &str, pool: usize) -> Option<Backend> {
-        match testdb::database().await {
-            Ok(url) => Some(Backend::postgres(&url, pool).await),
-            Err(why) => {
-                testdb::skipped(&format!("the PostgreSQL half of {test}"), &why);
-                None
-            }
-        }
+        let url = testdb::database_for(&format!("the PostgreSQL half of {test}")).await?;
+        Some(Backend::postgres(&url, pool).await)
     }
 
     /// A backend over an open PostgreSQL store.

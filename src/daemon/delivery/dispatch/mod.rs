@@ -331,21 +331,7 @@ async fn attempt(shared: &Shared, job: &mut Job) -> Attempt {
     let rules = shared.live.rules();
     let order_id = order_ref(job.order_id);
     let now = Utc::now();
-    let mut result = Attempt {
-        delivery_id: job.delivery_id,
-        order_id: job.order_id,
-        destination: job.destination.clone(),
-        external_id: job.external_id.clone(),
-        at: now,
-        http_status: None,
-        error: None,
-        response: Vec::new(),
-        duration: Duration::ZERO,
-        status: DeliveryStatus::Dead,
-        next_at: None,
-        linked_id: None,
-        steps: Vec::new(),
-    };
+    let mut result = Attempt::begun(job, now);
     let Some(deliver) = rules
         .channel(&job.destination)
         .and_then(|c| c.deliver.as_ref())

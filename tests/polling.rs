@@ -171,6 +171,16 @@ async fn resumes_from_the_stored_cursor_after_a_restart_with_no_gap_and_no_dupli
         assert!(wait.elapsed() < Duration::from_secs(5), "no cursor stored");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Killed between a send and its record, a delivery is rightly sent again
+    // (same Idempotency-Key); this test is about the cursor, so it kills only
+    // once both sends are recorded.
+    while daemon.count("SELECT count(*) FROM deliveries WHERE status = 'delivered'") != 2 {
+        assert!(
+            wait.elapsed() < Duration::from_secs(5),
+            "deliveries not recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     daemon.kill();
 
     // While it was down: a new update, and a late one inside the overlap window.

@@ -5,10 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use super::query::{Arg, Query};
+use super::{StoreError, parse_stamp};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{Connection, params};
-
-use super::parse_stamp;
 
 /// One channel's numbers.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -31,15 +30,18 @@ pub struct ChannelStats {
     pub hours: Vec<BTreeMap<String, u64>>,
 }
 
-/// How many deliveries one page read may go through for the 24-hour chart.
+/// How many deliveries the 24-hour chart may go through.
 const MAX_ROWS: usize = 500_000;
 
+/// How many it reads a query, newest first.
+const BATCH: i64 = 2_000;
+
 /// The numbers of `channels`, as of `now`.
-pub fn channel_stats(
-    conn: &Connection,
-    channels: &[&str],
+pub(super) async fn channel_stats(
+    q: &impl Query,
+    channels: &[String],
     now: DateTime<Utc>,
-) -> rusqlite::Result<BTreeMap<String, ChannelStats>> {
+) -> Result<BTreeMap<String, ChannelStats>, StoreError> {
     let mut out: BTreeMap<String, ChannelStats> = channels
         .iter()
         .map(|c| {
@@ -53,22 +55,23 @@ pub fn channel_stats(
         })
         .collect();
     for (name, s) in out.iter_mut() {
-        // Newest first by rowid: stops at the channel's newest webhook.
-        s.last_webhook = conn
-            .prepare_cached(
-                "SELECT received_at FROM updates WHERE channel = ?1 AND via = 'webhook'
+        let channel = [Arg::Text(name.clone())];
+        // Newest first by id: stops at the channel's newest webhook.
+        s.last_webhook = q
+            .row(
+                "SELECT received_at FROM updates WHERE channel = $1 AND via = 'webhook'
                  ORDER BY id DESC LIMIT 1",
-            )?
-            .query_row([name], |r| r.get(0))
-            .map(Some)
-            .or_else(none_if_empty)?;
-        let poll: Option<(Option<String>, Option<String>, Option<String>)> = conn
-            .prepare_cached(
-                "SELECT cursor, last_run_at, last_success_at FROM poll_cursors WHERE channel = ?1",
-            )?
-            .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map(Some)
-            .or_else(none_if_empty)?;
+                &channel,
+                |r| r.get(0),
+            )
+            .await?;
+        let poll: Option<(Option<String>, Option<String>, Option<String>)> = q
+            .row(
+                "SELECT cursor, last_run_at, last_success_at FROM poll_cursors WHERE channel = $1",
+                &channel,
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .await?;
         if let Some((cursor, run, ok)) = poll {
             s.poll_cursor = cursor;
             s.last_poll = run;
@@ -76,51 +79,62 @@ pub fn channel_stats(
         }
     }
     // The pending ones, through the partial index on pending deliveries.
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.destination, count(*), min(c.decided_at)
-         FROM deliveries d JOIN decisions c ON c.id = d.decision_id
-         WHERE d.status = 'pending' GROUP BY d.destination",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let dest: String = r.get(0)?;
+    let pending = q
+        .rows(
+            "SELECT d.destination, count(*), min(c.decided_at)
+             FROM deliveries d JOIN decisions c ON c.id = d.decision_id
+             WHERE d.status = 'pending' GROUP BY d.destination",
+            &[],
+            |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?, r.get(2)?)),
+        )
+        .await?;
+    for (dest, n, oldest) in pending {
         if let Some(s) = out.get_mut(&dest) {
-            s.outbox = r.get::<_, i64>(1)?.max(0) as u64;
-            s.oldest_pending = r.get(2)?;
+            s.outbox = n.max(0) as u64;
+            s.oldest_pending = oldest;
         }
     }
-    // Newest deliveries first, until one was decided before the window.
+    // Newest deliveries first, a batch at a time, until one was decided
+    // before the window.
     let since = now - Duration::hours(24);
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.destination, d.status, c.decided_at
-         FROM deliveries d JOIN decisions c ON c.id = d.decision_id
-         ORDER BY d.id DESC",
-    )?;
-    let mut rows = stmt.query(params![])?;
+    let mut below = i64::MAX;
     let mut read = 0;
-    while let Some(r) = rows.next()? {
-        read += 1;
-        let decided: String = r.get(2)?;
-        let Some(at) = parse_stamp(&decided) else {
-            continue;
-        };
-        if at < since || read > MAX_ROWS {
+    'batches: loop {
+        let batch = q
+            .rows(
+                "SELECT d.id, d.destination, d.status, c.decided_at
+                 FROM deliveries d JOIN decisions c ON c.id = d.decision_id
+                 WHERE d.id < $1 ORDER BY d.id DESC LIMIT $2",
+                &[Arg::Int(below), Arg::Int(BATCH)],
+                |r| {
+                    Ok((
+                        r.get::<i64>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<String>(2)?,
+                        r.get::<String>(3)?,
+                    ))
+                },
+            )
+            .await?;
+        let full = batch.len() as i64 == BATCH;
+        for (id, dest, status, decided) in batch {
+            below = id;
+            read += 1;
+            let Some(at) = parse_stamp(&decided) else {
+                continue;
+            };
+            if at < since || read > MAX_ROWS {
+                break 'batches;
+            }
+            let Some(s) = out.get_mut(&dest) else {
+                continue;
+            };
+            let age_hours = (now - at).num_hours().clamp(0, 23) as usize;
+            *s.hours[23 - age_hours].entry(status).or_default() += 1;
+        }
+        if !full {
             break;
         }
-        let dest: String = r.get(0)?;
-        let Some(s) = out.get_mut(&dest) else {
-            continue;
-        };
-        let age_hours = (now - at).num_hours().clamp(0, 23) as usize;
-        let status: String = r.get(1)?;
-        *s.hours[23 - age_hours].entry(status).or_default() += 1;
     }
     Ok(out)
-}
-
-fn none_if_empty<T>(e: rusqlite::Error) -> rusqlite::Result<Option<T>> {
-    match e {
-        rusqlite::Error::QueryReturnedNoRows => Ok(None),
-        e => Err(e),
-    }
 }

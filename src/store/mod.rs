@@ -24,6 +24,7 @@ mod open;
 mod ops;
 pub mod orders;
 pub mod pg;
+mod query;
 mod reader;
 pub mod rows;
 mod schema;

@@ -12,9 +12,9 @@
 //! of [`Writer`](super::Writer) (ingest, attempts, operators' actions,
 //! housekeeping, `ops.rs`), shares the deliveries out on leases (`lanes.rs`),
 //! runs singleton jobs on lease rows and keeps a roll call of live daemons
-//! (`ops.rs`), and has the reads delivery needs (`reads.rs`). Not yet: Order
-//! Health's reads, the daemon's wiring, and the CLI's `--db postgres://`,
-//! which is refused until then.
+//! (`ops.rs`), and has every read of [`Reader`](super::Reader) (`reads.rs`
+//! and `../query.rs`). Not yet: the daemon's wiring, and the CLI's
+//! `--db postgres://`, which is refused until then.
 
 mod housekeeping;
 mod lanes;
@@ -159,7 +159,7 @@ impl PgStore {
         &self.owner
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+    pub(in crate::store) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool.get().await.map_err(|e| {
             let message = match e {
                 deadpool_postgres::PoolError::Backend(e) => return StoreError::from(e),

@@ -1,7 +1,7 @@
-//! PostgreSQL's side of [`Reader`](crate::store::Reader): the reads the
-//! daemon's delivery and metrics need. (Order Health's lists, the timeline,
-//! the quarantine page, the channels page and `diff`'s reads are not written
-//! yet; see `mod.rs`.)
+//! PostgreSQL's own reads behind [`Reader`](crate::store::Reader): the ones
+//! delivery and metrics need. Order Health's list and timeline, the
+//! quarantine page and the channels page are written once for both stores
+//! (`../query.rs`).
 
 use chrono::Utc;
 

@@ -64,7 +64,12 @@ async fn main() {
         let (jobs, mut inbox) = mpsc::unbounded_channel();
         let writer = Writer::postgres(store, jobs.clone());
         writer.note_rules(rules.clone()).await.unwrap();
-        tokio::spawn(claims::run(writer.clone(), jobs, shutdown.clone()));
+        tokio::spawn(claims::run(
+            writer.clone(),
+            jobs,
+            shutdown.clone(),
+            shutdown.clone(),
+        ));
         let (recorder, delivered) = (writer.clone(), delivered.clone());
         // The dispatcher sends lanes at once (its semaphore: 64 here).
         let permits = Arc::new(tokio::sync::Semaphore::new(64));

@@ -21,10 +21,19 @@ pub enum Command {
         /// The rules file or directory.
         #[arg(long, default_value = "rules.yaml")]
         rules: PathBuf,
-        /// The SQLite database (default `ordersync.db`, or `$STATE_DIRECTORY/ordersync.db`
-        /// under systemd). PostgreSQL URLs are not supported yet.
+        /// The store: a SQLite file (default `ordersync.db`, or
+        /// `$STATE_DIRECTORY/ordersync.db` under systemd), or a PostgreSQL URL
+        /// (`postgres://USER@HOST/DB`) that several daemons share.
         #[arg(long, env = "ORDERSYNC_DB")]
         db: Option<PathBuf>,
+        /// On PostgreSQL: connections this daemon keeps open at most.
+        #[arg(long, env = "ORDERSYNC_POOL_SIZE", default_value_t = 16)]
+        pool_size: usize,
+        /// On PostgreSQL: how long a daemon's claim on a delivery lane, or on a
+        /// poll schedule or housekeeping, lasts unless renewed; a daemon that
+        /// dies or hangs loses them to the others after this long.
+        #[arg(long, env = "ORDERSYNC_LEASE", default_value = "15s", value_parser = duration_arg)]
+        lease: std::time::Duration,
         /// Where to listen (port 0 picks a free port and prints it).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,

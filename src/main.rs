@@ -31,15 +31,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The SQLite file `--db` names (or the default). A PostgreSQL URL is
-/// refused: the shared store (SPEC 11) is being built and does not yet
-/// deliver, poll or serve the admin surface, so no command runs on it.
+/// The SQLite file `--db` names (or the default), for the commands that
+/// read SQLite only.
 fn sqlite_db(db: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
     let db = db.unwrap_or_else(default_db);
     if db.to_str().is_some_and(ordersync::store::pg::is_url) {
         bail!(
-            "--db: PostgreSQL is not supported by this version of ordersync yet; \
-             give the path of a SQLite file (the default is ordersync.db)"
+            "--db: `diff` reads a SQLite file only in this version of ordersync; \
+             give the path of one (the default is ordersync.db)"
         );
     }
     Ok(db)
@@ -85,6 +84,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve {
             rules,
             db,
+            pool_size,
+            lease,
             listen,
             max_body_bytes,
             webhook_rate,
@@ -109,7 +110,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             ordersync::logging::init(log_format);
-            let db = sqlite_db(db)?;
+            if pool_size == 0 {
+                bail!("--pool-size: give at least 1 connection");
+            }
+            if lease < std::time::Duration::from_secs(1) {
+                bail!("--lease: give at least 1s (leases are renewed three times a lease)");
+            }
+            let db =
+                ordersync::store::Location::of(db.unwrap_or_else(default_db), pool_size, lease);
             let config = ordersync::daemon::Config {
                 rules,
                 db,

@@ -167,7 +167,11 @@ pub fn watchdog(live: Arc<Live>, writer: WeakWriter, tracker: &tokio_util::task:
             let Ok(writer) = writer.upgrade() else {
                 return;
             };
-            let store_ok = matches!(tokio::time::timeout(every, writer.ping()).await, Ok(Ok(())));
+            // A shared store's outage is the server's, not this daemon's:
+            // restarting it would not help (webhooks get 503 meanwhile and
+            // the pool reconnects by itself), so only SQLite's writer counts.
+            let store_ok = writer.postgres_store().is_some()
+                || matches!(tokio::time::timeout(every, writer.ping()).await, Ok(Ok(())));
             drop(writer);
             let age = live.beat_age();
             if healthy(age, store_ok) {

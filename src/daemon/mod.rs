@@ -45,8 +45,8 @@ use crate::store::{self, Reader, Writer};
 pub struct Config {
     /// The rules file or directory.
     pub rules: PathBuf,
-    /// The SQLite file.
-    pub db: PathBuf,
+    /// The store: a SQLite file, or a PostgreSQL database shared with other daemons.
+    pub db: store::Location,
     /// Where to listen.
     pub listen: SocketAddr,
     /// The largest webhook body accepted.
@@ -222,8 +222,10 @@ fn unix_seconds(t: chrono::DateTime<chrono::Utc>) -> f64 {
 /// Runs the daemon until `shutdown` is cancelled (or the listener ends, which
 /// cancels it); `Ok` after a clean drain within `config.shutdown_timeout`.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let opened = store::open(&config.db)
-        .with_context(|| format!("cannot open the store {}", config.db.display()))?;
+    let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+    let opened = Store::open(&config.db, jobs_tx.clone())
+        .await
+        .with_context(|| format!("cannot open the store {}", config.db.shown()))?;
     // A bad file at start does not stop the daemon when the store has the
     // rules it ran last: those keep routing, the refusal shows as a refused
     // reload, and saving a good file takes over (SPEC 10.6).
@@ -264,7 +266,8 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
                 config.rules.parent().map(PathBuf::from).unwrap_or_default()
             };
             let last = opened
-                .last_rules()?
+                .last_rules
+                .clone()
                 .map(|files| rules::load_sources(files, &base));
             match last {
                 Some(Ok(mut last)) => {
@@ -284,12 +287,14 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             }
         }
     };
-    let pending = opened.pending_refs()?;
-    let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
-    let (writer, writer_thread) =
-        Writer::start(opened, jobs_tx.clone(), Arc::new(crate::pipeline::Pipeline))?;
+    let Store {
+        writer,
+        reader,
+        pending,
+        thread: writer_thread,
+        ..
+    } = opened;
     writer.note_rules(rules.clone()).await?;
-    let reader = Reader::new(&config.db);
     let live = Arc::new(Live::new(rules.clone(), renderer, shutdown.clone()));
     if let Some(errors) = refused_at_start {
         live.set_error(Some(errors));
@@ -341,7 +346,16 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         shutdown.clone(),
         &tracker,
     );
-    drop(jobs_tx);
+    // On a shared store, deliveries come from the lanes this daemon claims;
+    // it stops claiming at shutdown, and gives its lanes up once the
+    // deliveries in flight are recorded.
+    let lanes_held = CancellationToken::new();
+    let claimer = tokio::spawn(delivery::claims::run(
+        writer.clone(),
+        jobs_tx,
+        shutdown.clone(),
+        lanes_held.clone(),
+    ));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -365,7 +379,7 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         %addr,
         rules = %config.rules.display(),
         version = %rules.version,
-        db = %config.db.display(),
+        db = %config.db.shown(),
         "ordersync listening"
     );
     if config.admin_token.is_none() {
@@ -405,21 +419,75 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     if tokio::time::timeout(left, tracker.wait()).await.is_err() {
         tracing::warn!("deliveries still in flight at the deadline resume at the next start");
     }
+    lanes_held.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(2), claimer).await;
     drop(writer);
     drop(live);
     // The writer ends once the last handle is gone, after committing what it
     // holds. A delivery cut off at the deadline may still hold one; each group
     // commits whole, so leaving then is as safe as a crash and loses nothing
     // acknowledged.
-    let joined = tokio::task::spawn_blocking(move || writer_thread.join());
-    if tokio::time::timeout(Duration::from_secs(2), joined)
-        .await
-        .is_err()
-    {
-        tracing::warn!("the store writer was still busy at exit");
+    if let Some(writer_thread) = writer_thread {
+        let joined = tokio::task::spawn_blocking(move || writer_thread.join());
+        if tokio::time::timeout(Duration::from_secs(2), joined)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the store writer was still busy at exit");
+        }
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The store `serve` runs on, opened and migrated.
+struct Store {
+    writer: Writer,
+    reader: Reader,
+    /// The rules any daemon loaded last, for a start on a refused file.
+    last_rules: Option<Vec<rules::SourceFile>>,
+    /// SQLite: the deliveries the last run left pending, to resume (on
+    /// PostgreSQL they wait in their lanes for whichever daemon claims them).
+    pending: Vec<delivery::dispatch::PendingRef>,
+    /// SQLite's writer thread, joined at exit.
+    thread: Option<store::WriterThread>,
+}
+
+impl Store {
+    async fn open(
+        db: &store::Location,
+        jobs: mpsc::UnboundedSender<Vec<store::Job>>,
+    ) -> anyhow::Result<Store> {
+        let decide = Arc::new(crate::pipeline::Pipeline);
+        match db {
+            store::Location::Sqlite(path) => {
+                let opened = store::open(path)?;
+                let last_rules = opened.last_rules()?;
+                let pending = opened.pending_refs()?;
+                let (writer, thread) = Writer::start(opened, jobs, decide)?;
+                Ok(Store {
+                    writer,
+                    reader: Reader::new(path),
+                    last_rules,
+                    pending,
+                    thread: Some(thread),
+                })
+            }
+            store::Location::Postgres { url, pool, lease } => {
+                let pg = store::pg::PgStore::open(url, *pool, decide)
+                    .await?
+                    .with_lease(*lease);
+                tracing::info!(daemon = pg.owner(), pool, "on a shared PostgreSQL store");
+                Ok(Store {
+                    last_rules: pg.last_rules().await?,
+                    reader: Reader::postgres(pg.clone()),
+                    writer: Writer::postgres(pg, jobs),
+                    pending: Vec::new(),
+                    thread: None,
+                })
+            }
+        }
+    }
 }
 
 /// Resolves at SIGTERM or Ctrl-C: what `main` cancels `serve`'s token on.

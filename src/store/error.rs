@@ -81,8 +81,16 @@ impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> StoreError {
         use tokio_postgres::error::SqlState;
         let Some(db) = e.as_db_error() else {
+            // "error connecting to server" says little without its cause.
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                message.push_str(": ");
+                message.push_str(&cause.to_string());
+                source = cause.source();
+            }
             return StoreError::Postgres(PgError {
-                message: e.to_string(),
+                message,
                 retry: false,
                 unavailable: true,
             });

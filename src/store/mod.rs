@@ -512,3 +512,87 @@ mod tests {
         assert!(longest < limit, "the WAL reached {longest} bytes");
     }
 }
+
+/// Where the store is: a SQLite file (one daemon), or a PostgreSQL database
+/// that several daemons share (SPEC 11).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Location {
+    Sqlite(std::path::PathBuf),
+    Postgres {
+        /// A libpq-style URL.
+        url: String,
+        /// Connections this daemon keeps open at most.
+        pool: usize,
+        /// How long a claim lasts unless renewed.
+        lease: std::time::Duration,
+    },
+}
+
+impl Location {
+    /// `--db`: a `postgres://` (or `postgresql://`) URL, else a file path.
+    pub fn of(db: std::path::PathBuf, pool: usize, lease: std::time::Duration) -> Location {
+        match db.to_str().filter(|d| pg::is_url(d)) {
+            Some(url) => Location::Postgres {
+                url: url.to_string(),
+                pool,
+                lease,
+            },
+            None => Location::Sqlite(db),
+        }
+    }
+
+    /// As logged: a URL's password left out.
+    pub fn shown(&self) -> String {
+        match self {
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres { url, .. } => without_password(url),
+        }
+    }
+}
+
+/// `scheme://user:secret@host/db` as `scheme://user:***@host/db`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod location_tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_postgres_and_its_password_is_never_shown() {
+        let lease = std::time::Duration::from_secs(15);
+        let pg = Location::of(
+            "postgres://os:s3cret@db.internal:5432/orders".into(),
+            8,
+            lease,
+        );
+        assert_eq!(
+            pg,
+            Location::Postgres {
+                url: "postgres://os:s3cret@db.internal:5432/orders".into(),
+                pool: 8,
+                lease,
+            }
+        );
+        assert_eq!(pg.shown(), "postgres://os:***@db.internal:5432/orders");
+        let no_password = Location::of("postgresql://os@%2Ftmp%2Fpg/orders".into(), 8, lease);
+        assert_eq!(no_password.shown(), "postgresql://os@%2Ftmp%2Fpg/orders");
+        let file = Location::of("/var/lib/ordersync/ordersync.db".into(), 8, lease);
+        assert_eq!(
+            file,
+            Location::Sqlite("/var/lib/ordersync/ordersync.db".into())
+        );
+        assert_eq!(file.shown(), "/var/lib/ordersync/ordersync.db");
+    }
+}

@@ -28,7 +28,9 @@ impl Opened {
     /// The files of the rules version recorded last, if any: what the daemon
     /// runs when the file on disk is refused at start.
     pub fn last_rules(&self) -> Result<Option<Vec<crate::rules::SourceFile>>, StoreError> {
-        super::ops::last_rules(&self.conn)
+        super::run_now(super::ops::last_rules(&super::query::SqliteRead(
+            &self.conn,
+        )))
     }
 
     /// The deliveries still pending, oldest first, to resume after a

@@ -177,17 +177,16 @@ pub(super) fn save_poll_state(
     Ok(())
 }
 
-pub(super) fn last_rules(
-    conn: &Connection,
+pub(super) async fn last_rules(
+    q: &impl super::query::Query,
 ) -> Result<Option<Vec<crate::rules::SourceFile>>, StoreError> {
-    use rusqlite::OptionalExtension as _;
-    let files: Option<String> = conn
-        .query_row(
+    let files: Option<String> = q
+        .row(
             "SELECT files FROM rules_versions ORDER BY loaded_at DESC LIMIT 1",
-            [],
+            &[],
             |r| r.get(0),
         )
-        .optional()?;
+        .await?;
     let Some(files) = files else {
         return Ok(None);
     };

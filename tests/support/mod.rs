@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod pg_cluster;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -76,12 +77,13 @@ impl Daemon {
                 )
             })
             .collect();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ordersync"))
-            .arg("serve")
-            .arg("--rules")
-            .arg(rules)
-            .arg("--db")
-            .arg(&db)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ordersync"));
+        command.arg("serve").arg("--rules").arg(rules);
+        // A test that names the store (a PostgreSQL URL) passes `--db` itself.
+        if !extra.contains(&"--db") {
+            command.arg("--db").arg(&db);
+        }
+        let mut child = command
             .args(["--listen", listen])
             .args(extra)
             .env("ORDERSYNC_LOG", "info")
@@ -116,6 +118,14 @@ impl Daemon {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, ...).
+    pub fn signal(&self, signal: &str) {
+        Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
     }
 
     /// SIGKILL, and wait for it to be gone.

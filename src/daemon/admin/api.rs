@@ -117,7 +117,34 @@ async fn metrics(axum::extract::State(s): S) -> Response {
 
 /// The rules in force and the last reload.
 async fn rules(axum::extract::State(s): S) -> Response {
-    answer(StatusCode::OK, rules_json(&s))
+    let mut body = rules_json(&s);
+    match daemons_json(&s).await {
+        Ok(Some(daemons)) => body["daemons"] = daemons,
+        Ok(None) => {}
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+    answer(StatusCode::OK, body)
+}
+
+/// On a shared store (SPEC 11), every live daemon with the rules version it
+/// runs, `this` marking the one answering; `None` on SQLite, where this
+/// daemon is the only one.
+pub(crate) async fn daemons_json(s: &State) -> Result<Option<serde_json::Value>, StoreError> {
+    let Some(store) = s.writer.postgres_store() else {
+        return Ok(None);
+    };
+    let daemons = s.reader.live_daemons().await?;
+    Ok(Some(json!(
+        daemons
+            .iter()
+            .map(|d| json!({
+                "daemon": d.owner,
+                "rules_version": d.rules_version,
+                "seen_at": d.seen_at,
+                "this": d.owner == store.owner(),
+            }))
+            .collect::<Vec<_>>()
+    )))
 }
 
 fn rules_json(s: &State) -> serde_json::Value {

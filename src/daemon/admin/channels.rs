@@ -115,7 +115,49 @@ pub async fn overview(axum::extract::State(s): S) -> Response {
         );
     }
     b.push_str("</table>");
+    match crate::daemon::admin::api::daemons_json(&s).await {
+        Ok(Some(daemons)) => daemons_html(&daemons, &mut b),
+        Ok(None) => {}
+        Err(e) => {
+            let _ = write!(b, r#"<p class="flash failed">{}</p>"#, esc(&e.to_string()));
+        }
+    }
     page("Channels", &b)
+}
+
+/// The daemons sharing the store, and a warning while they run different rules.
+fn daemons_html(daemons: &Json, b: &mut String) {
+    let list = daemons.as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut versions: Vec<&str> = list
+        .iter()
+        .filter_map(|d| d["rules_version"].as_str())
+        .collect();
+    versions.sort();
+    versions.dedup();
+    b.push_str("<h2>Daemons on this store</h2>");
+    if versions.len() > 1 {
+        let _ = write!(
+            b,
+            r#"<section class="banner" id="rules-differ"><p><b>The daemons run different rules: {}.</b> Each decides the updates it takes with its own; save the same file on every host.</p></section>"#,
+            esc(&versions.join(", "))
+        );
+    }
+    b.push_str(r#"<table id="daemons"><tr><th>daemon</th><th>rules</th><th>last seen</th></tr>"#);
+    for d in list {
+        let _ = write!(
+            b,
+            r#"<tr class="daemon"><td>{}{}</td><td>{}</td><td>{}</td></tr>"#,
+            esc(d["daemon"].as_str().unwrap_or("")),
+            if d["this"] == true {
+                " <small>(this one)</small>"
+            } else {
+                ""
+            },
+            esc(d["rules_version"].as_str().unwrap_or("")),
+            esc(d["seen_at"].as_str().unwrap_or("")),
+        );
+    }
+    b.push_str("</table>");
 }
 
 /// `/channels/{name}`: one channel, in full.

@@ -8,8 +8,9 @@
 //! It claims when this daemon's writes made new deliveries (woken by the
 //! writer), and every [`EVERY`] for those of other daemons, retries that came
 //! due and lanes whose lease ran out. It renews this daemon's leases three
-//! times per lease, and at shutdown gives them all up so the other daemons
-//! take them at once.
+//! times per lease. At shutdown it stops claiming but goes on renewing while
+//! the deliveries in flight finish and are recorded; then it gives every
+//! lane up, so the other daemons take them at once.
 
 use std::time::Duration;
 
@@ -24,12 +25,14 @@ pub const EVERY: Duration = Duration::from_millis(200);
 /// Lanes claimed at most in one go.
 const BATCH: usize = 64;
 
-/// Claims lanes for the dispatcher (`jobs`) until `shutdown`; a writer on
-/// SQLite has no lanes to claim, and this returns at once.
+/// Claims lanes for the dispatcher (`jobs`) until `shutdown`, and holds
+/// them until `held` is cancelled (once what was in flight is recorded); a
+/// writer on SQLite has no lanes to claim, and this returns at once.
 pub async fn run(
     writer: Writer,
     jobs: mpsc::UnboundedSender<Vec<Job>>,
     shutdown: CancellationToken,
+    held: CancellationToken,
 ) {
     let (Some(store), Some(woken)) = (writer.postgres_store(), writer.claims()) else {
         return;
@@ -68,6 +71,17 @@ pub async fn run(
                 Err(e) => {
                     tracing::warn!(error = %e, "could not claim delivery lanes");
                     break;
+                }
+            }
+        }
+    }
+    drop(jobs);
+    loop {
+        tokio::select! {
+            () = held.cancelled() => break,
+            _ = renew.tick() => {
+                if let Err(e) = store.renew().await {
+                    tracing::warn!(error = %e, "could not renew this daemon's leases");
                 }
             }
         }
@@ -129,7 +143,12 @@ channels:
                 .unwrap();
             let (jobs, mut inbox) = mpsc::unbounded_channel::<Vec<Job>>();
             let writer = Writer::postgres(store, jobs.clone());
-            tasks.push(tokio::spawn(run(writer.clone(), jobs, shutdown.clone())));
+            tasks.push(tokio::spawn(run(
+                writer.clone(),
+                jobs,
+                shutdown.clone(),
+                shutdown.clone(),
+            )));
             // The dispatcher: a slow sink (20 ms a request), then each job
             // recorded as delivered; a refused record is counted.
             let recorder = writer.clone();

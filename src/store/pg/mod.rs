@@ -22,7 +22,9 @@ mod ops;
 mod reads;
 mod schema;
 mod statements;
+/// The test cluster, shared with the daemon's tests in `tests/` (one file).
 #[cfg(test)]
+#[path = "../../../tests/support/pg_cluster.rs"]
 pub(crate) mod testdb;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,13 @@ use crate::store::orders::Owned;
 use crate::store::{Job, Outbox, StoreError, order_ref, parse_stamp};
 
 impl PgStore {
+    /// The files of the rules loaded last by any daemon: what a daemon
+    /// started on a file it refuses runs meanwhile (SPEC 10.6).
+    pub async fn last_rules(&self) -> Result<Option<Vec<crate::rules::SourceFile>>, StoreError> {
+        let q = crate::store::query::PgRead(self.client().await?);
+        crate::store::ops::last_rules(&q).await
+    }
+
     /// Delivery `id` as a job, while it is still pending.
     pub async fn pending_job(&self, id: i64) -> Result<Option<Job>, StoreError> {
         let client = self.client().await?;

@@ -262,6 +262,13 @@ async fn deliver(shared: &Shared, mut job: Job) -> Option<String> {
             match shared.writer.record(record.clone()).await {
                 Ok(()) => break,
                 Err(crate::store::StoreError::Closed) => return None,
+                // Paused or cut off past its lease (a shared store): another
+                // daemon holds the lane now and sends this delivery again,
+                // with the same key; this outcome is not for this daemon to record.
+                Err(e @ crate::store::StoreError::LeaseLost(_)) => {
+                    tracing::warn!(error = %e, delivery = record.delivery_id, "a delivery's lane was taken over; its outcome here is dropped");
+                    return None;
+                }
                 Err(e) => {
                     tracing::error!(error = %e, delivery = record.delivery_id, "could not record a delivery attempt; trying again");
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -273,6 +280,9 @@ async fn deliver(shared: &Shared, mut job: Job) -> Option<String> {
         log_outcome(&job, &record);
         count_outcome(shared, &job, status);
         match status {
+            // On a shared store the lane waits in the store until the retry
+            // is due, for whichever daemon claims it then.
+            DeliveryStatus::Pending if shared.writer.postgres_store().is_some() => return learned,
             DeliveryStatus::Pending => job.not_before = next_at,
             _ => return learned,
         }

@@ -1,5 +1,6 @@
-//! A throwaway PostgreSQL cluster for the store's tests: `initdb` into a temp
-//! directory, the server on a Unix socket there (no TCP port), `fsync` on.
+//! A throwaway PostgreSQL cluster for the tests of the store (in the library,
+//! as `store::pg::testdb`) and of the daemon (`tests/`, as
+//! `support::pg_cluster`): `initdb` into a temp directory, the server on a Unix socket there (no TCP port), `fsync` on.
 //! One cluster per test process, one fresh database per test. The server is
 //! stopped, and its directory removed, by a watcher that waits for the test
 //! process to exit.

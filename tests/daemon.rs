@@ -195,12 +195,9 @@ async fn the_seed_recipe_end_to_end() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let paths: Vec<String> = mock.received().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/ebay/updates"], "Amazon never hears of it");
-    let amazon = daemon.sql().query_row(
-        "SELECT detail FROM decisions WHERE destination = 'amazon' AND update_id = 3",
-        [],
-        |r| r.get::<_, String>(0),
-    );
-    assert_eq!(amazon.unwrap(), "skip: publish is false");
+    let amazon =
+        daemon.text("SELECT detail FROM decisions WHERE destination = 'amazon' AND update_id = 3");
+    assert_eq!(amazon.as_deref(), Some("skip: publish is false"));
 }
 
 /// Sends a signed update from `market` and expects it stored (202).
@@ -330,11 +327,8 @@ async fn bad_signatures_unknown_channels_and_oversized_bodies_store_nothing() {
         answer["error"].as_str().unwrap().contains("teleported"),
         "{text}"
     );
-    let kept: Vec<u8> = daemon
-        .sql()
-        .query_row("SELECT body FROM quarantine WHERE id = 1", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(kept, junk.as_bytes());
+    let kept = daemon.text("SELECT body FROM quarantine WHERE id = 1");
+    assert_eq!(kept.as_deref(), Some(junk));
     assert_eq!(daemon.count("SELECT count(*) FROM updates"), 0);
     // Nothing was delivered anywhere.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -393,31 +387,25 @@ async fn a_retried_delivery_keeps_its_idempotency_key_and_422_is_rejected_with_i
         m2[0].header("idempotency-key")
     );
 
-    let sql = daemon.sql();
-    let (status, attempts, last): (String, i64, i64) = sql
-        .query_row(
-            "SELECT status, attempts, last_status FROM deliveries WHERE order_id = 2",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!((status.as_str(), attempts, last), ("rejected", 1, 422));
-    let response: Vec<u8> = sql
-        .query_row(
-            "SELECT a.response FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.order_id = 2",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(response, br#"{"error": "SKU ABC-1 not found"}"#);
-    let statuses: Vec<Option<i64>> = sql
-        .prepare("SELECT a.http_status FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.order_id = 1 ORDER BY a.id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(statuses, [Some(500), Some(200)]);
+    let delivery =
+        daemon.rows("SELECT status, attempts, last_status FROM deliveries WHERE order_id = 2");
+    assert_eq!(
+        delivery,
+        [[
+            Some("rejected".into()),
+            Some("1".into()),
+            Some("422".into())
+        ]]
+    );
+    let response = daemon.text(
+        "SELECT a.response FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.order_id = 2",
+    );
+    assert_eq!(
+        response.as_deref(),
+        Some(r#"{"error": "SKU ABC-1 not found"}"#)
+    );
+    let statuses = daemon.rows("SELECT a.http_status FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.order_id = 1 ORDER BY a.id");
+    assert_eq!(statuses, [[Some("500".into())], [Some("200".into())]]);
     assert_eq!(
         daemon.count("SELECT count(*) FROM links WHERE channel = 'shop' AND external_id = 'S-1' AND order_id = 1"),
         1,
@@ -468,19 +456,12 @@ async fn one_orders_updates_arrive_in_order_while_another_orders_destination_fai
         daemon.count("SELECT count(*) FROM deliveries WHERE order_id = 1 AND status = 'dead'") == 1
     })
     .await;
-    let (attempts, last): (i64, i64) = daemon
-        .sql()
-        .query_row(
-            "SELECT attempts, last_status FROM deliveries WHERE order_id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((attempts, last), (3, 503));
-    assert_eq!(
-        daemon.count("SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.order_id = 1 AND a.response = CAST('down' AS BLOB)"),
-        3
+    let delivery = daemon.rows("SELECT attempts, last_status FROM deliveries WHERE order_id = 1");
+    assert_eq!(delivery, [[Some("3".into()), Some("503".into())]]);
+    let responses = daemon.rows(
+        "SELECT a.response FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.order_id = 1",
     );
+    assert_eq!(responses, vec![vec![Some("down".to_string())]; 3]);
     assert_eq!(
         mock.on("/shop/orders")
             .iter()

@@ -53,24 +53,8 @@ rules:
     path
 }
 
-/// Every row of `sql`, as text.
 async fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-        .simple_query(sql)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(String::from)).collect())
-            }
-            _ => None,
-        })
-        .collect()
+    support::pg_rows(url, sql)
 }
 
 async fn count(url: &str, sql: &str) -> i64 {

@@ -34,6 +34,79 @@ pub struct Daemon {
     pub db: PathBuf,
     /// Its standard error (the log), once it has stopped.
     pub log: PathBuf,
+    /// The PostgreSQL database it runs on instead, if any.
+    pub shared: Option<String>,
+}
+
+/// Whether the daemon tests run on PostgreSQL (`ORDERSYNC_TEST_STORE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("ORDERSYNC_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// Runs `f` on a runtime of its own, off the test's (the helpers are sync).
+fn off_runtime<T: Send + 'static>(f: impl Future<Output = T> + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    })
+    .join()
+    .unwrap()
+}
+
+/// On PostgreSQL, the database of the daemon kept in `dir` (made at its first start).
+fn pg_store(dir: &Path) -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    let kept = dir.join("postgres-url");
+    if let Ok(url) = std::fs::read_to_string(&kept) {
+        return Some(url);
+    }
+    let url = off_runtime(pg_cluster::database())
+        .unwrap_or_else(|why| panic!("ORDERSYNC_TEST_STORE=postgres, but: {why}"));
+    std::fs::write(&kept, &url).unwrap();
+    Some(url)
+}
+
+/// A `bytea` value as PostgreSQL writes it (`\x6869`), as the text it holds.
+fn unhex(v: String) -> String {
+    let Some(hex) = v.strip_prefix("\\x") else {
+        return v;
+    };
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    match bytes {
+        Some(b) => String::from_utf8_lossy(&b).into_owned(),
+        None => v,
+    }
+}
+
+/// Every row of `sql` on a PostgreSQL database, as text.
+pub fn pg_rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    off_runtime(async move {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .simple_query(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(String::from)).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    })
 }
 
 impl Daemon {
@@ -57,6 +130,9 @@ impl Daemon {
         env: &[(&str, &str)],
     ) -> Daemon {
         let db = dir.join("ordersync.db");
+        // With ORDERSYNC_TEST_STORE=postgres, the daemon of `dir` runs on a
+        // database of the test cluster instead (the same one at each start).
+        let shared = (!extra.contains(&"--db")).then(|| pg_store(dir)).flatten();
         let log = dir.join(format!("daemon-{}.log", fastrand::u32(..)));
         let log_file = std::fs::File::create(&log).unwrap();
         let dev_ino = {
@@ -80,8 +156,19 @@ impl Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ordersync"));
         command.arg("serve").arg("--rules").arg(rules);
         // A test that names the store (a PostgreSQL URL) passes `--db` itself.
-        if !extra.contains(&"--db") {
-            command.arg("--db").arg(&db);
+        match &shared {
+            Some(url) => {
+                command.args(["--db", url]);
+                // A killed daemon's poll schedule passes on after its lease:
+                // short, so a test restarting one waits little.
+                if !extra.contains(&"--lease") {
+                    command.args(["--lease", "2s"]);
+                }
+            }
+            None if !extra.contains(&"--db") => {
+                command.arg("--db").arg(&db);
+            }
+            None => {}
         }
         let mut child = command
             .args(["--listen", listen])
@@ -107,6 +194,7 @@ impl Daemon {
             child,
             db,
             log,
+            shared,
         }
     }
 
@@ -167,8 +255,12 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// A read-only connection to its database.
+    /// A read-only connection to its database (SQLite only).
     pub fn sql(&self) -> rusqlite::Connection {
+        assert!(
+            self.shared.is_none(),
+            "this test reads the SQLite file itself; it runs on SQLite only"
+        );
         let c = rusqlite::Connection::open_with_flags(
             &self.db,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -178,8 +270,50 @@ impl Daemon {
         c
     }
 
-    /// One number from a query.
+    /// Every row of a query, on either store, each value as text (`NULL` as
+    /// `None`; bodies as the UTF-8 text they hold).
+    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        if let Some(url) = &self.shared {
+            // PostgreSQL shows `bytea` as `\x` and hex.
+            return pg_rows(url, sql)
+                .into_iter()
+                .map(|row| row.into_iter().map(|v| v.map(unhex)).collect())
+                .collect();
+        }
+        use rusqlite::types::ValueRef;
+        let conn = self.sql();
+        let mut stmt = conn.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        ValueRef::Null => None,
+                        ValueRef::Integer(v) => Some(v.to_string()),
+                        ValueRef::Real(v) => Some(v.to_string()),
+                        ValueRef::Text(t) | ValueRef::Blob(t) => {
+                            Some(String::from_utf8_lossy(t).into_owned())
+                        }
+                    })
+                })
+                .collect()
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
+
+    /// The first value of a query's first row, as text.
+    pub fn text(&self, sql: &str) -> Option<String> {
+        self.rows(sql).into_iter().next()?.into_iter().next()?
+    }
+
+    /// One number from a query, on either store.
     pub fn count(&self, sql: &str) -> i64 {
+        if let Some(url) = &self.shared {
+            let rows = pg_rows(url, sql);
+            return rows[0][0].as_deref().unwrap_or("0").parse().unwrap();
+        }
         self.sql().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 }

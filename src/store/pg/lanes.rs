@@ -167,8 +167,8 @@ impl PgStore {
         })
     }
 
-    /// Extends the lease of every lane this daemon holds (how many), and
-    /// notes the daemon as alive on the roll call (`ops.rs`).
+    /// Extends the lease of every lane and job this daemon holds (answers
+    /// how many lanes), and notes the daemon as alive on the roll call (`ops.rs`).
     pub async fn renew(&self) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let stmt = client
@@ -180,6 +180,15 @@ impl PgStore {
         let renewed = client
             .execute(&stmt, &[&&*self.owner, &self.lease.as_secs_f64()])
             .await?;
+        // The singleton jobs it holds too: a poll run longer than a lease
+        // must not let another daemon poll the same channel meanwhile.
+        client
+            .execute(
+                "UPDATE job_leases SET lease_until = now() + make_interval(secs => $2)
+                 WHERE owner = $1 AND lease_until > now()",
+                &[&&*self.owner, &self.lease.as_secs_f64()],
+            )
+            .await?;
         client
             .execute(
                 "UPDATE daemons SET seen_at = now() WHERE owner = $1",
@@ -189,11 +198,22 @@ impl PgStore {
         Ok(renewed)
     }
 
-    /// Gives up every lane this daemon holds (at shutdown), so the others
-    /// take them at once rather than after the lease.
+    /// Gives up every lane and job this daemon holds (at shutdown), so the
+    /// others take them at once rather than after the lease; answers how
+    /// many lanes.
     pub async fn release_all(&self) -> Result<u64, StoreError> {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.jobs_held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE job_leases SET lease_until = now() WHERE owner = $1",
+                &[&&*self.owner],
+            )
+            .await?;
         Ok(client
             .execute(
                 "UPDATE lanes SET owner = NULL, lease_until = NULL WHERE owner = $1",

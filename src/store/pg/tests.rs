@@ -338,6 +338,18 @@ async fn a_poll_cursor_moves_only_under_its_jobs_lease() {
         d[0].take_job("poll:etsy").await.unwrap().map(|l| l.token),
         Some(3)
     );
+    // The lane renewals renew the jobs held too (a run longer than a lease
+    // keeps its job), and a daemon that stops gives them up at once.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        d[0].renew().await.unwrap();
+    }
+    assert_eq!(d[1].take_job("poll:etsy").await.unwrap(), None);
+    d[0].release_all().await.unwrap();
+    assert_eq!(
+        d[1].take_job("poll:etsy").await.unwrap().map(|l| l.token),
+        Some(4)
+    );
 }
 
 /// Every daemon notes the rules it runs; one that stops renewing for three

@@ -2,8 +2,10 @@
 //!
 //! It starts a local sink (the destination), writes a rules file that imports
 //! every order from a `load` marketplace into a `store` whose deliveries go to
-//! the sink, starts `ordersync serve` on it with a fresh SQLite file, and sends
-//! signed webhooks at a given rate and concurrency. It reports accepted/s,
+//! the sink, starts `ordersync serve` on it with a fresh SQLite file (or
+//! `--daemons N` of them on a fresh database of the PostgreSQL server
+//! `--postgres` names, the webhooks spread across them), and sends signed
+//! webhooks at a given rate and concurrency. It reports accepted/s,
 //! delivered/s, time to 2xx (p50/p99, measured from when each request was due,
 //! so a stalled daemon cannot hide its queue), and the daemon's RSS. It also
 //! measures SQLite's own limit here: the same rows inserted in batches by
@@ -56,6 +58,40 @@ struct Args {
     /// Updates inserted for the SQLite floor measurement.
     #[arg(long, default_value_t = 100_000)]
     floor_updates: u64,
+    /// A PostgreSQL server (a URL to one of its databases, e.g.
+    /// `postgres://postgres@%2Ftmp%2Fpg/postgres`): the daemons run on a new
+    /// database there, dropped at the end (no SQLite floor then).
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Daemons to start (with --postgres), each taking its share of the webhooks.
+    #[arg(long, default_value_t = 1)]
+    daemons: usize,
+}
+
+/// `url` with its database replaced by `name`.
+fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let after_scheme = base.find("://").context("--postgres: not a URL")? + 3;
+    let slash = base[after_scheme..]
+        .find('/')
+        .map(|i| i + after_scheme)
+        .unwrap_or(base.len());
+    Ok(format!("{}/{name}{query}", &base[..slash]))
+}
+
+/// Runs `sql` on the server `url` names.
+async fn admin_sql(
+    url: &str,
+    sql: &str,
+) -> anyhow::Result<Vec<tokio_postgres::SimpleQueryMessage>> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .with_context(|| format!("cannot connect to {url}"))?;
+    tokio::spawn(conn);
+    Ok(client.simple_query(sql).await?)
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
@@ -122,6 +158,14 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
+    let (db, count) = match &args.postgres {
+        Some(server) => {
+            let name = format!("loadgen_{}", std::process::id());
+            admin_sql(server, &format!("CREATE DATABASE {name}")).await?;
+            (with_database(server, &name)?, args.daemons.max(1))
+        }
+        None => (db.display().to_string(), 1),
+    };
     let exe = match &args.daemon {
         Some(p) => p.clone(),
         None => std::env::current_exe()?
@@ -129,17 +173,22 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
             .context("no directory for the daemon")?
             .join("ordersync"),
     };
-    let (mut child, base) = start_daemon(&exe, &rules, &db, dir)?;
-    let pid = child.id();
-    println!(
-        "daemon {} (pid {pid}) at {base}, sink at {sink_addr}",
-        exe.display()
-    );
+    let mut children = Vec::new();
+    let mut bases = Vec::new();
+    for n in 0..count {
+        let (child, base) = start_daemon(&exe, &rules, &db, dir, n)?;
+        println!(
+            "daemon {} (pid {}) at {base}, sink at {sink_addr}",
+            exe.display(),
+            child.id()
+        );
+        children.push(child);
+        bases.push(base);
+    }
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
-    let url = format!("{base}/webhooks/load");
     let next = Arc::new(AtomicU64::new(0));
     let total = args.updates.unwrap_or(u64::MAX);
     let started = Instant::now();
@@ -148,14 +197,10 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
         None => Some(started + args.duration),
     };
     let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
-        let (client, url, next, rate, orders) = (
-            client.clone(),
-            url.clone(),
-            next.clone(),
-            args.rate,
-            args.orders,
-        );
+    for w in 0..args.concurrency {
+        let url = format!("{}/webhooks/load", bases[w % bases.len()]);
+        let (client, url, next, rate, orders) =
+            (client.clone(), url, next.clone(), args.rate, args.orders);
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut refused = 0u64;
@@ -202,7 +247,8 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
     }
     let send_time = started.elapsed();
     let accepted = latencies.len() as u64;
-    let rss_sent = rss_kib(pid);
+    let pids: Vec<u32> = children.iter().map(Child::id).collect();
+    let rss_sent: u64 = pids.iter().map(|p| rss_kib(*p)).sum();
 
     // Wait for the deliveries to catch up (at most a minute past the sending).
     let wait_until = Instant::now() + Duration::from_secs(60).max(send_time);
@@ -212,11 +258,13 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let delivered = sink.delivered.load(Ordering::Relaxed);
     let last = sink.last.lock().await.unwrap_or(started);
     let deliver_time = last.duration_since(started);
-    let rss_end = rss_kib(pid);
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = child.wait();
+    let rss_end: u64 = pids.iter().map(|p| rss_kib(*p)).sum();
+    for (pid, child) in pids.iter().zip(&mut children) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let _ = child.wait();
+    }
 
     latencies.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -247,13 +295,31 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
         pct(0.99),
         pct(1.0)
     );
+    let size = match &args.postgres {
+        Some(server) => {
+            let name = format!("loadgen_{}", std::process::id());
+            let size = admin_sql(&db, "SELECT pg_database_size(current_database())")
+                .await?
+                .into_iter()
+                .find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => {
+                        r.get(0).and_then(|v| v.parse::<f64>().ok())
+                    }
+                    _ => None,
+                })
+                .unwrap_or(0.0);
+            admin_sql(server, &format!("DROP DATABASE {name}")).await?;
+            size / (1024.0 * 1024.0)
+        }
+        None => file_mib(Path::new(&db)),
+    };
     println!(
-        "daemon RSS  {:.1} MiB when sending ended, {:.1} MiB at the end; database {:.1} MiB",
+        "daemon RSS  {:.1} MiB when sending ended, {:.1} MiB at the end ({count} daemon{}); database {size:.1} MiB",
         rss_sent as f64 / 1024.0,
         rss_end as f64 / 1024.0,
-        file_mib(&db)
+        if count == 1 { "" } else { "s" },
     );
-    if args.floor_batch > 0 {
+    if args.floor_batch > 0 && args.postgres.is_none() {
         let payload = update_body(0, 1).into_bytes();
         let floor = ordersync::store::floor::floor(
             &dir.join("floor.db"),
@@ -289,9 +355,11 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
 fn start_daemon(
     exe: &Path,
     rules: &Path,
-    db: &Path,
+    db: &str,
     dir: &Path,
+    n: usize,
 ) -> anyhow::Result<(Child, String)> {
+    let log = dir.join(format!("loadgen-daemon-{n}.log"));
     let mut child = Command::new(exe)
         .arg("serve")
         .arg("--rules")
@@ -301,7 +369,7 @@ fn start_daemon(
         .args(["--listen", "127.0.0.1:0"])
         .env("ORDERSYNC_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.join("loadgen-daemon.log"))?)
+        .stderr(std::fs::File::create(&log)?)
         .spawn()
         .with_context(|| format!("cannot start {}", exe.display()))?;
     let mut line = String::new();
@@ -310,10 +378,7 @@ fn start_daemon(
         Some(base) => Ok((child, base.to_string())),
         None => {
             let _ = child.kill();
-            bail!(
-                "the daemon did not start; see {}",
-                dir.join("loadgen-daemon.log").display()
-            )
+            bail!("the daemon did not start; see {}", log.display())
         }
     }
 }

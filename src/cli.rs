@@ -83,7 +83,8 @@ pub enum Command {
     Diff {
         /// The candidate rules file or directory.
         rules: PathBuf,
-        /// The database (default `ordersync.db`, or `$STATE_DIRECTORY/ordersync.db`); read only.
+        /// The store (default `ordersync.db`, or `$STATE_DIRECTORY/ordersync.db`), or a
+        /// PostgreSQL URL; read only, in one snapshot.
         #[arg(long, env = "ORDERSYNC_DB")]
         db: Option<PathBuf>,
         /// How far back to replay (e.g. `7d`, `12h`).

@@ -28,9 +28,8 @@
 //!   SQLite store, whose single writer (group commit) loads an order's state,
 //!   asks its [`store::Decide`] for the step and saves the result in one
 //!   transaction, and by [`store::pg`], the shared PostgreSQL store for
-//!   several daemons (being built: deliveries on leased lanes, singleton jobs
-//!   on lease rows; its reads and the daemon's wiring are not done, and the
-//!   CLI refuses its URLs); [`pipeline`] is that `Decide` ([`engine::step`],
+//!   several daemons (deliveries on leased lanes, singleton jobs on lease
+//!   rows; reads written once for both stores in `store::query`); [`pipeline`] is that `Decide` ([`engine::step`],
 //!   re-reading, "why"); [`daemon`] wires `serve`: `daemon::ingress` (webhooks,
 //!   polling), `daemon::delivery` (lanes, and the claimer of a shared
 //!   store's lanes), `daemon::admin` (API, dashboard,

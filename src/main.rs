@@ -31,19 +31,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The SQLite file `--db` names (or the default), for the commands that
-/// read SQLite only.
-fn sqlite_db(db: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
-    let db = db.unwrap_or_else(default_db);
-    if db.to_str().is_some_and(ordersync::store::pg::is_url) {
-        bail!(
-            "--db: `diff` reads a SQLite file only in this version of ordersync; \
-             give the path of one (the default is ordersync.db)"
-        );
-    }
-    Ok(db)
-}
-
 /// `./ordersync.db`, or `$STATE_DIRECTORY/ordersync.db` under systemd.
 fn default_db() -> std::path::PathBuf {
     match std::env::var_os("STATE_DIRECTORY") {
@@ -167,10 +154,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(candidate) = load_or_report(&rules, json) else {
                 return Ok(ExitCode::from(1));
             };
-            let db = sqlite_db(db)?;
+            let db = ordersync::store::Location::of(
+                db.unwrap_or_else(default_db),
+                1,
+                ordersync::store::pg::DEFAULT_LEASE,
+            );
             let since = chrono::Utc::now()
                 - chrono::Duration::from_std(since).context("--since is too long")?;
-            let report = ordersync::diff::diff(&db, &candidate, since)?;
+            let report = ordersync::diff::diff_store(&db, &candidate, since)?;
             if json {
                 print_json(&report.json());
             } else {

@@ -349,10 +349,10 @@ fn explain_refuses_bad_json_without_panicking() {
 }
 
 /// `serve` on a PostgreSQL server that cannot be reached exits 1 saying
-/// which (its password left out) and why; `diff`, which reads SQLite only,
-/// refuses a URL (here from `ORDERSYNC_DB`) before reading anything.
+/// which (its password left out) and why; so does `diff` (exit 2), here
+/// given the URL by `ORDERSYNC_DB`.
 #[test]
-fn serve_names_an_unreachable_postgres_and_diff_refuses_a_url() {
+fn serve_and_diff_name_an_unreachable_postgres() {
     let example = example();
     let example = example.to_str().unwrap();
     let serve = ordersync(&[
@@ -376,13 +376,13 @@ fn serve_names_an_unreachable_postgres_and_diff_refuses_a_url() {
     assert!(!log.contains("s3cret"), "{log}");
     let by_env = Command::new(env!("CARGO_BIN_EXE_ordersync"))
         .args(["diff", example])
-        .env("ORDERSYNC_DB", "postgresql://os@db.internal/os")
+        .env("ORDERSYNC_DB", "postgresql://os:s3cret@127.0.0.1:1/os")
         .output()
         .unwrap();
     assert_eq!(by_env.status.code(), Some(2));
     assert_eq!(
         stderr(&by_env),
-        "error: --db: `diff` reads a SQLite file only in this version of ordersync; \
-         give the path of one (the default is ordersync.db)\n"
+        "error: cannot read the database postgresql://os:***@127.0.0.1:1/os: store: postgres: \
+         error connecting to server: Connection refused (os error 111)\n"
     );
 }

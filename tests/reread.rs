@@ -100,7 +100,7 @@ async fn a_channel_moved_from_webhooks_to_polling_resyncs_and_diffs_alike() {
 
     let candidate = ordersync::rules::load(&polled).unwrap();
     let long_ago = "2000-01-01T00:00:00Z".parse().unwrap();
-    let report = ordersync::diff::diff(&daemon.db, &candidate, long_ago).unwrap();
+    let report = ordersync::diff::diff_store(&daemon.store(), &candidate, long_ago).unwrap();
     assert_eq!(
         (report.replayed, report.not_replayed.len()),
         (1, 0),

@@ -45,10 +45,47 @@ const EXAMPLES: usize = 3;
 /// Replays the updates received at or after `since` (with the history of
 /// their orders) through `rules`, and compares with what was decided.
 pub fn diff(db: &Path, rules: &RuleSet, since: DateTime<Utc>) -> Result<Report, DiffError> {
+    diff_store(
+        &crate::store::Location::Sqlite(db.to_path_buf()),
+        rules,
+        since,
+    )
+}
+
+/// [`diff`] on either store: a SQLite file, or a PostgreSQL database read in
+/// one snapshot while its daemons write.
+pub fn diff_store(
+    db: &crate::store::Location,
+    rules: &RuleSet,
+    since: DateTime<Utc>,
+) -> Result<Report, DiffError> {
     let mut replay = Replay::new(rules, stamp(since));
-    history::each_order(db, &stamp(since), |order_id, history| {
-        replay.order(order_id, history)
-    })?;
+    let each = |order_id: i64, history: &[history::StoredUpdate]| replay.order(order_id, history);
+    match db {
+        crate::store::Location::Sqlite(path) => history::each_order(path, &stamp(since), each)?,
+        // On a thread of its own with its own runtime, so a caller already
+        // on a runtime (a test, a tool) may call it too.
+        crate::store::Location::Postgres { url, .. } => std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| DiffError::Postgres {
+                            url: db.shown(),
+                            error: format!("cannot start a runtime: {e}"),
+                        })?
+                        .block_on(history::each_order_postgres(url, &stamp(since), each))
+                })
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(DiffError::Postgres {
+                        url: db.shown(),
+                        error: "the reading thread failed".into(),
+                    })
+                })
+        })?,
+    }
     Ok(replay.report(since))
 }
 

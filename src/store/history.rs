@@ -1,7 +1,8 @@
 //! The whole stored history, read for `ordersync diff` (SPEC 7): every update
 //! of each order with an update in a period, with the decisions made when it
-//! arrived. The database is opened read-only (the daemon may be running; WAL
-//! lets it write meanwhile), and read in one transaction: a consistent
+//! arrived, on either store (the reads written once, `query.rs`). The
+//! database is opened read-only (the daemons may be running; SQLite's WAL
+//! lets them write meanwhile), and read in one transaction: a consistent
 //! snapshot.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +10,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::UpdateStatus;
+use super::query::{Arg, PgClient, Query, SqliteRead};
+use super::statements::run_now;
+use super::{StoreError, UpdateStatus};
 use crate::engine::OutcomeKind;
 
 /// The schema version (`PRAGMA user_version`) that first has everything the
@@ -55,8 +58,17 @@ pub enum HistoryError {
     Read {
         /// The database path.
         path: PathBuf,
-        /// What SQLite said.
-        error: rusqlite::Error,
+        /// What the store said.
+        error: String,
+    },
+    /// The PostgreSQL database (its URL as shown, without a password) could
+    /// not be reached or read, or is not ordersync's.
+    #[error("cannot read the database {url}: {error}")]
+    Postgres {
+        /// The URL, its password left out.
+        url: String,
+        /// What went wrong.
+        error: String,
     },
 }
 
@@ -68,13 +80,57 @@ pub fn each_order(
     f: impl FnMut(i64, &[StoredUpdate]),
 ) -> Result<(), HistoryError> {
     let conn = open(db)?;
-    let read = |error| HistoryError::Read {
+    let read = |error: StoreError| HistoryError::Read {
         path: db.to_path_buf(),
-        error,
+        error: error.to_string(),
     };
-    conn.execute_batch("BEGIN").map_err(read)?;
-    for_each_order(&conn, since, f).map_err(read)?;
-    conn.execute_batch("COMMIT").map_err(read)
+    conn.execute_batch("BEGIN").map_err(|e| read(e.into()))?;
+    run_now(for_each_order(&SqliteRead(&conn), since, f)).map_err(read)?;
+    conn.execute_batch("COMMIT").map_err(|e| read(e.into()))
+}
+
+/// [`each_order`] on a PostgreSQL database (`url`), in one read-only
+/// repeatable-read transaction: a consistent snapshot while daemons write.
+pub async fn each_order_postgres(
+    url: &str,
+    since: &str,
+    f: impl FnMut(i64, &[StoredUpdate]),
+) -> Result<(), HistoryError> {
+    let shown = super::Location::Postgres {
+        url: url.to_string(),
+        pool: 1,
+        lease: super::pg::DEFAULT_LEASE,
+    }
+    .shown();
+    let failed = |error: StoreError| HistoryError::Postgres {
+        url: shown.clone(),
+        error: error.to_string(),
+    };
+    let client = super::pg::connect_one(url).await.map_err(failed)?;
+    let versioned = client
+        .query_opt(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = 'ordersync_schema'",
+            &[],
+        )
+        .await
+        .map_err(|e| failed(e.into()))?;
+    if versioned.is_none() {
+        return Err(HistoryError::Postgres {
+            url: shown,
+            error: "not an ordersync database (no ordersync_schema table)".into(),
+        });
+    }
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(|e| failed(e.into()))?;
+    for_each_order(&PgClient(&client), since, f)
+        .await
+        .map_err(failed)?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| failed(e.into()))
 }
 
 fn open(db: &Path) -> Result<Connection, HistoryError> {
@@ -141,62 +197,72 @@ pub struct StoredDecision {
 }
 
 /// Calls `f` with the whole history of each order that has an update at or
-/// after `since`, order by order, each history in arrival order.
-fn for_each_order(
-    conn: &Connection,
+/// after `since`, order by order, each history in arrival order: the orders'
+/// ids first, then each order's updates and their decisions (two indexed
+/// reads an order, so a long period never holds every payload at once).
+async fn for_each_order(
+    q: &impl Query,
     since: &str,
     mut f: impl FnMut(i64, &[StoredUpdate]),
-) -> rusqlite::Result<()> {
-    let mut updates = conn.prepare(
-        "SELECT id, order_id, channel, event_id, received_at, status, payload, via, topic,
-                pruned_at IS NOT NULL
-         FROM updates
-         WHERE order_id IN (SELECT order_id FROM updates WHERE received_at >= ?1)
-         ORDER BY order_id, id",
-    )?;
-    let mut decisions = conn.prepare(
-        "SELECT destination, outcome, detail, body, rules_version FROM decisions
-         WHERE update_id = ?1 AND trigger = 'update' ORDER BY id",
-    )?;
-    let mut rows = updates.query([since])?;
-    let mut current: Option<i64> = None;
-    let mut history: Vec<StoredUpdate> = Vec::new();
-    while let Some(r) = rows.next()? {
-        let order_id: i64 = r.get(1)?;
-        if current != Some(order_id) {
-            if let Some(id) = current {
-                f(id, &history);
+) -> Result<(), StoreError> {
+    let orders = q
+        .rows(
+            "SELECT DISTINCT order_id FROM updates WHERE received_at >= $1 ORDER BY order_id",
+            &[Arg::Text(since.to_string())],
+            |r| r.get::<i64>(0),
+        )
+        .await?;
+    for order_id in orders {
+        let order = [Arg::Int(order_id)];
+        let mut history = q
+            .rows(
+                "SELECT id, channel, event_id, received_at, status, payload, via, topic, pruned_at
+                 FROM updates WHERE order_id = $1 ORDER BY id",
+                &order,
+                |r| {
+                    Ok(StoredUpdate {
+                        id: r.get(0)?,
+                        channel: r.get(1)?,
+                        event_id: r.get(2)?,
+                        received_at: r.get(3)?,
+                        status: UpdateStatus::parse(&r.get::<String>(4)?)
+                            .unwrap_or(UpdateStatus::Decided),
+                        payload: r.get(5)?,
+                        polled: r.get::<String>(6)? == "poll",
+                        topic: r.get(7)?,
+                        pruned: r.get::<Option<String>>(8)?.is_some(),
+                        decided: Vec::new(),
+                    })
+                },
+            )
+            .await?;
+        let decided = q
+            .rows(
+                "SELECT update_id, destination, outcome, detail, body, rules_version FROM decisions
+                 WHERE update_id IN (SELECT id FROM updates WHERE order_id = $1)
+                   AND trigger = 'update'
+                 ORDER BY update_id, id",
+                &order,
+                |d| {
+                    Ok((
+                        d.get::<i64>(0)?,
+                        StoredDecision {
+                            destination: d.get(1)?,
+                            outcome: outcome_of(&d.get::<String>(2)?),
+                            detail: d.get(3)?,
+                            body: d.get(4)?,
+                            rules_version: d.get(5)?,
+                        },
+                    ))
+                },
+            )
+            .await?;
+        for (update_id, decision) in decided {
+            if let Some(u) = history.iter_mut().find(|u| u.id == update_id) {
+                u.decided.push(decision);
             }
-            history.clear();
-            current = Some(order_id);
         }
-        let id: i64 = r.get(0)?;
-        let decided = decisions
-            .query_map([id], |d| {
-                Ok(StoredDecision {
-                    destination: d.get(0)?,
-                    outcome: outcome_of(&d.get::<_, String>(1)?),
-                    detail: d.get(2)?,
-                    body: d.get(3)?,
-                    rules_version: d.get(4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        history.push(StoredUpdate {
-            id,
-            channel: r.get(2)?,
-            event_id: r.get(3)?,
-            received_at: r.get(4)?,
-            status: UpdateStatus::parse(&r.get::<_, String>(5)?).unwrap_or(UpdateStatus::Decided),
-            payload: r.get(6)?,
-            polled: r.get::<_, String>(7)? == "poll",
-            topic: r.get(8)?,
-            pruned: r.get(9)?,
-            decided,
-        });
-    }
-    if let Some(id) = current {
-        f(id, &history);
+        f(order_id, &history);
     }
     Ok(())
 }

@@ -170,17 +170,45 @@ impl Query for PgRead {
         &self,
         sql: &str,
         args: &[Arg],
-        mut f: impl FnMut(&Cells) -> Result<T, StoreError> + Send,
+        f: impl FnMut(&Cells) -> Result<T, StoreError> + Send,
     ) -> Result<Vec<T>, StoreError> {
         let stmt = self.0.prepare_cached(sql).await?;
-        let params: Vec<&(dyn ToSql + Sync)> = args
-            .iter()
-            .map(|a| match a {
-                Arg::Int(n) => n as &(dyn ToSql + Sync),
-                Arg::Text(t) => t as &(dyn ToSql + Sync),
-            })
-            .collect();
-        let rows = self.0.query(&stmt, &params).await?;
-        rows.iter().map(|r| f(&Cells::Pg(r))).collect()
+        pg_rows(&self.0, &stmt, args, f).await
     }
+}
+
+/// A connection of its own (`diff`'s), its statements prepared each time.
+pub(super) struct PgClient<'c>(pub &'c tokio_postgres::Client);
+
+impl Query for PgClient<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[Arg],
+        f: impl FnMut(&Cells) -> Result<T, StoreError> + Send,
+    ) -> Result<Vec<T>, StoreError> {
+        let stmt = self.0.prepare(sql).await?;
+        pg_rows(self.0, &stmt, args, f).await
+    }
+}
+
+async fn pg_rows<T>(
+    client: &tokio_postgres::Client,
+    stmt: &tokio_postgres::Statement,
+    args: &[Arg],
+    mut f: impl FnMut(&Cells) -> Result<T, StoreError> + Send,
+) -> Result<Vec<T>, StoreError> {
+    let params: Vec<&(dyn ToSql + Sync)> = args
+        .iter()
+        .map(|a| match a {
+            Arg::Int(n) => n as &(dyn ToSql + Sync),
+            Arg::Text(t) => t as &(dyn ToSql + Sync),
+        })
+        .collect();
+    let rows = client.query(stmt, &params).await?;
+    rows.iter().map(|r| f(&Cells::Pg(r))).collect()
 }

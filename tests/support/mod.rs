@@ -198,6 +198,18 @@ impl Daemon {
         }
     }
 
+    /// Its store, as `--db` names it.
+    pub fn store(&self) -> ordersync::store::Location {
+        match &self.shared {
+            Some(url) => ordersync::store::Location::Postgres {
+                url: url.clone(),
+                pool: 1,
+                lease: Duration::from_secs(2),
+            },
+            None => ordersync::store::Location::Sqlite(self.db.clone()),
+        }
+    }
+
     /// A URL on the daemon.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

@@ -7,14 +7,14 @@
 //! as SQLite's (`ingest.rs` against [`Statements`](super::statements));
 //! only the statements differ.
 //!
-//! Being built (issue 16). Done: the store opens, migrates (first daemon
-//! migrates, the others wait, a newer schema is refused), does every write
-//! of [`Writer`](super::Writer) (ingest, attempts, operators' actions,
+//! What it does: the store opens, migrates (first daemon migrates, the
+//! others wait, a newer schema is refused), does every write of
+//! [`Writer`](super::Writer) (ingest, attempts, operators' actions,
 //! housekeeping, `ops.rs`), shares the deliveries out on leases (`lanes.rs`),
 //! runs singleton jobs on lease rows and keeps a roll call of live daemons
-//! (`ops.rs`), and has every read of [`Reader`](super::Reader) (`reads.rs`
-//! and `../query.rs`). Not yet: the daemon's wiring, and the CLI's
-//! `--db postgres://`, which is refused until then.
+//! (`ops.rs`), and answers every read of [`Reader`](super::Reader)
+//! (`reads.rs` and `../query.rs`). `serve --db postgres://...` runs on it
+//! (`daemon/mod.rs`), and `diff` reads it (`../history.rs`).
 
 mod housekeeping;
 mod lanes;
@@ -266,6 +266,21 @@ impl PgStore {
             order_id
         ))
     }
+}
+
+/// One connection of its own, not pooled and not migrating (`diff`'s
+/// read-only snapshot); its driver runs on the current runtime.
+pub(crate) async fn connect_one(url: &str) -> Result<tokio_postgres::Client, StoreError> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::Invalid(format!("--db: not a PostgreSQL URL: {e}")))?;
+    let (client, conn) = config.connect(tls()?).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::warn!(error = %e, "a PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
 }
 
 /// TLS by rustls (ring, the webpki roots), used when the URL's `sslmode`

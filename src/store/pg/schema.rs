@@ -7,9 +7,7 @@
 //! `bytea`. Times stay RFC 3339 text, fixed width with microseconds and `Z`,
 //! as in SQLite, so both stores compare, sort and show them the same way.
 //!
-//! Until the PostgreSQL store ships (the CLI refuses `postgres://` URLs while
-//! it is being built), migration 1 may still change; after that, never edit
-//! one, add another.
+//! The store ships: never edit a migration, add another.
 
 /// Each entry is one migration.
 pub const MIGRATIONS: &[&str] = &[r#"

@@ -130,13 +130,12 @@ async fn wait_status(d: &Daemon, destination: &str, status: &str) -> Json {
     let until = Instant::now() + WAIT;
     loop {
         let row: Option<(String, Option<String>)> = d
-            .sql()
-            .query_row(
-                "SELECT status, last_error FROM deliveries WHERE destination = ?1",
-                [destination],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .ok();
+            .rows(&format!(
+                "SELECT status, last_error FROM deliveries WHERE destination = '{destination}'"
+            ))
+            .into_iter()
+            .next()
+            .and_then(|r| Some((r[0].clone()?, r[1].clone())));
         if let Some((s, e)) = &row
             && s == status
         {
@@ -820,12 +819,9 @@ async fn a_url_label_is_fetched_first_and_a_bad_url_is_rejected() {
     let until = Instant::now() + WAIT;
     loop {
         let errors: Vec<String> = d
-            .sql()
-            .prepare("SELECT last_error FROM deliveries WHERE status = 'rejected' ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
+            .rows("SELECT last_error FROM deliveries WHERE status = 'rejected' ORDER BY id")
+            .into_iter()
+            .map(|r| r[0].clone().unwrap())
             .collect();
         if errors.len() == 2 {
             assert_eq!(

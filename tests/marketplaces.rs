@@ -257,12 +257,14 @@ async fn ebay_orders_come_in_and_tracking_goes_back_with_ebay_line_ids() {
     .await;
     // The 201's Location is kept in the step; no secret is kept anywhere.
     let kept: Vec<(String, String)> = daemon
-        .sql()
-        .prepare("SELECT coalesce(request, ''), coalesce(CAST(response AS TEXT), '') FROM attempts")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
+        .rows("SELECT request, response FROM attempts")
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap_or_default(),
+                r[1].clone().unwrap_or_default(),
+            )
+        })
         .collect();
     assert!(kept.iter().any(|(_, resp)| {
         resp.contains("Location: /sell/fulfillment/v1/order/12-34567-89012/shipping_fulfillment/")
@@ -311,12 +313,7 @@ async fn etsy_imports_paid_unshipped_receipts_and_takes_tracking_with_a_rotating
     wait_until(WAIT, "a second rotation", || etsy.rotations() >= 2).await;
     let stored = || -> String {
         daemon
-            .sql()
-            .query_row(
-                "SELECT refresh_token FROM credentials WHERE channel = 'etsy'",
-                [],
-                |r| r.get(0),
-            )
+            .text("SELECT refresh_token FROM credentials WHERE channel = 'etsy'")
             .unwrap()
     };
     wait_until(WAIT, "the newest refresh token stored", || {
@@ -353,12 +350,9 @@ async fn etsy_imports_paid_unshipped_receipts_and_takes_tracking_with_a_rotating
     );
     assert!(ebay.requests("createShippingFulfillment").is_empty());
     let kept: Vec<String> = daemon
-        .sql()
-        .prepare("SELECT coalesce(request, '') FROM attempts")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
+        .rows("SELECT coalesce(request, '') FROM attempts")
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
         .collect();
     assert!(
         kept.iter()
@@ -584,12 +578,7 @@ async fn malformed_and_failing_answers_are_retried_and_nothing_is_lost() {
     })
     .await;
     let error: String = daemon
-        .sql()
-        .query_row(
-            "SELECT error FROM attempts WHERE error LIKE 'eBay:%' ORDER BY id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
+        .text("SELECT error FROM attempts WHERE error LIKE 'eBay:%' ORDER BY id DESC LIMIT 1")
         .unwrap();
     assert_eq!(
         error,

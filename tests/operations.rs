@@ -479,14 +479,17 @@ async fn housekeeping_marks_stuck_deliveries_and_prunes_what_is_settled() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Only the first update of M-1 is settled and not its order's newest.
-    let sql = daemon.sql();
-    let rows: Vec<(String, i64, bool)> = sql
-        .prepare("SELECT event_id, length(payload), pruned_at IS NOT NULL FROM updates ORDER BY id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let rows: Vec<(String, i64, bool)> = daemon
+        .rows("SELECT event_id, length(payload), pruned_at FROM updates ORDER BY id")
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap(),
+                r[1].as_deref().unwrap().parse().unwrap(),
+                r[2].is_some(),
+            )
+        })
+        .collect();
     assert_eq!(rows[0].0, "e1");
     assert_eq!((rows[0].1, rows[0].2), (0, true));
     assert!(
@@ -498,12 +501,8 @@ async fn housekeeping_marks_stuck_deliveries_and_prunes_what_is_settled() {
         "an update still being delivered is kept whole"
     );
     // The stuck one is M-2's; the delivered ones' attempts are gone once old enough.
-    let stuck: String = sql
-        .query_row(
-            "SELECT status FROM deliveries WHERE stuck_at IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
+    let stuck: String = daemon
+        .text("SELECT status FROM deliveries WHERE stuck_at IS NOT NULL")
         .unwrap();
     assert_eq!(stuck, "pending");
     let started = Instant::now();

@@ -339,12 +339,7 @@ async fn a_reload_reschedules_polling_and_bad_poll_data_is_quarantined() {
         .await;
     // The unreadable item is kept, with why, and the run still succeeds.
     let reason: String = daemon
-        .sql()
-        .query_row(
-            "SELECT reason FROM quarantine ORDER BY id LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
+        .text("SELECT reason FROM quarantine ORDER BY id LIMIT 1")
         .unwrap();
     assert_eq!(reason, "poll item: unknown event `teleported`");
     assert!(

@@ -118,21 +118,19 @@ async fn an_in_place_write_takes_effect_within_a_second() {
         json!(["Two", "ordersync:ord_2"])
     );
     // Each decision names the version that made it, and both versions' text is kept.
-    let sql = s.daemon.sql();
-    let versions: Vec<String> = sql
-        .prepare("SELECT rules_version FROM decisions ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let versions: Vec<String> = s
+        .daemon
+        .rows("SELECT rules_version FROM decisions ORDER BY id")
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect();
     assert_eq!(versions, [old.clone(), new.clone()]);
-    let text: String = sql
-        .query_row(
-            "SELECT files FROM rules_versions WHERE version = ?1",
-            [&new],
-            |r| r.get(0),
-        )
+    let text: String = s
+        .daemon
+        .text(&format!(
+            "SELECT files FROM rules_versions WHERE version = '{}'",
+            new.replace('\'', "''")
+        ))
         .unwrap();
     assert!(text.contains("tags: Two"), "{text}");
 }

@@ -105,13 +105,10 @@ async fn send(client: &reqwest::Client, d: &Daemon, channel: &str, body: &str) {
 }
 
 fn status_of(d: &Daemon, delivery: i64) -> String {
-    d.sql()
-        .query_row(
-            "SELECT status FROM deliveries WHERE id = ?1",
-            [delivery],
-            |r| r.get(0),
-        )
-        .unwrap_or_default()
+    d.text(&format!(
+        "SELECT status FROM deliveries WHERE id = {delivery}"
+    ))
+    .unwrap_or_default()
 }
 
 /// Creates eBay order 27-1138 in the store; answers the store's gid.
@@ -189,12 +186,7 @@ async fn an_ebay_order_is_created_in_shopify_tagged_with_its_lines_and_money() {
     // Shopify's numeric id is the link, the id its webhooks carry.
     let numeric = gid.rsplit('/').next().unwrap().to_string();
     let link: String = d
-        .sql()
-        .query_row(
-            "SELECT external_id FROM links WHERE channel = 'shop' AND order_id = 1",
-            [],
-            |r| r.get(0),
-        )
+        .text("SELECT external_id FROM links WHERE channel = 'shop' AND order_id = 1")
         .unwrap();
     assert_eq!(link, numeric);
 
@@ -205,14 +197,7 @@ async fn an_ebay_order_is_created_in_shopify_tagged_with_its_lines_and_money() {
     assert!(!text.contains(TOKEN), "the token leaked into the API");
     assert!(text.contains("orderCreate"), "{text}");
     assert!(text.contains("[masked]"), "{text}");
-    let kept: String = d
-        .sql()
-        .query_row(
-            "SELECT group_concat(coalesce(request, '') || cast(response AS TEXT)) FROM attempts",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let kept = d.attempts_kept();
     assert!(!kept.contains(TOKEN));
 }
 
@@ -390,12 +375,7 @@ async fn a_timeout_after_shopify_created_the_order_still_makes_one_order() {
     let search = &shop.requests_for("orders")[0];
     assert_eq!(search.variables["query"], "tag:'ordersync:ord_1'");
     let link: String = d
-        .sql()
-        .query_row(
-            "SELECT external_id FROM links WHERE channel = 'shop'",
-            [],
-            |r| r.get(0),
-        )
+        .text("SELECT external_id FROM links WHERE channel = 'shop'")
         .unwrap();
     assert_eq!(format!("gid://shopify/Order/{link}"), gid);
 }
@@ -496,12 +476,9 @@ async fn unreadable_answers_and_5xx_are_retried_until_delivered() {
     assert_eq!(shop.count("orderCreate"), 2);
     assert_eq!(shop.orders().len(), 1);
     let errors: Vec<String> = d
-        .sql()
-        .prepare("SELECT error FROM attempts WHERE error IS NOT NULL ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
+        .rows("SELECT error FROM attempts WHERE error IS NOT NULL ORDER BY id")
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
         .collect();
     assert!(
         errors[0].starts_with("Shopify's answer is not JSON: <"),
@@ -689,9 +666,6 @@ async fn converted_money_reaches_shopify_with_exactly_the_currencys_minor_units(
         sent[0].variables["order"]["shippingLines"],
         json!([{"title": "Shipping", "priceSet": {"shopMoney": {"amount": "104.50", "currencyCode": "USD"}}}])
     );
-    let body: String = d
-        .sql()
-        .query_row("SELECT body FROM decisions WHERE id = 1", [], |r| r.get(0))
-        .unwrap();
+    let body: String = d.text("SELECT body FROM decisions WHERE id = 1").unwrap();
     assert!(body.contains("\"total_shipping\":104.5,"), "{body}");
 }

@@ -104,24 +104,19 @@ async fn wait_until(within: Duration, what: &str, mut ok: impl FnMut() -> bool) 
 }
 
 fn status_of(d: &Daemon, delivery: i64) -> String {
-    d.sql()
-        .query_row(
-            "SELECT status FROM deliveries WHERE id = ?1",
-            [delivery],
-            |r| r.get(0),
-        )
-        .unwrap_or_default()
+    d.text(&format!(
+        "SELECT status FROM deliveries WHERE id = {delivery}"
+    ))
+    .unwrap_or_default()
 }
 
 fn errors_of(d: &Daemon, delivery: i64) -> Vec<String> {
-    let c = d.sql();
-    let mut st = c
-        .prepare("SELECT coalesce(error, '') FROM attempts WHERE delivery_id = ?1 ORDER BY id")
-        .unwrap();
-    st.query_map([delivery], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    d.rows(&format!(
+        "SELECT coalesce(error, '') FROM attempts WHERE delivery_id = {delivery} ORDER BY id"
+    ))
+    .into_iter()
+    .map(|r| r[0].clone().unwrap())
+    .collect()
 }
 
 async fn order_json(client: &reqwest::Client, d: &Daemon, id: &str) -> Json {
@@ -155,22 +150,12 @@ async fn a_template_supplier_gets_the_rendered_body_and_its_id_is_linked() {
     assert_eq!(got[0].header("authorization"), format!("Bearer {TOKEN}"));
     assert_eq!(got[0].header("content-type"), "application/json");
     let key: String = d
-        .sql()
-        .query_row(
-            "SELECT idempotency_key FROM deliveries WHERE id = 1",
-            [],
-            |r| r.get(0),
-        )
+        .text("SELECT idempotency_key FROM deliveries WHERE id = 1")
         .unwrap();
     assert_eq!(got[0].header("idempotency-key"), key);
     wait_until(WAIT, "delivered", || status_of(&d, 1) == "delivered").await;
     let linked: String = d
-        .sql()
-        .query_row(
-            "SELECT external_id FROM links WHERE order_id = 1 AND channel = 'supplier'",
-            [],
-            |r| r.get(0),
-        )
+        .text("SELECT external_id FROM links WHERE order_id = 1 AND channel = 'supplier'")
         .unwrap();
     assert_eq!(linked, "820982911946154508", "every digit of a numeric id");
 
@@ -186,10 +171,7 @@ async fn a_template_supplier_gets_the_rendered_body_and_its_id_is_linked() {
     // No secret is stored or shown: the stored request keeps the marker, Order
     // Health masks the header.
     let stored: String = d
-        .sql()
-        .query_row("SELECT rendered FROM deliveries WHERE id = 1", [], |r| {
-            r.get(0)
-        })
+        .text("SELECT rendered FROM deliveries WHERE id = 1")
         .unwrap();
     assert!(stored.contains("Bearer ${SUPPLIER_TOKEN}"), "{stored}");
     assert!(!stored.contains(TOKEN));

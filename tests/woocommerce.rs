@@ -117,23 +117,14 @@ async fn send(client: &reqwest::Client, d: &Daemon, channel: &str, body: &str) {
 }
 
 fn status_of(d: &Daemon, delivery: i64) -> String {
-    d.sql()
-        .query_row(
-            "SELECT status FROM deliveries WHERE id = ?1",
-            [delivery],
-            |r| r.get(0),
-        )
-        .unwrap_or_default()
+    d.text(&format!(
+        "SELECT status FROM deliveries WHERE id = {delivery}"
+    ))
+    .unwrap_or_default()
 }
 
 fn link(d: &Daemon) -> Option<String> {
-    d.sql()
-        .query_row(
-            "SELECT external_id FROM links WHERE channel = 'woo'",
-            [],
-            |r| r.get(0),
-        )
-        .ok()
+    d.text("SELECT external_id FROM links WHERE channel = 'woo'")
 }
 
 async fn admin(client: &reqwest::Client, d: &Daemon, path: &str) -> Json {
@@ -287,14 +278,7 @@ async fn a_marketplace_order_is_created_in_woo_and_the_stores_completion_goes_ba
     let text = order.to_string();
     assert!(!text.contains(SECRET) && !text.contains(KEY), "{text}");
     assert!(text.contains("[masked]"), "{text}");
-    let kept: String = d
-        .sql()
-        .query_row(
-            "SELECT group_concat(coalesce(request, '') || cast(response AS TEXT)) FROM attempts",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let kept = d.attempts_kept();
     assert!(!kept.contains(SECRET));
     let basic = base64_of(&format!("{KEY}:{SECRET}"));
     assert!(!kept.contains(&basic));
@@ -496,16 +480,11 @@ async fn malformed_answers_and_5xx_are_retried_with_a_reason_until_delivered() {
     let client = reqwest::Client::new();
     let id = created(&client, &d, &woo).await;
     wait_until(WAIT, "delivered", || status_of(&d, 1) == "delivered").await;
-    let errors: Vec<String> = {
-        let c = d.sql();
-        let mut st = c
-            .prepare("SELECT error FROM attempts WHERE delivery_id = 1 AND error IS NOT NULL ORDER BY id")
-            .unwrap();
-        st.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let errors: Vec<String> = d
+        .rows("SELECT error FROM attempts WHERE delivery_id = 1 AND error IS NOT NULL ORDER BY id")
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect();
     assert_eq!(
         errors,
         [

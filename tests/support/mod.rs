@@ -315,6 +315,24 @@ impl Daemon {
         .unwrap()
     }
 
+    /// What the store kept of every attempt that got a response: its
+    /// request (or nothing) and its response, joined by `,`.
+    pub fn attempts_kept(&self) -> String {
+        let kept: Vec<String> = self
+            .rows("SELECT request, response FROM attempts ORDER BY id")
+            .into_iter()
+            .filter_map(|r| {
+                Some(format!(
+                    "{}{}",
+                    r[0].clone().unwrap_or_default(),
+                    r[1].clone()?
+                ))
+            })
+            .collect();
+        assert!(!kept.is_empty(), "no attempt kept a response");
+        kept.join(",")
+    }
+
     /// The first value of a query's first row, as text.
     pub fn text(&self, sql: &str) -> Option<String> {
         self.rows(sql).into_iter().next()?.into_iter().next()?

@@ -320,3 +320,81 @@ async fn three_daemons_lose_nothing_through_a_kill_a_pause_and_a_server_restart(
         );
     }
 }
+
+/// Two daemons on one store with different rules: each lists both, with the
+/// version each runs, and the channels page warns until the same file is
+/// loaded on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemons_rules_are_listed_and_a_difference_is_shown() {
+    let name = "the_daemons_rules_are_listed_and_a_difference_is_shown";
+    let Some(url) = support::pg_cluster::database_for(name).await else {
+        return;
+    };
+    let mock = Mock::start().await;
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a_rules = rules(a_dir.path(), &mock);
+    let b_rules = rules(b_dir.path(), &mock);
+    let text = std::fs::read_to_string(&b_rules).unwrap();
+    std::fs::write(&b_rules, text.replace("tags: Market", "tags: Marketplace")).unwrap();
+    let args = ["--db", url.as_str(), "--no-watch"];
+    let a = Daemon::start(a_dir.path(), &a_rules, &args);
+    let b = Daemon::start(b_dir.path(), &b_rules, &args);
+    let client = reqwest::Client::new();
+    let get = |daemon: &Daemon, path: &str| {
+        let request = client.get(daemon.url(path));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let version = |daemon: &Daemon| {
+        let text = get(daemon, "/api/rules");
+        async move {
+            let r: serde_json::Value = serde_json::from_str(&text.await).unwrap();
+            r["version"].as_str().unwrap().to_string()
+        }
+    };
+    let (va, vb) = (version(&a).await, version(&b).await);
+    assert_ne!(va, vb);
+    let listed: serde_json::Value = serde_json::from_str(&get(&a, "/api/rules").await).unwrap();
+    let mut pairs: Vec<(String, bool)> = listed["daemons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["rules_version"].as_str().unwrap().to_string(),
+                d["this"] == true,
+            )
+        })
+        .collect();
+    pairs.sort();
+    let mut expected = vec![(va.clone(), true), (vb.clone(), false)];
+    expected.sort();
+    assert_eq!(pairs, expected, "{listed}");
+    let page = get(&a, "/channels").await;
+    let mut both = [va.as_str(), vb.as_str()];
+    both.sort();
+    assert!(
+        page.contains(&format!(
+            "<b>The daemons run different rules: {}, {}.</b>",
+            both[0], both[1]
+        )),
+        "{page}"
+    );
+    assert!(page.contains("<h2>Daemons on this store</h2>"), "{page}");
+    assert_eq!(
+        page.matches("<small>(this one)</small>").count(),
+        1,
+        "{page}"
+    );
+    // The same file on both: the warning goes.
+    std::fs::copy(&a_rules, &b_rules).unwrap();
+    let reloaded = client
+        .post(b.url("/api/rules/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reloaded.status(), 200);
+    assert_eq!(version(&b).await, va);
+    let page = get(&a, "/channels").await;
+    assert!(!page.contains("The daemons run different rules"), "{page}");
+    assert_eq!(page.matches(r#"<tr class="daemon">"#).count(), 2, "{page}");
+}

@@ -103,11 +103,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if lease < std::time::Duration::from_secs(1) {
                 bail!("--lease: give at least 1s (leases are renewed three times a lease)");
             }
-            let db =
-                ordersync::store::Location::of(db.unwrap_or_else(default_db), pool_size, lease);
             let config = ordersync::daemon::Config {
                 rules,
-                db,
+                db: ordersync::store::Location::of(db.unwrap_or_else(default_db)),
+                pool: pool_size,
+                lease,
                 listen,
                 max_body: max_body_bytes,
                 webhook_rate,
@@ -154,11 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(candidate) = load_or_report(&rules, json) else {
                 return Ok(ExitCode::from(1));
             };
-            let db = ordersync::store::Location::of(
-                db.unwrap_or_else(default_db),
-                1,
-                ordersync::store::pg::DEFAULT_LEASE,
-            );
+            let db = ordersync::store::Location::of(db.unwrap_or_else(default_db));
             let since = chrono::Utc::now()
                 - chrono::Duration::from_std(since).context("--since is too long")?;
             let report = ordersync::diff::diff_store(&db, &candidate, since)?;

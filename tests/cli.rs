@@ -386,3 +386,36 @@ fn serve_and_diff_name_an_unreachable_postgres() {
          error connecting to server: Connection refused (os error 111)\n"
     );
 }
+
+/// A pool of no connections, or a lease shorter than its renewals can keep
+/// up with, is refused before anything starts.
+#[test]
+fn serve_refuses_an_empty_pool_and_a_lease_under_a_second() {
+    let example = example();
+    let example = example.to_str().unwrap();
+    let serve = |flag: &str, value: &str| {
+        ordersync(&[
+            "serve",
+            "--rules",
+            example,
+            "--db",
+            "postgres://os@127.0.0.1:1/os",
+            "--listen",
+            "127.0.0.1:0",
+            flag,
+            value,
+        ])
+    };
+    let pool = serve("--pool-size", "0");
+    assert_eq!(pool.status.code(), Some(2));
+    assert_eq!(
+        stderr(&pool),
+        "error: --pool-size: give at least 1 connection\n"
+    );
+    let lease = serve("--lease", "500ms");
+    assert_eq!(lease.status.code(), Some(2));
+    assert_eq!(
+        stderr(&lease),
+        "error: --lease: give at least 1s (leases are renewed three times a lease)\n"
+    );
+}

@@ -53,16 +53,18 @@ rules:
     path
 }
 
-async fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
-    support::pg_rows(url, sql)
-}
-
-async fn count(url: &str, sql: &str) -> i64 {
-    rows(url, sql).await[0][0]
+fn count(url: &str, sql: &str) -> i64 {
+    support::pg_rows(url, sql)[0][0]
         .as_deref()
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// A GET's body.
+async fn get(client: &reqwest::Client, daemon: &Daemon, path: &str) -> String {
+    let answer = client.get(daemon.url(path)).send().await.unwrap();
+    answer.text().await.unwrap()
 }
 
 /// Version `v` of marketplace order `M-<n>`.
@@ -161,12 +163,15 @@ async fn three_daemons_lose_nothing_through_a_kill_a_pause_and_a_server_restart(
     );
 
     // 2. Updates to the two left; one is paused, with requests in flight,
-    //    for twice the lease: the other takes its lanes over meanwhile.
+    //    for twice the lease: the other takes its lanes over within the
+    //    lease (and a claim and a slow answer).
     slow.store(true, std::sync::atomic::Ordering::Relaxed);
     send_all(&client, &[&daemons[1], &daemons[2]], ORDERS, 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     daemons[1].signal("STOP");
-    wait_keys(&mock, 2 * ORDERS, 2 * LEASE + Duration::from_secs(3)).await;
+    let stopped = Instant::now();
+    wait_keys(&mock, 2 * ORDERS, LEASE + Duration::from_secs(3)).await;
+    tokio::time::sleep((2 * LEASE).saturating_sub(stopped.elapsed())).await;
     daemons[1].signal("CONT");
     slow.store(false, std::sync::atomic::Ordering::Relaxed);
 
@@ -206,28 +211,24 @@ async fn three_daemons_lose_nothing_through_a_kill_a_pause_and_a_server_restart(
     while count(
         &url,
         "SELECT count(*) FROM deliveries WHERE status = 'pending'",
-    )
-    .await
-        > 0
+    ) > 0
     {
         assert!(Instant::now() < until, "deliveries still pending");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(count(&url, "SELECT count(*) FROM updates").await, 60);
+    assert_eq!(count(&url, "SELECT count(*) FROM updates"), 60);
     assert_eq!(
         count(
             &url,
             "SELECT count(*) FROM deliveries WHERE status = 'delivered'"
-        )
-        .await,
+        ),
         60
     );
-    assert_eq!(count(&url, "SELECT count(*) FROM lanes").await, 0);
-    let stored = rows(
+    assert_eq!(count(&url, "SELECT count(*) FROM lanes"), 0);
+    let stored = support::pg_rows(
         &url,
         "SELECT d.idempotency_key, d.order_id, d.id FROM deliveries d ORDER BY d.id",
-    )
-    .await;
+    );
     let key_of: BTreeMap<String, (String, i64)> = stored
         .iter()
         .map(|r| {
@@ -291,15 +292,8 @@ async fn three_daemons_lose_nothing_through_a_kill_a_pause_and_a_server_restart(
     }
 
     // GET /api/rules lists the live daemons with the rules each runs.
-    let text = client
-        .get(daemons[2].url("/api/rules"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let r: serde_json::Value =
+        serde_json::from_str(&get(&client, &daemons[2], "/api/rules").await).unwrap();
     let listed = r["daemons"].as_array().unwrap();
     assert!((2..=3).contains(&listed.len()), "{r}");
     assert!(
@@ -340,20 +334,15 @@ async fn the_daemons_rules_are_listed_and_a_difference_is_shown() {
     let a = Daemon::start(a_dir.path(), &a_rules, &args);
     let b = Daemon::start(b_dir.path(), &b_rules, &args);
     let client = reqwest::Client::new();
-    let get = |daemon: &Daemon, path: &str| {
-        let request = client.get(daemon.url(path));
-        async move { request.send().await.unwrap().text().await.unwrap() }
-    };
-    let version = |daemon: &Daemon| {
-        let text = get(daemon, "/api/rules");
-        async move {
-            let r: serde_json::Value = serde_json::from_str(&text.await).unwrap();
-            r["version"].as_str().unwrap().to_string()
-        }
+    let version = async |daemon: &Daemon| {
+        let r: serde_json::Value =
+            serde_json::from_str(&get(&client, daemon, "/api/rules").await).unwrap();
+        r["version"].as_str().unwrap().to_string()
     };
     let (va, vb) = (version(&a).await, version(&b).await);
     assert_ne!(va, vb);
-    let listed: serde_json::Value = serde_json::from_str(&get(&a, "/api/rules").await).unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&get(&client, &a, "/api/rules").await).unwrap();
     let mut pairs: Vec<(String, bool)> = listed["daemons"]
         .as_array()
         .unwrap()
@@ -369,7 +358,7 @@ async fn the_daemons_rules_are_listed_and_a_difference_is_shown() {
     let mut expected = vec![(va.clone(), true), (vb.clone(), false)];
     expected.sort();
     assert_eq!(pairs, expected, "{listed}");
-    let page = get(&a, "/channels").await;
+    let page = get(&client, &a, "/channels").await;
     let mut both = [va.as_str(), vb.as_str()];
     both.sort();
     assert!(
@@ -394,7 +383,7 @@ async fn the_daemons_rules_are_listed_and_a_difference_is_shown() {
         .unwrap();
     assert_eq!(reloaded.status(), 200);
     assert_eq!(version(&b).await, va);
-    let page = get(&a, "/channels").await;
+    let page = get(&client, &a, "/channels").await;
     assert!(!page.contains("The daemons run different rules"), "{page}");
     assert_eq!(page.matches(r#"<tr class="daemon">"#).count(), 2, "{page}");
 }

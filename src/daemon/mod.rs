@@ -47,6 +47,10 @@ pub struct Config {
     pub rules: PathBuf,
     /// The store: a SQLite file, or a PostgreSQL database shared with other daemons.
     pub db: store::Location,
+    /// On PostgreSQL: the most connections kept open.
+    pub pool: usize,
+    /// On PostgreSQL: how long a claim on a lane or a job lasts unless renewed.
+    pub lease: Duration,
     /// Where to listen.
     pub listen: SocketAddr,
     /// The largest webhook body accepted.
@@ -223,7 +227,7 @@ fn unix_seconds(t: chrono::DateTime<chrono::Utc>) -> f64 {
 /// cancels it); `Ok` after a clean drain within `config.shutdown_timeout`.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
-    let opened = Store::open(&config.db, jobs_tx.clone())
+    let opened = Store::open(&config, jobs_tx.clone())
         .await
         .with_context(|| format!("cannot open the store {}", config.db.shown()))?;
     // A bad file at start does not stop the daemon when the store has the
@@ -455,11 +459,11 @@ struct Store {
 
 impl Store {
     async fn open(
-        db: &store::Location,
+        config: &Config,
         jobs: mpsc::UnboundedSender<Vec<store::Job>>,
     ) -> anyhow::Result<Store> {
         let decide = Arc::new(crate::pipeline::Pipeline);
-        match db {
+        match &config.db {
             store::Location::Sqlite(path) => {
                 let opened = store::open(path)?;
                 let last_rules = opened.last_rules()?;
@@ -473,11 +477,15 @@ impl Store {
                     thread: Some(thread),
                 })
             }
-            store::Location::Postgres { url, pool, lease } => {
-                let pg = store::pg::PgStore::open(url, *pool, decide)
+            store::Location::Postgres(url) => {
+                let pg = store::pg::PgStore::open(url, config.pool, decide)
                     .await?
-                    .with_lease(*lease);
-                tracing::info!(daemon = pg.owner(), pool, "on a shared PostgreSQL store");
+                    .with_lease(config.lease);
+                tracing::info!(
+                    daemon = pg.owner(),
+                    pool = config.pool,
+                    "on a shared PostgreSQL store"
+                );
                 Ok(Store {
                     last_rules: pg.last_rules().await?,
                     reader: Reader::postgres(pg.clone()),

@@ -65,7 +65,7 @@ pub fn diff_store(
         crate::store::Location::Sqlite(path) => history::each_order(path, &stamp(since), each)?,
         // On a thread of its own with its own runtime, so a caller already
         // on a runtime (a test, a tool) may call it too.
-        crate::store::Location::Postgres { url, .. } => std::thread::scope(|scope| {
+        crate::store::Location::Postgres(url) => std::thread::scope(|scope| {
             scope
                 .spawn(|| {
                     tokio::runtime::Builder::new_current_thread()

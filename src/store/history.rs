@@ -96,12 +96,7 @@ pub async fn each_order_postgres(
     since: &str,
     f: impl FnMut(i64, &[StoredUpdate]),
 ) -> Result<(), HistoryError> {
-    let shown = super::Location::Postgres {
-        url: url.to_string(),
-        pool: 1,
-        lease: super::pg::DEFAULT_LEASE,
-    }
-    .shown();
+    let shown = super::Location::Postgres(url.to_string()).shown();
     let failed = |error: StoreError| HistoryError::Postgres {
         url: shown.clone(),
         error: error.to_string(),

@@ -518,25 +518,15 @@ mod tests {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Location {
     Sqlite(std::path::PathBuf),
-    Postgres {
-        /// A libpq-style URL.
-        url: String,
-        /// Connections this daemon keeps open at most.
-        pool: usize,
-        /// How long a claim lasts unless renewed.
-        lease: std::time::Duration,
-    },
+    /// A libpq-style URL.
+    Postgres(String),
 }
 
 impl Location {
     /// `--db`: a `postgres://` (or `postgresql://`) URL, else a file path.
-    pub fn of(db: std::path::PathBuf, pool: usize, lease: std::time::Duration) -> Location {
+    pub fn of(db: std::path::PathBuf) -> Location {
         match db.to_str().filter(|d| pg::is_url(d)) {
-            Some(url) => Location::Postgres {
-                url: url.to_string(),
-                pool,
-                lease,
-            },
+            Some(url) => Location::Postgres(url.to_string()),
             None => Location::Sqlite(db),
         }
     }
@@ -545,7 +535,7 @@ impl Location {
     pub fn shown(&self) -> String {
         match self {
             Location::Sqlite(path) => path.display().to_string(),
-            Location::Postgres { url, .. } => without_password(url),
+            Location::Postgres(url) => without_password(url),
         }
     }
 }
@@ -571,24 +561,15 @@ mod location_tests {
 
     #[test]
     fn a_url_is_postgres_and_its_password_is_never_shown() {
-        let lease = std::time::Duration::from_secs(15);
-        let pg = Location::of(
-            "postgres://os:s3cret@db.internal:5432/orders".into(),
-            8,
-            lease,
-        );
+        let pg = Location::of("postgres://os:s3cret@db.internal:5432/orders".into());
         assert_eq!(
             pg,
-            Location::Postgres {
-                url: "postgres://os:s3cret@db.internal:5432/orders".into(),
-                pool: 8,
-                lease,
-            }
+            Location::Postgres("postgres://os:s3cret@db.internal:5432/orders".into())
         );
         assert_eq!(pg.shown(), "postgres://os:***@db.internal:5432/orders");
-        let no_password = Location::of("postgresql://os@%2Ftmp%2Fpg/orders".into(), 8, lease);
+        let no_password = Location::of("postgresql://os@%2Ftmp%2Fpg/orders".into());
         assert_eq!(no_password.shown(), "postgresql://os@%2Ftmp%2Fpg/orders");
-        let file = Location::of("/var/lib/ordersync/ordersync.db".into(), 8, lease);
+        let file = Location::of("/var/lib/ordersync/ordersync.db".into());
         assert_eq!(
             file,
             Location::Sqlite("/var/lib/ordersync/ordersync.db".into())

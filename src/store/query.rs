@@ -1,9 +1,10 @@
 //! Reads written once for both stores: the SQL of a read is PostgreSQL's
 //! (`$1` for a parameter; SQLite is given `?1`, the same number), the rows
 //! come back through [`Cells`], which reads a column of either driver's row
-//! into the Rust type asked for. Order Health's list and timeline
-//! (`orders.rs`), the quarantine page and the channels page (`channels.rs`)
-//! are written against [`Query`].
+//! into the Rust type asked for. Written against [`Query`]: Order Health's
+//! list and timeline and the quarantine page (`orders.rs`), the channels page
+//! (`channels.rs`), the rules loaded last (`ops.rs`) and `diff`'s history
+//! (`history.rs`).
 //!
 //! As with [`Statements`](super::statements), SQLite's queries run to the end
 //! the moment they are called; its reader drives the logic with

@@ -1,6 +1,9 @@
-//! Reads that do not go through the writer: a small pool of read-only
-//! connections, so a scrape or a dashboard query never waits behind a group
-//! commit (WAL lets readers and the one writer run at once).
+//! Reads that do not go through the writer. On SQLite, a small pool of
+//! read-only connections, so a scrape or a dashboard query never waits
+//! behind a group commit (WAL lets readers and the one writer run at once);
+//! on PostgreSQL, the store's pool. The reads written once for both stores
+//! (`query.rs`) run through [`read!`]; the few each store has of its own
+//! are matched by hand.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -186,12 +189,12 @@ impl Reader {
         }
     }
 
-    /// The daemons serving this store and the rules each runs: on SQLite,
-    /// none (one daemon owns its file; it shows its own rules).
-    pub async fn live_daemons(&self) -> Result<Vec<LiveDaemon>, StoreError> {
+    /// On a shared store, the daemons serving it and the rules each runs;
+    /// `None` on SQLite, whose one daemon shows its own rules.
+    pub async fn live_daemons(&self) -> Result<Option<Vec<LiveDaemon>>, StoreError> {
         match &self.front {
-            Front::Sqlite(_) => Ok(Vec::new()),
-            Front::Postgres(pg) => pg.live_daemons().await,
+            Front::Sqlite(_) => Ok(None),
+            Front::Postgres(pg) => pg.live_daemons().await.map(Some),
         }
     }
 }

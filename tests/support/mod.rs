@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod pg_cluster;
+pub mod text_rows;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -71,22 +72,7 @@ fn pg_store(dir: &Path) -> Option<String> {
     Some(url)
 }
 
-/// A `bytea` value as PostgreSQL writes it (`\x6869`), as the text it holds.
-fn unhex(v: String) -> String {
-    let Some(hex) = v.strip_prefix("\\x") else {
-        return v;
-    };
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect();
-    match bytes {
-        Some(b) => String::from_utf8_lossy(&b).into_owned(),
-        None => v,
-    }
-}
-
-/// Every row of `sql` on a PostgreSQL database, as text.
+/// Every row of `sql` on a PostgreSQL database, as text (`text_rows.rs`).
 pub fn pg_rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
     let (url, sql) = (url.to_string(), sql.to_string());
     off_runtime(async move {
@@ -94,18 +80,9 @@ pub fn pg_rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
             .await
             .unwrap();
         tokio::spawn(conn);
-        client
-            .simple_query(&sql)
+        text_rows::postgres(&client, &sql)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .into_iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some((0..r.len()).map(|i| r.get(i).map(String::from)).collect())
-                }
-                _ => None,
-            })
-            .collect()
     })
 }
 
@@ -201,11 +178,7 @@ impl Daemon {
     /// Its store, as `--db` names it.
     pub fn store(&self) -> ordersync::store::Location {
         match &self.shared {
-            Some(url) => ordersync::store::Location::Postgres {
-                url: url.clone(),
-                pool: 1,
-                lease: Duration::from_secs(2),
-            },
+            Some(url) => ordersync::store::Location::Postgres(url.clone()),
             None => ordersync::store::Location::Sqlite(self.db.clone()),
         }
     }
@@ -285,34 +258,10 @@ impl Daemon {
     /// Every row of a query, on either store, each value as text (`NULL` as
     /// `None`; bodies as the UTF-8 text they hold).
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        if let Some(url) = &self.shared {
-            // PostgreSQL shows `bytea` as `\x` and hex.
-            return pg_rows(url, sql)
-                .into_iter()
-                .map(|row| row.into_iter().map(|v| v.map(unhex)).collect())
-                .collect();
+        match &self.shared {
+            Some(url) => pg_rows(url, sql),
+            None => text_rows::sqlite(&self.sql(), sql),
         }
-        use rusqlite::types::ValueRef;
-        let conn = self.sql();
-        let mut stmt = conn.prepare(sql).unwrap();
-        let n = stmt.column_count();
-        stmt.query_map([], |r| {
-            (0..n)
-                .map(|i| {
-                    Ok(match r.get_ref(i)? {
-                        ValueRef::Null => None,
-                        ValueRef::Integer(v) => Some(v.to_string()),
-                        ValueRef::Real(v) => Some(v.to_string()),
-                        ValueRef::Text(t) | ValueRef::Blob(t) => {
-                            Some(String::from_utf8_lossy(t).into_owned())
-                        }
-                    })
-                })
-                .collect()
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
     }
 
     /// What the store kept of every attempt that got a response: its

@@ -130,10 +130,9 @@ async fn rules(axum::extract::State(s): S) -> Response {
 /// runs, `this` marking the one answering; `None` on SQLite, where this
 /// daemon is the only one.
 pub(crate) async fn daemons_json(s: &State) -> Result<Option<serde_json::Value>, StoreError> {
-    let Some(store) = s.writer.postgres_store() else {
+    let Some(daemons) = s.reader.live_daemons().await? else {
         return Ok(None);
     };
-    let daemons = s.reader.live_daemons().await?;
     Ok(Some(json!(
         daemons
             .iter()
@@ -141,7 +140,7 @@ pub(crate) async fn daemons_json(s: &State) -> Result<Option<serde_json::Value>,
                 "daemon": d.owner,
                 "rules_version": d.rules_version,
                 "seen_at": d.seen_at,
-                "this": d.owner == store.owner(),
+                "this": d.this,
             }))
             .collect::<Vec<_>>()
     )))

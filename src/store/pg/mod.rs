@@ -4,7 +4,7 @@
 //! of connections and one transaction per request: the server orders them,
 //! the order's row lock (`pg/statements.rs`) serializes two updates of one
 //! order, and every daemon can take any request. The logic is the same code
-//! as SQLite's (`ingest.rs` against [`Statements`](super::statements));
+//! as SQLite's (`ingest.rs` against the `Statements` of `../statements.rs`);
 //! only the statements differ.
 //!
 //! What it does: the store opens, migrates (first daemon migrates, the
@@ -300,22 +300,13 @@ fn tls() -> Result<MakeRustlsConnect, StoreError> {
 
 #[cfg(test)]
 impl PgStore {
-    /// The rows of any statement, every value as text (`NULL` as `None`).
+    /// The rows of any statement, every value as text (`NULL` as `None`,
+    /// `bytea` as the text it holds).
     pub(crate) async fn text_rows(
         &self,
         sql: &str,
     ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
         let client = self.client().await?;
-        let mut rows = Vec::new();
-        for message in client.simple_query(sql).await? {
-            if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
-                rows.push(
-                    (0..row.len())
-                        .map(|i| row.get(i).map(str::to_string))
-                        .collect(),
-                );
-            }
-        }
-        Ok(rows)
+        Ok(crate::store::suite::text_rows::postgres(&client, sql).await?)
     }
 }

@@ -36,6 +36,8 @@ pub struct LiveDaemon {
     pub rules_version: String,
     /// When it last renewed its leases (RFC 3339).
     pub seen_at: String,
+    /// Whether it is the daemon asking.
+    pub this: bool,
 }
 
 impl PgStore {
@@ -155,10 +157,14 @@ impl PgStore {
             .await?;
         Ok(rows
             .iter()
-            .map(|r| LiveDaemon {
-                owner: r.get(0),
-                rules_version: r.get(1),
-                seen_at: r.get(2),
+            .map(|r| {
+                let owner: String = r.get(0);
+                LiveDaemon {
+                    this: owner == *self.owner,
+                    owner,
+                    rules_version: r.get(1),
+                    seen_at: r.get(2),
+                }
             })
             .collect())
     }
@@ -277,44 +283,6 @@ impl PgStore {
             None => held.remove(job),
         };
         Ok(lease)
-    }
-
-    /// Extends a job's lease; fails if another daemon took it meanwhile.
-    pub async fn renew_job(&self, lease: &JobLease) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        let n = client
-            .execute(
-                "UPDATE job_leases SET lease_until = now() + make_interval(secs => $4)
-                 WHERE job = $1 AND owner = $2 AND token = $3",
-                &[
-                    &lease.job,
-                    &&*self.owner,
-                    &lease.token,
-                    &self.lease.as_secs_f64(),
-                ],
-            )
-            .await?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::LeaseLost(format!(
-                "store: the lease on the job {} was taken by another daemon",
-                lease.job
-            )))
-        }
-    }
-
-    /// Gives a job's lease up after a run, so any daemon may take the next.
-    pub async fn release_job(&self, lease: &JobLease) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE job_leases SET lease_until = now()
-                 WHERE job = $1 AND owner = $2 AND token = $3",
-                &[&lease.job, &&*self.owner, &lease.token],
-            )
-            .await?;
-        Ok(())
     }
 
     /// Answers once the server answers (the store is reachable).

@@ -291,7 +291,7 @@ async fn a_poll_cursor_moves_only_under_its_jobs_lease() {
         .expect("a free job");
     assert_eq!(a.token, 1);
     assert_eq!(d[1].take_job("poll:etsy").await.unwrap(), None);
-    d[0].renew_job(&a).await.unwrap();
+    d[0].renew().await.unwrap();
     let moved = |cursor: &str| PollState {
         cursor: Some(cursor.to_string()),
         last_run_at: Some("2026-11-20T10:00:00.000000Z".into()),
@@ -316,10 +316,9 @@ async fn a_poll_cursor_moves_only_under_its_jobs_lease() {
         err.to_string(),
         "store: the lease on the job poll:etsy was taken by another daemon; the poll cursor of etsy is not moved"
     );
-    assert_eq!(
-        d[0].renew_job(&a).await.unwrap_err().to_string(),
-        "store: the lease on the job poll:etsy was taken by another daemon"
-    );
+    // Its renewals no longer reach the job.
+    d[0].renew().await.unwrap();
+    assert_eq!(d[0].take_job("poll:etsy").await.unwrap(), None);
     assert_eq!(
         d[0].poll_state("etsy").await.unwrap(),
         moved("2026-11-20T09:00:00Z")
@@ -333,7 +332,7 @@ async fn a_poll_cursor_moves_only_under_its_jobs_lease() {
     );
     // Another job is its own lease.
     assert!(d[0].take_job("housekeeping").await.unwrap().is_some());
-    d[1].release_job(&b).await.unwrap();
+    d[1].release_all().await.unwrap();
     assert_eq!(
         d[0].take_job("poll:etsy").await.unwrap().map(|l| l.token),
         Some(3)
@@ -375,6 +374,8 @@ async fn the_roll_call_lists_the_live_daemons_and_their_rules() {
     expected.sort();
     assert_eq!(owners, expected);
     assert!(live.iter().all(|l| l.rules_version == *rules.version));
+    let asking: Vec<&str> = live.iter().filter(|l| l.this).map(|l| &*l.owner).collect();
+    assert_eq!(asking, [d[0].owner()]);
     assert!(
         live[0].seen_at.ends_with('Z') && live[0].seen_at.len() == 27,
         "{}",

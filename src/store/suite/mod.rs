@@ -147,36 +147,9 @@ impl Backend {
         match self {
             Backend::Sqlite { dir, .. } => {
                 let conn = rusqlite::Connection::open(dir.path().join("o.db")).unwrap();
-                let mut stmt = conn.prepare(sql).unwrap();
-                let n = stmt.column_count();
-                stmt.query_map([], |r| {
-                    (0..n)
-                        .map(|i| {
-                            use rusqlite::types::ValueRef;
-                            Ok(match r.get_ref(i)? {
-                                ValueRef::Null => None,
-                                ValueRef::Integer(v) => Some(v.to_string()),
-                                ValueRef::Real(v) => Some(v.to_string()),
-                                ValueRef::Text(t) | ValueRef::Blob(t) => {
-                                    Some(String::from_utf8_lossy(t).into_owned())
-                                }
-                            })
-                        })
-                        .collect()
-                })
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
+                text_rows::sqlite(&conn, sql)
             }
-            // bytea comes as text in hex (`\\x7b22...`): its bytes, as SQLite's are.
-            Backend::Postgres(_) => self
-                .pg()
-                .text_rows(sql)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|row| row.into_iter().map(|v| v.map(unhex)).collect())
-                .collect(),
+            Backend::Postgres(_) => self.pg().text_rows(sql).await.unwrap(),
         }
     }
 
@@ -249,25 +222,6 @@ enum Act {
     Resync(i64),
 }
 
-/// PostgreSQL's text form of a `bytea` read back as its bytes (as text);
-/// any other text as it is.
-fn unhex(text: String) -> String {
-    let Some(hex) = text.strip_prefix("\\x") else {
-        return text;
-    };
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect();
-    match bytes {
-        Some(b) => String::from_utf8_lossy(&b).into_owned(),
-        None => text,
-    }
-}
-
 /// What the store holds after an update, every table an ingest writes, in
 /// SQL both stores read alike (times left out: they are the arrival's).
 const TABLES: &[&str] = &[
@@ -290,3 +244,6 @@ mod ingest;
 mod operations;
 mod races;
 mod reads;
+/// Queries read back as text, shared with the daemon's tests.
+#[path = "../../../tests/support/text_rows.rs"]
+pub(crate) mod text_rows;
